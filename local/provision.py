@@ -1,0 +1,286 @@
+"""Creates one environment's resources in the local emulator, as Terraform does on AWS.
+
+The same names (naming.py), the same state machine template file, and the same Lambda
+environment variables as the Terraform modules; on top, what only the local mode needs: an SQS
+queue subscribed to the alerts topic (the stand-in for an e-mail subscription, so alerts can be
+read back) and the Airflow connection/Variable written as environment variables.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from local.naming import PIPELINE, ResourceNames, resource_names
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASL_TEMPLATE = REPO_ROOT / "terraform" / "modules" / "workflow" / "state_machine.asl.json"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+LAMBDA_HANDLERS = {
+    "dbt_executor_function": "dbt_runtime.handlers.dbt_executor.handler",
+    "test_executor_function": "dbt_runtime.handlers.test_executor.handler",
+}
+_PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render_template(text: str, variables: dict[str, str]) -> str:
+    """Render a Terraform `templatefile` that only uses `${name}` interpolations.
+
+    A tiny renderer of our own because the ASL must be byte-identical to what Terraform renders
+    and no Python library implements Terraform's template language; anything beyond plain
+    `${name}` (directives, expressions) is rejected rather than silently misrendered.
+    """
+    if "%{" in text:
+        raise ValueError("template directives (%{...}) are not supported by the local renderer")
+    missing = sorted({m for m in _PLACEHOLDER_RE.findall(text) if m not in variables})
+    if missing:
+        raise KeyError(f"template variables not provided: {', '.join(missing)}")
+    rendered = _PLACEHOLDER_RE.sub(lambda m: variables[m.group(1)], text)
+    if "${" in rendered:
+        raise ValueError("template has an interpolation the local renderer cannot evaluate")
+    return rendered
+
+
+def lambda_environment(
+    names: ResourceNames, target: str, dbt_project_dir: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment variables both dbt runtime functions get (Terraform sets the same keys)."""
+    return {
+        "DBT_TARGET": target,
+        "DBT_PROJECT_DIR": dbt_project_dir,
+        "RAW_BUCKET": names.raw_bucket,
+        "CURATED_BUCKET": names.curated_bucket,
+        "RAW_DATABASE": names.raw_database,
+        "CURATED_DATABASE": names.curated_database,
+        "ELEMENTARY_DATABASE": names.elementary_database,
+        "ATHENA_RESULTS_S3": f"s3://{names.query_results_bucket}/",
+        "POWERTOOLS_SERVICE_NAME": "lakehouse-dbt-runtime",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        **(extra or {}),
+    }
+
+
+@dataclass
+class Provisioned:
+    names: ResourceNames
+    endpoint_url: str
+    state_machine_arn: str
+    alerts_topic_arn: str
+    alerts_queue_url: str
+    dbt_executor_arn: str
+    test_executor_arn: str
+
+    def airflow_config(self) -> dict[str, str]:
+        """The Airflow Variable `lakehouse_config`: the same keys Terraform writes on AWS."""
+        n = self.names
+        return {
+            "pipeline": PIPELINE,
+            "state_machine_arn": self.state_machine_arn,
+            "runs_table": n.runs_table,
+            "raw_crawler": n.raw_crawler,
+            "raw_bucket": n.raw_bucket,
+            "curated_bucket": n.curated_bucket,
+            "curated_database": n.curated_database,
+            "elementary_database": n.elementary_database,
+            "alerts_topic_arn": self.alerts_topic_arn,
+            "region": REGION,
+        }
+
+    def airflow_env(self) -> dict[str, str]:
+        connection = {
+            "conn_type": "aws",
+            "login": "local",
+            "password": "local",
+            "extra": {"region_name": REGION, "endpoint_url": self.endpoint_url},
+        }
+        return {
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+            "AIRFLOW_VAR_LAKEHOUSE_CONFIG": json.dumps(self.airflow_config()),
+        }
+
+
+def _client(service: str, endpoint_url: str):
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def _ignore_exists(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in {
+            "EntityAlreadyExists",
+            "AlreadyExistsException",
+            "ResourceInUseException",
+            "BucketAlreadyOwnedByYou",
+            "ResourceConflictException",
+            "StateMachineAlreadyExists",
+        }:
+            return None
+        raise
+
+
+def provision(
+    endpoint_url: str, environment: str = "local", prefix: str = "lakehouse", duckdb_path: str = ""
+) -> Provisioned:
+    """Idempotent: running it again on a provisioned emulator changes nothing."""
+    names = resource_names(prefix, environment)
+    s3 = _client("s3", endpoint_url)
+    for bucket in (names.raw_bucket, names.curated_bucket, names.query_results_bucket):
+        _ignore_exists(s3.create_bucket, Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    ddb = _client("dynamodb", endpoint_url)
+    _ignore_exists(
+        ddb.create_table,
+        TableName=names.runs_table,
+        KeySchema=[
+            {"AttributeName": "pipeline", "KeyType": "HASH"},
+            {"AttributeName": "run_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pipeline", "AttributeType": "S"},
+            {"AttributeName": "run_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    iam = _client("iam", endpoint_url)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    for role in (names.lambda_role, names.state_machine_role):
+        _ignore_exists(iam.create_role, RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    lambda_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.lambda_role}"
+    states_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.state_machine_role}"
+
+    glue = _client("glue", endpoint_url)
+    for database, location in (
+        (names.raw_database, f"s3://{names.raw_bucket}/"),
+        (names.curated_database, f"s3://{names.curated_bucket}/{names.curated_database}/"),
+        (names.elementary_database, f"s3://{names.curated_bucket}/{names.elementary_database}/"),
+    ):
+        _ignore_exists(
+            glue.create_database, DatabaseInput={"Name": database, "LocationUri": location}
+        )
+    _ignore_exists(
+        glue.create_crawler,
+        Name=names.raw_crawler,
+        Role=lambda_role_arn,
+        DatabaseName=names.raw_database,
+        Targets={
+            "S3Targets": [
+                {"Path": f"s3://{names.raw_bucket}/events/"},
+                {"Path": f"s3://{names.raw_bucket}/users/"},
+            ]
+        },
+        RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},
+        SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
+    )
+
+    sns = _client("sns", endpoint_url)
+    topic_arn = sns.create_topic(Name=names.alerts_topic)["TopicArn"]
+    sqs = _client("sqs", endpoint_url)
+    queue_url = sqs.create_queue(QueueName=f"{names.alerts_topic}-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    if not any(s["Endpoint"] == queue_arn for s in subscriptions):
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+
+    lam = _client("lambda", endpoint_url)
+    env = lambda_environment(
+        names,
+        target="local",
+        dbt_project_dir=str(DBT_PROJECT_DIR),
+        extra={"DUCKDB_PATH": duckdb_path} if duckdb_path else None,
+    )
+    arns = {}
+    for key, handler in LAMBDA_HANDLERS.items():
+        function_name = getattr(names, key)
+        settings = dict(
+            Role=lambda_role_arn,
+            Handler=handler,
+            Timeout=900,
+            MemorySize=3008,
+            Environment={"Variables": env},
+        )
+        try:
+            arns[key] = lam.get_function_configuration(FunctionName=function_name)["FunctionArn"]
+            lam.update_function_configuration(FunctionName=function_name, **settings)
+        except ClientError:
+            arns[key] = lam.create_function(
+                FunctionName=function_name,
+                Runtime="python3.12",
+                Code={"ZipFile": _code_marker_zip()},
+                **settings,
+            )["FunctionArn"]
+
+    definition = render_template(
+        ASL_TEMPLATE.read_text(),
+        {
+            "dbt_executor_arn": arns["dbt_executor_function"],
+            "test_executor_arn": arns["test_executor_function"],
+            "runs_table": names.runs_table,
+            "alerts_topic_arn": topic_arn,
+        },
+    )
+    sfn = _client("stepfunctions", endpoint_url)
+    state_machine_arn = (
+        f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{names.state_machine}"
+    )
+    try:
+        sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+        sfn.update_state_machine(
+            stateMachineArn=state_machine_arn, definition=definition, roleArn=states_role_arn
+        )
+    except ClientError:
+        state_machine_arn = sfn.create_state_machine(
+            name=names.state_machine, definition=definition, roleArn=states_role_arn
+        )["stateMachineArn"]
+
+    return Provisioned(
+        names=names,
+        endpoint_url=endpoint_url,
+        state_machine_arn=state_machine_arn,
+        alerts_topic_arn=topic_arn,
+        alerts_queue_url=queue_url,
+        dbt_executor_arn=arns["dbt_executor_function"],
+        test_executor_arn=arns["test_executor_function"],
+    )
+
+
+def _code_marker_zip() -> bytes:
+    """The control plane needs a code package; the runner executes lambdas/ from the repo."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Local stack: code runs from the repository's lambdas/.\n")
+    return buffer.getvalue()

@@ -1,0 +1,145 @@
+"""Start, provision, inspect and stop the local stack.
+
+  python -m local.stack up       start the emulator (if not running) and provision it
+  python -m local.stack status   print the endpoint and the provisioned resources
+  python -m local.stack down     stop the emulator (its state is in memory and goes with it)
+
+The state directory (default .local-stack/, or $LAKEHOUSE_STATE_DIR) holds the emulator's
+endpoint, Lambda logs and /tmp directories, the DuckDB catalog file, and Airflow's home.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+
+from local.provision import REPO_ROOT, Provisioned, provision
+
+DEFAULT_STATE_DIR = REPO_ROOT / ".local-stack"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("LAKEHOUSE_STATE_DIR") or DEFAULT_STATE_DIR).resolve()
+
+
+class LocalStack:
+    def __init__(self, directory: Path | None = None, environment: str = "local"):
+        self.dir = (directory or state_dir()).resolve()
+        self.environment = environment
+
+    @property
+    def endpoint_file(self) -> Path:
+        return self.dir / "endpoint.json"
+
+    def endpoint_url(self) -> str | None:
+        try:
+            info = json.loads(self.endpoint_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if not _alive(info["pid"]) or not _answers(info["endpoint_url"]):
+            return None
+        return info["endpoint_url"]
+
+    def start(self, timeout_s: float = 60) -> str:
+        if url := self.endpoint_url():
+            return url
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.endpoint_file.unlink(missing_ok=True)
+        log = open(self.dir / "emulator.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "local.emulator", "--state-dir", str(self.dir)],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"the emulator exited with {proc.returncode}; see {self.dir / 'emulator.log'}"
+                )
+            if url := self.endpoint_url():
+                return url
+            time.sleep(0.2)
+        proc.kill()
+        raise TimeoutError(f"the emulator did not answer within {timeout_s}s")
+
+    def up(self) -> Provisioned:
+        url = self.start()
+        result = provision(
+            url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
+        )
+        (self.dir / "stack.json").write_text(json.dumps(asdict(result), indent=2))
+        env = {**result.airflow_env(), "AWS_ENDPOINT_URL": url}
+        (self.dir / "airflow.env").write_text(
+            "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+        )
+        return result
+
+    def down(self) -> bool:
+        try:
+            pid = json.loads(self.endpoint_file.read_text())["pid"]
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not _alive(pid):
+                    break
+                time.sleep(0.1)
+        self.endpoint_file.unlink(missing_ok=True)
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url + "/moto-api/config", timeout=2).read(1)
+        return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The local AWS stack")
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    stack = LocalStack()
+    if args.command == "up":
+        result = stack.up()
+        print(f"local stack up at {result.endpoint_url} (state in {stack.dir})")
+    elif args.command == "down":
+        print("stopped" if stack.down() else "not running")
+    else:
+        url = stack.endpoint_url()
+        if not url:
+            print("not running")
+            return 1
+        print(f"running at {url}")
+        print((stack.dir / "stack.json").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
