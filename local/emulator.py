@@ -23,7 +23,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote
 
-REGION = "us-east-1"
+from local.aws import REGION
+
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
 
 
@@ -77,18 +78,12 @@ class LambdaInvokeMiddleware:
         return lambda_runner.invoke(function, event, self.endpoint_url, self.state_dir, REGION)
 
     def _function_configuration(self, name: str) -> dict | None:
-        import boto3
         from botocore.exceptions import ClientError
 
-        client = boto3.client(
-            "lambda",
-            region_name=REGION,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        from local.aws import client
+
         try:
-            return client.get_function_configuration(FunctionName=name)
+            return client("lambda", self.endpoint_url).get_function_configuration(FunctionName=name)
         except ClientError:
             return None
 
@@ -146,7 +141,10 @@ def _configure(endpoint_url: str) -> None:
     crawl_seconds = int(os.environ.get("LOCAL_CRAWL_SECONDS", "2"))
     post(
         "/moto-api/state-manager/set-transition",
-        {"model_name": "glue::crawl", "transition": {"progression": "time", "seconds": crawl_seconds}},
+        {
+            "model_name": "glue::crawl",
+            "transition": {"progression": "time", "seconds": crawl_seconds},
+        },
     )
 
 

@@ -15,16 +15,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 from botocore.exceptions import ClientError
 
+from local.aws import ACCOUNT_ID, REGION, client
 from local.naming import PIPELINE, ResourceNames, resource_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASL_TEMPLATE = REPO_ROOT / "terraform" / "modules" / "workflow" / "state_machine.asl.json"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 LAMBDA_HANDLERS = {
     "dbt_executor_function": "dbt_runtime.handlers.dbt_executor.handler",
     "test_executor_function": "dbt_runtime.handlers.test_executor.handler",
@@ -108,16 +106,6 @@ class Provisioned:
         }
 
 
-def _client(service: str, endpoint_url: str):
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def _ignore_exists(call, *args, **kwargs):
     try:
         return call(*args, **kwargs)
@@ -140,12 +128,12 @@ def provision(
 ) -> Provisioned:
     """Idempotent: running it again on a provisioned emulator changes nothing."""
     names = resource_names(prefix, environment)
-    s3 = _client("s3", endpoint_url)
+    s3 = client("s3", endpoint_url)
     for bucket in (names.raw_bucket, names.curated_bucket, names.query_results_bucket):
         _ignore_exists(s3.create_bucket, Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
-    ddb = _client("dynamodb", endpoint_url)
+    ddb = client("dynamodb", endpoint_url)
     _ignore_exists(
         ddb.create_table,
         TableName=names.runs_table,
@@ -160,7 +148,7 @@ def provision(
         BillingMode="PAY_PER_REQUEST",
     )
 
-    iam = _client("iam", endpoint_url)
+    iam = client("iam", endpoint_url)
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -176,7 +164,7 @@ def provision(
     lambda_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.lambda_role}"
     states_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.state_machine_role}"
 
-    glue = _client("glue", endpoint_url)
+    glue = client("glue", endpoint_url)
     for database, location in (
         (names.raw_database, f"s3://{names.raw_bucket}/"),
         (names.curated_database, f"s3://{names.curated_bucket}/{names.curated_database}/"),
@@ -200,9 +188,9 @@ def provision(
         SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
     )
 
-    sns = _client("sns", endpoint_url)
+    sns = client("sns", endpoint_url)
     topic_arn = sns.create_topic(Name=names.alerts_topic)["TopicArn"]
-    sqs = _client("sqs", endpoint_url)
+    sqs = client("sqs", endpoint_url)
     queue_url = sqs.create_queue(QueueName=f"{names.alerts_topic}-inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -216,7 +204,7 @@ def provision(
             Attributes={"RawMessageDelivery": "false"},
         )
 
-    lam = _client("lambda", endpoint_url)
+    lam = client("lambda", endpoint_url)
     env = lambda_environment(
         names,
         target="local",
@@ -253,10 +241,8 @@ def provision(
             "alerts_topic_arn": topic_arn,
         },
     )
-    sfn = _client("stepfunctions", endpoint_url)
-    state_machine_arn = (
-        f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{names.state_machine}"
-    )
+    sfn = client("stepfunctions", endpoint_url)
+    state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{names.state_machine}"
     try:
         sfn.describe_state_machine(stateMachineArn=state_machine_arn)
         sfn.update_state_machine(

@@ -1,0 +1,40 @@
+{#- Local target: build the model in DuckDB, then commit its rows to the model's Iceberg table in
+    the Glue catalog (pyiceberg, through the dbt_runtime.duckdb_plugin UDF) in one commit, merged
+    on unique_key (like dbt-athena's merge) or replacing the table on full refresh. The DuckDB
+    relation becomes a view over the committed snapshot, so downstream models and tests read
+    exactly what was committed. -#}
+{% materialization iceberg_table, adapter='duckdb' %}
+  {%- set target_relation = this.incorporate(type='view') -%}
+  {%- set staging_file = env_var('TMPDIR', '/tmp') ~ '/' ~ this.identifier ~ '__' ~ invocation_id ~ '.parquet' -%}
+  {%- set options = {
+      'unique_key': config.get('unique_key'),
+      'partitioned_by': config.get('partitioned_by') or [],
+      'full_refresh': should_full_refresh(),
+  } -%}
+
+  {{ run_hooks(pre_hooks) }}
+
+  {% call statement('stage_rows') -%}
+    copy ({{ sql }}) to '{{ staging_file }}' (format parquet)
+  {%- endcall %}
+
+  {%- set committed = run_query(
+      "select lakehouse_iceberg_commit('" ~ this.schema ~ "', '" ~ this.identifier ~ "', '"
+      ~ staging_file ~ "', '" ~ tojson(options) ~ "')") -%}
+  {%- set result = fromjson(committed.columns[0].values()[0]) -%}
+
+  {% call statement('expose_snapshot') -%}
+    create or replace view {{ target_relation }} as
+    select * from iceberg_scan('{{ result.metadata_location }}')
+  {%- endcall %}
+
+  {% do store_raw_result(
+      name='main',
+      message='ICEBERG ' ~ result.operation ~ ' ' ~ result.rows_written,
+      code=result.operation,
+      rows_affected=result.rows_written) %}
+
+  {{ run_hooks(post_hooks) }}
+  {{ adapter.commit() }}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

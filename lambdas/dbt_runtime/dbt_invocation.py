@@ -1,0 +1,120 @@
+"""Run dbt through its programmatic runner with the target and paths a Lambda needs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from dbt_runtime.lambda_compat import ensure_dbt_can_lock
+from dbt_runtime.settings import Settings
+
+
+class InvalidEvent(ValueError):
+    """The invocation's event is malformed: nothing was run."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: date
+    end: date  # exclusive
+
+    @classmethod
+    def from_event(cls, event: dict) -> Interval:
+        raw = event.get("interval")
+        if not isinstance(raw, dict) or "start" not in raw or "end" not in raw:
+            raise InvalidEvent(
+                'event.interval must be {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}'
+            )
+        try:
+            start = date.fromisoformat(str(raw["start"])[:10])
+            end = date.fromisoformat(str(raw["end"])[:10])
+        except ValueError as exc:
+            raise InvalidEvent(f"event.interval has an invalid date: {exc}") from exc
+        if end <= start:
+            raise InvalidEvent(f"event.interval end ({end}) must be after start ({start})")
+        return cls(start, end)
+
+
+@dataclass
+class DbtOutcome:
+    command: str
+    success: bool
+    invocation_id: str
+    results: list[dict] = field(default_factory=list)
+    manifest_nodes: dict = field(default_factory=dict)
+    exception: str | None = None
+    elapsed_s: float = 0.0
+
+
+def prepare_project(settings: Settings) -> Path:
+    """Copy the project under /tmp: the code directory of a Lambda is read-only."""
+    work = settings.tmp_dir / "dbt_project"
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(
+        settings.dbt_project_dir,
+        work,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    return work
+
+
+def run(
+    settings: Settings, command: list[str], dbt_vars: dict, full_refresh: bool = False
+) -> DbtOutcome:
+    from dbt.cli.main import dbtRunner
+
+    ensure_dbt_can_lock()
+    project = prepare_project(settings)
+    target_path = settings.tmp_dir / "dbt_target"
+    log_path = settings.tmp_dir / "dbt_logs"
+    args = [
+        *command,
+        "--project-dir", str(project),
+        "--profiles-dir", str(project),
+        "--target", settings.target,
+        "--target-path", str(target_path),
+        "--log-path", str(log_path),
+        "--vars", json.dumps(dbt_vars),
+    ]  # fmt: skip
+    if full_refresh:
+        args.append("--full-refresh")
+    run_results_file = target_path / "run_results.json"
+    run_results_file.unlink(missing_ok=True)
+    started = time.monotonic()
+    result = dbtRunner().invoke(args)
+    elapsed = time.monotonic() - started
+    exception = repr(result.exception) if result.exception else None
+    if not run_results_file.exists():
+        return DbtOutcome(
+            command[0],
+            False,
+            "",
+            exception=exception or "dbt wrote no run results",
+            elapsed_s=elapsed,
+        )
+    run_results = json.loads(run_results_file.read_text())
+    manifest_file = target_path / "manifest.json"
+    nodes = json.loads(manifest_file.read_text())["nodes"] if manifest_file.exists() else {}
+    return DbtOutcome(
+        command=command[0],
+        success=bool(result.success),
+        invocation_id=run_results["metadata"]["invocation_id"],
+        results=run_results["results"],
+        manifest_nodes=nodes,
+        exception=exception,
+        elapsed_s=elapsed,
+    )
+
+
+def dbt_vars(settings: Settings, event: dict, interval: Interval) -> dict:
+    return {
+        "interval_start": interval.start.isoformat(),
+        "interval_end": interval.end.isoformat(),
+        "raw_bucket": settings.raw_bucket,
+        "run_id": str(event.get("run_id", "")),
+    }

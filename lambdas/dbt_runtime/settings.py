@@ -1,0 +1,65 @@
+"""The environment contract of the dbt runtime functions.
+
+Terraform (terraform/modules/workflow) and the local provisioner (local/provision.py) set exactly
+these variables; tests/infra checks that every key read here is set by both.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGETS = ("local", "athena")
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or invalid: the function cannot run as configured."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str
+    dbt_project_dir: Path
+    raw_bucket: str
+    curated_bucket: str
+    raw_database: str
+    curated_database: str
+    elementary_database: str
+    athena_results_s3: str
+    duckdb_path: str
+    endpoint_url: str | None
+    region: str
+    tmp_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        def required(name: str) -> str:
+            value = os.environ.get(name, "").strip()
+            if not value:
+                raise ConfigurationError(f"environment variable {name} is not set")
+            return value
+
+        target = required("DBT_TARGET")
+        if target not in TARGETS:
+            raise ConfigurationError(f"DBT_TARGET must be one of {TARGETS}, got {target!r}")
+        tmp_dir = Path(tempfile.gettempdir())
+        duckdb_path = os.environ.get("DUCKDB_PATH", "")
+        if target == "local" and not duckdb_path:
+            raise ConfigurationError("DUCKDB_PATH must be set for the local target")
+        return cls(
+            target=target,
+            dbt_project_dir=Path(required("DBT_PROJECT_DIR")),
+            raw_bucket=required("RAW_BUCKET"),
+            curated_bucket=required("CURATED_BUCKET"),
+            raw_database=required("RAW_DATABASE"),
+            curated_database=required("CURATED_DATABASE"),
+            elementary_database=required("ELEMENTARY_DATABASE"),
+            athena_results_s3=required("ATHENA_RESULTS_S3"),
+            duckdb_path=duckdb_path,
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+            region=os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            tmp_dir=tmp_dir,
+        )
