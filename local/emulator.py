@@ -25,6 +25,8 @@ from urllib.parse import unquote
 
 from local.aws import REGION
 
+_CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"}
+_CRAWL_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED"}
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
 
 
@@ -43,6 +45,8 @@ class LambdaInvokeMiddleware:
         self.state_dir = state_dir
 
     def __call__(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") in _CRAWLER_READS:
+            return self._fix_crawler_status(environ, start_response)
         match = _INVOKE_RE.match(environ.get("PATH_INFO", ""))
         if environ["REQUEST_METHOD"] != "POST" or not match:
             return self.moto_app(environ, start_response)
@@ -71,6 +75,28 @@ class LambdaInvokeMiddleware:
             headers.append(("X-Amz-Function-Error", result.function_error))
         start_response("200 OK", headers)
         return [result.payload]
+
+    def _fix_crawler_status(self, environ, start_response):
+        """moto reports a finished crawl's LastCrawl.Status as COMPLETED (a ListCrawls state);
+        GetCrawler answers SUCCEEDED/CANCELLED/FAILED on AWS, and Airflow's sensor expects that."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        body = b"".join(self.moto_app(environ, capture))
+        if captured["status"].startswith("200"):
+            document = json.loads(body)
+            crawlers = document.get("Crawlers") or [document.get("Crawler") or {}]
+            for crawler in crawlers:
+                last = crawler.get("LastCrawl") or {}
+                if last.get("Status") in _CRAWL_STATUS:
+                    last["Status"] = _CRAWL_STATUS[last["Status"]]
+            body = json.dumps(document).encode()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
     def _run(self, function: dict, event: bytes):
         from local import lambda_runner

@@ -1,0 +1,170 @@
+"""
+### lakehouse_raw_to_curated
+
+Daily at 06:00 UTC, for the data interval that just closed (06:00 → 06:00, i.e. the logical
+day): record the run in the DynamoDB ledger, crawl the raw zone, then run the state machine
+(dbt staging → dbt marts → dbt tests → Elementary results) and wait for it.
+
+**Params** (manual runs): `interval_start`/`interval_end` (YYYY-MM-DD, end exclusive) to run
+another range than the data interval; `full_refresh` to rebuild the marts from raw.
+
+Settings come from the Airflow Variable `lakehouse_config` (written by Terraform on AWS and by
+the local stack locally), read when tasks run, never at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+from airflow.providers.amazon.aws.operators.step_function import (
+    StepFunctionStartExecutionOperator,
+)
+from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
+from airflow.sdk import DAG, Param, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+from lakehouse.callbacks import record_task_failure
+from lakehouse.sensors import StateMachineExecutionSensor
+
+DAG_ID = "lakehouse_raw_to_curated"
+CONFIG = "var.json.lakehouse_config"
+# Seconds between status checks; the local stack sets a short one.
+POKE_SECONDS = int(os.environ.get("LAKEHOUSE_POKE_SECONDS", "30"))
+
+with DAG(
+    dag_id=DAG_ID,
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["lakehouse", "dbt", "step-functions"],
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": record_task_failure,
+    },
+    params={
+        "interval_start": Param(
+            None, type=["null", "string"], format="date", description="YYYY-MM-DD (inclusive)"
+        ),
+        "interval_end": Param(
+            None, type=["null", "string"], format="date", description="YYYY-MM-DD (exclusive)"
+        ),
+        "full_refresh": Param(False, type="boolean", description="Rebuild the marts from raw"),
+    },
+) as dag:
+
+    @task(retries=0)
+    def plan_run(**context) -> dict:
+        """Resolve the interval and the execution name from the DAG run alone."""
+        from airflow.sdk import Variable
+        from lakehouse.run_plan import plan_run as make_plan
+
+        config = Variable.get("lakehouse_config", deserialize_json=True)
+        plan = make_plan(
+            pipeline=config["pipeline"],
+            run_id=context["dag_run"].run_id,
+            data_interval_start=context["data_interval_start"],
+            data_interval_end=context["data_interval_end"],
+            params=context["params"],
+        )
+        return plan.as_dict()
+
+    @task
+    def record_run_started(plan: dict, **context) -> None:
+        from airflow.sdk import Variable
+        from lakehouse.ledger import RunLedger
+
+        config = Variable.get("lakehouse_config", deserialize_json=True)
+        dag_run = context["dag_run"]
+        RunLedger(config["runs_table"]).record_started(
+            plan,
+            triggered_by=str(getattr(dag_run, "triggering_user_name", None) or dag_run.run_type),
+            run_type=str(dag_run.run_type),
+        )
+
+    start_raw_crawler = GlueCrawlerRunOperator(
+        task_id="start_raw_crawler",
+        crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
+        wait_for_completion=False,
+        fail_on_already_running=False,
+    )
+
+    wait_for_raw_crawler = GlueCrawlerSensor(
+        task_id="wait_for_raw_crawler",
+        crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
+        poke_interval=POKE_SECONDS,
+        timeout=timedelta(hours=1).total_seconds(),
+    )
+
+    @task
+    def record_crawler_stage(plan: dict) -> None:
+        from airflow.providers.amazon.aws.hooks.glue_crawler import GlueCrawlerHook
+        from airflow.sdk import Variable
+        from lakehouse.ledger import RunLedger
+
+        config = Variable.get("lakehouse_config", deserialize_json=True)
+        crawl = GlueCrawlerHook().get_crawler(config["raw_crawler"]).get("LastCrawl", {})
+        started, ended = crawl.get("StartTime"), crawl.get("EndTime") or crawl.get("StartTime")
+        RunLedger(config["runs_table"]).record_stage(
+            plan["pipeline"],
+            plan["run_id"],
+            "crawler",
+            {
+                "stage": "crawler",
+                "crawler": config["raw_crawler"],
+                "status": "SUCCEEDED"
+                if crawl.get("Status") == "SUCCEEDED"
+                else crawl.get("Status"),
+                "started_at": started.isoformat() if started else None,
+                "ended_at": ended.isoformat() if ended else None,
+                "duration_s": round((ended - started).total_seconds(), 3) if started else None,
+            },
+        )
+
+    plan = plan_run()
+    start_transform = StepFunctionStartExecutionOperator(
+        task_id="start_transform",
+        state_machine_arn=f"{{{{ {CONFIG}.state_machine_arn }}}}",
+        name=(
+            "{{ ti.xcom_pull(task_ids='plan_run')['execution_name_base'] }}-t{{ ti.try_number }}"
+        ),
+        state_machine_input="{{ ti.xcom_pull(task_ids='plan_run')['state_machine_input'] | tojson }}",
+    )
+
+    wait_for_transform = StateMachineExecutionSensor(
+        task_id="wait_for_transform",
+        execution_arn="{{ ti.xcom_pull(task_ids='start_transform') }}",
+        poke_interval=POKE_SECONDS,
+        timeout=timedelta(hours=3).total_seconds(),
+        retries=0,  # a failed execution is final for this try; clear start_transform to rerun
+    )
+
+    @task(retries=0)
+    def summarize_run(plan: dict) -> dict:
+        from airflow.sdk import Variable
+        from lakehouse.ledger import RunLedger
+        from lakehouse.summary import format_run
+
+        config = Variable.get("lakehouse_config", deserialize_json=True)
+        record = RunLedger(config["runs_table"]).get(plan["pipeline"], plan["run_id"])
+        if record is None:
+            raise RuntimeError(f"run {plan['run_id']} is missing from the ledger")
+        print(format_run(record))
+        return {"run_id": plan["run_id"], "status": record.get("status")}
+
+    (
+        plan
+        >> record_run_started(plan)
+        >> start_raw_crawler
+        >> wait_for_raw_crawler
+        >> record_crawler_stage(plan)
+        >> start_transform
+        >> wait_for_transform
+        >> summarize_run(plan)
+    )

@@ -1,0 +1,1 @@
+"""Airflow-side helpers of the lakehouse pipeline (shipped to MWAA in plugins.zip)."""
