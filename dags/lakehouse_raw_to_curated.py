@@ -134,7 +134,9 @@ with DAG(
         name=(
             "{{ ti.xcom_pull(task_ids='plan_run')['execution_name_base'] }}-t{{ ti.try_number }}"
         ),
-        state_machine_input="{{ ti.xcom_pull(task_ids='plan_run')['state_machine_input'] | tojson }}",
+        state_machine_input=(
+            "{{ ti.xcom_pull(task_ids='plan_run')['state_machine_input'] | tojson }}"
+        ),
     )
 
     wait_for_transform = StateMachineExecutionSensor(

@@ -1,0 +1,83 @@
+# One entry point per thing a user does. Everything installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell scripts/find-python.sh)
+VENVS := .venvs
+UV := $(VENVS)/tools/bin/uv
+AIRFLOW_PY := $(VENVS)/airflow/bin/python
+LOCAL_PY := $(VENVS)/local/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
+        stack-up stack-down lock clean
+
+help:
+	@echo "make demo    run the whole flow locally for one generated day and print a summary"
+	@echo "make test    lint + unit + integration + end-to-end tests (what CI runs)"
+	@echo "make install create the two virtualenvs (.venvs/airflow, .venvs/local) from the locks"
+	@echo "make stack-up / stack-down   start or stop the local AWS stack"
+
+$(UV):
+	$(PYTHON) -m venv $(VENVS)/tools
+	$(VENVS)/tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+# The Airflow side: MWAA 3.3.1's Airflow and Amazon provider, resolved under MWAA's constraints.
+$(VENVS)/airflow/.installed: requirements/airflow.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/airflow
+	VIRTUAL_ENV=$(VENVS)/airflow $(UV) pip sync --quiet requirements/airflow.lock
+	touch $@
+
+# The Lambda side (dbt, DuckDB, pyiceberg) plus the emulator: what the local stack runs.
+$(VENVS)/local/.installed: requirements/local.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/local
+	VIRTUAL_ENV=$(VENVS)/local $(UV) pip sync --quiet requirements/local.lock
+	touch $@
+
+install: $(VENVS)/airflow/.installed $(VENVS)/local/.installed
+
+demo: install
+	$(LOCAL_PY) -m local.demo $(DEMO_ARGS)
+
+stack-up: install
+	$(LOCAL_PY) -m local.stack up
+
+stack-down:
+	-$(LOCAL_PY) -m local.stack down
+
+lint: install
+	$(VENVS)/local/bin/ruff check .
+	$(VENVS)/local/bin/ruff format --check .
+
+format: install
+	$(VENVS)/local/bin/ruff check --fix .
+	$(VENVS)/local/bin/ruff format .
+
+test-unit: install
+	$(LOCAL_PY) -m pytest -m "unit and not airflow" tests
+	$(AIRFLOW_PY) -m pytest -m "unit and airflow" tests/airflow
+
+test-airflow: install
+	$(AIRFLOW_PY) -m pytest -m airflow tests/airflow
+
+test-integration: install
+	$(LOCAL_PY) -m pytest -m integration tests
+
+test-e2e: install
+	$(LOCAL_PY) -m pytest -m e2e tests
+
+test: lint
+	$(LOCAL_PY) -m pytest -m "not airflow" tests
+	$(AIRFLOW_PY) -m pytest -m airflow tests/airflow
+
+# Re-resolve the locks (needs the package index): after editing a requirements *.in file.
+lock: | $(UV)
+	$(UV) pip compile --quiet --python-version 3.12 requirements/airflow-dev.in \
+	  -c ../shared/constraints/mwaa-3.3.1.txt -o requirements/airflow.lock
+	$(UV) pip compile --quiet --python-version 3.12 requirements/local.in -o requirements/local.lock
+	$(UV) pip compile --quiet --python-version 3.12 lambdas/requirements.in \
+	  -c requirements/local.lock -o lambdas/requirements.lock
+
+clean: stack-down
+	rm -rf .local-stack

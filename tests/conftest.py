@@ -1,0 +1,29 @@
+"""Test layers (pytest markers): unit, integration (local emulator), e2e (the real DAG), and
+airflow (needs .venvs/airflow). `make test` runs all of them, each in its own virtualenv."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The code of each runtime is importable the way its runtime imports it: Airflow puts plugins/
+# on sys.path, Lambda puts the function's code directory (lambdas/) there.
+for path in (REPO_ROOT, REPO_ROOT / "plugins", REPO_ROOT / "lambdas"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """A private local stack for the test session, in a temporary state directory."""
+    from local.lakehouse import Lakehouse
+    from local.stack import LocalStack
+
+    stack = LocalStack(tmp_path_factory.mktemp("stack"))
+    provisioned = stack.up()
+    yield stack, provisioned, Lakehouse(stack)
+    stack.down()

@@ -1,0 +1,103 @@
+"""The real DAG, through the real state machine and Lambdas, on a generated day."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pyarrow.compute as pc
+import pytest
+
+from local import sample_data
+from local.demo import run_dag_for_day
+
+pytestmark = pytest.mark.e2e
+DAY = date(2026, 11, 20)
+EXPECTED_TESTS = 25
+
+
+def raw_lines(s3, bucket: str, prefix: str) -> list[dict]:
+    """Read the raw zone back: the expectations come from the files, not from dbt."""
+    rows = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            rows += [json.loads(line) for line in body.splitlines() if line.strip()]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def daily_run(local_stack):
+    stack, provisioned, lakehouse = local_stack
+    s3 = lakehouse.client("s3")
+    sample_data.write_day(s3, provisioned.names.raw_bucket, DAY, events=3000, seed=11)
+    code = run_dag_for_day(stack, DAY, log_name="e2e-daily.log")
+    run = next(r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat())
+    events = raw_lines(s3, provisioned.names.raw_bucket, f"events/dt={DAY}/")
+    users = raw_lines(s3, provisioned.names.raw_bucket, f"users/dt={DAY}/")
+    return code, run, events, users, lakehouse
+
+
+def test_dag_run_succeeds_and_the_ledger_has_every_stage(daily_run):
+    code, run, *_ = daily_run
+    assert code == 0, "airflow dags test failed: see e2e-daily.log in the stack directory"
+    assert run["status"] == "SUCCEEDED"
+    assert (run["interval_start"], run["interval_end"]) == ("2026-11-20", "2026-11-21")
+    assert set(run["stages"]) == {"crawler", "dbt_staging", "dbt_marts", "tests"}
+    for name, stage in run["stages"].items():
+        assert stage["status"] == "SUCCEEDED", name
+    assert run["execution_arn"].endswith("-t1")
+
+
+def test_execution_history_shows_both_lambdas_ran(daily_run):
+    _, run, _, _, lakehouse = daily_run
+    invocations = lakehouse.lambda_invocations(run["execution_arn"])
+    assert [(i["function"], i["outcome"]) for i in invocations] == [
+        ("lakehouse-local-dbt-executor", "TaskSucceeded"),
+        ("lakehouse-local-dbt-executor", "TaskSucceeded"),
+        ("lakehouse-local-test-executor", "TaskSucceeded"),
+    ]
+
+
+def test_marts_match_counts_computed_from_the_raw_files(daily_run):
+    _, run, events, users, lakehouse = daily_run
+    fct = lakehouse.table("fct_events")
+    day_rows = fct.filter(pc.equal(fct["event_date"], DAY))
+    assert day_rows.num_rows == len({e["event_id"] for e in events}) == 3000
+    expected_revenue = sum(Decimal(str(e["revenue"])) for e in events if "revenue" in e)
+    assert pc.sum(day_rows["revenue"]).as_py() == expected_revenue
+    purchases = pc.sum(pc.equal(day_rows["event_type"], "purchase")).as_py()
+    assert purchases == sum(1 for e in events if e["event_type"] == "purchase")
+
+    dim = lakehouse.table("dim_users")
+    day_users = dim.filter(
+        pc.is_in(
+            dim["user_id"], value_set=__import__("pyarrow").array([u["user_id"] for u in users])
+        )
+    )
+    assert day_users.num_rows == len(users)
+    by_id = {u["user_id"]: u for u in users}
+    for row in day_users.to_pylist():
+        assert row["email"] == by_id[row["user_id"]]["email"]
+        assert row["country"] == by_id[row["user_id"]]["country"]
+
+    models = {m["name"]: m for m in run["stages"]["dbt_staging"]["models"]}
+    assert models["stg_raw_events"]["rows"] == len(events)
+    assert models["stg_raw_users"]["rows"] == len(users)
+
+
+def test_elementary_has_one_passing_row_per_test_of_the_run(daily_run):
+    _, run, _, _, lakehouse = daily_run
+    tests_stage = run["stages"]["tests"]
+    results = lakehouse.test_results(tests_stage["invocation_id"])
+    assert results.num_rows == EXPECTED_TESTS == tests_stage["total"]
+    assert set(results["status"].to_pylist()) == {"pass"}
+    assert len(set(results["test_unique_id"].to_pylist())) == EXPECTED_TESTS
+    assert {t for t in results["table_name"].to_pylist()} == {
+        "stg_raw_events",
+        "stg_raw_users",
+        "fct_events",
+        "dim_users",
+    }
+    assert tests_stage["passed"] == EXPECTED_TESTS and tests_stage["failed"] == 0

@@ -1,0 +1,92 @@
+"""The emulator's Lambda seam: our code runs for real, errors come back as Lambda reports them."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def lam(local_stack):
+    stack, provisioned, lakehouse = local_stack
+    client = lakehouse.client("lambda")
+    for name, handler, timeout in (
+        ("fixture-echo", "tests.lambda_fixtures.handlers.echo", 30),
+        ("fixture-boom", "tests.lambda_fixtures.handlers.boom", 30),
+        ("fixture-sleepy", "tests.lambda_fixtures.handlers.sleepy", 2),
+    ):
+        client.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=f"arn:aws:iam::123456789012:role/{provisioned.names.lambda_role}",
+            Handler=handler,
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+            Timeout=timeout,
+            Environment={"Variables": {"CUSTOM_SETTING": name}},
+        )
+    return client
+
+
+def invoke(client, name, payload):
+    response = client.invoke(FunctionName=name, Payload=json.dumps(payload))
+    return response, json.loads(response["Payload"].read() or b"null")
+
+
+def test_handler_runs_with_its_environment_and_private_tmp(lam):
+    response, body = invoke(lam, "fixture-echo", {"hello": "world"})
+    assert "FunctionError" not in response
+    assert body["event"] == {"hello": "world"}
+    assert body["function_name"] == "fixture-echo"
+    assert body["custom"] == "fixture-echo"
+    assert body["tmp"].endswith("lambda-tmp/fixture-echo")
+    assert 0 < body["remaining_ms"] <= 30_000
+
+
+def test_unhandled_exception_is_reported_like_lambda(lam):
+    response, body = invoke(lam, "fixture-boom", {"value": 42})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ValueError"
+    assert body["errorMessage"] == "bad input: 42"
+    assert body["stackTrace"]
+
+
+def test_timeout_kills_the_invocation(lam):
+    response, body = invoke(lam, "fixture-sleepy", {"seconds": 30})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "timed out after 2.00 seconds" in body["errorMessage"]
+
+
+def test_unknown_function_is_a_not_found_error(lam):
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName="no-such-function", Payload=b"{}")
+
+
+def test_dbt_executor_rejects_a_malformed_event(local_stack):
+    _, provisioned, lakehouse = local_stack
+    response, body = invoke(
+        lakehouse.client("lambda"),
+        provisioned.names.dbt_executor_function,
+        {"select": "staging", "interval": {"start": "2026-11-21", "end": "2026-11-20"}},
+    )
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "InvalidEvent"
+    assert "must be after" in body["errorMessage"]
+
+
+def test_crawler_runs_to_ready_with_a_succeeded_last_crawl(local_stack):
+    import time
+
+    _, provisioned, lakehouse = local_stack
+    glue = lakehouse.client("glue")
+    glue.start_crawler(Name=provisioned.names.raw_crawler)
+    assert glue.get_crawler(Name=provisioned.names.raw_crawler)["Crawler"]["State"] == "RUNNING"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        crawler = glue.get_crawler(Name=provisioned.names.raw_crawler)["Crawler"]
+        if crawler["State"] == "READY":
+            break
+        time.sleep(0.5)
+    assert crawler["State"] == "READY"
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"

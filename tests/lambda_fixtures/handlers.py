@@ -1,0 +1,23 @@
+"""Tiny handlers that exercise the local Lambda runtime itself (not product code)."""
+
+import os
+import time
+
+
+def echo(event, context):
+    return {
+        "event": event,
+        "function_name": context.function_name,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "tmp": os.environ["TMPDIR"],
+        "custom": os.environ.get("CUSTOM_SETTING"),
+    }
+
+
+def boom(event, context):
+    raise ValueError(f"bad input: {event.get('value')}")
+
+
+def sleepy(event, context):
+    time.sleep(float(event.get("seconds", 30)))
+    return {"slept": True}

@@ -1,0 +1,95 @@
+import pytest
+from dbt_runtime import elementary
+from dbt_runtime.dbt_invocation import Interval, InvalidEvent
+from dbt_runtime.settings import ConfigurationError, Settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({}, "event.interval must be"),
+        ({"interval": {"start": "2026-11-20"}}, "event.interval must be"),
+        ({"interval": {"start": "2026-13-01", "end": "2026-11-21"}}, "invalid date"),
+        ({"interval": {"start": "2026-11-21", "end": "2026-11-21"}}, "must be after"),
+    ],
+)
+def test_malformed_events_are_rejected_before_dbt_runs(event, message):
+    with pytest.raises(InvalidEvent, match=message):
+        Interval.from_event(event)
+
+
+def test_interval_accepts_dates_and_timestamps():
+    interval = Interval.from_event(
+        {"interval": {"start": "2026-11-20T06:00:00+00:00", "end": "2026-11-22"}}
+    )
+    assert (interval.start.isoformat(), interval.end.isoformat()) == ("2026-11-20", "2026-11-22")
+
+
+def test_settings_name_the_missing_variable(monkeypatch):
+    monkeypatch.delenv("RAW_BUCKET", raising=False)
+    monkeypatch.setenv("DBT_TARGET", "local")
+    monkeypatch.setenv("DBT_PROJECT_DIR", "/x")
+    monkeypatch.setenv("DUCKDB_PATH", "/tmp/x.duckdb")
+    with pytest.raises(ConfigurationError, match="RAW_BUCKET"):
+        Settings.from_env()
+    monkeypatch.setenv("DBT_TARGET", "snowflake")
+    with pytest.raises(ConfigurationError, match="DBT_TARGET"):
+        Settings.from_env()
+
+
+def test_every_test_result_becomes_one_elementary_row_pass_or_fail():
+    nodes = {
+        "model.lakehouse.fct_events": {
+            "database": "warehouse",
+            "schema": "curated",
+            "name": "fct_events",
+            "alias": "fct_events",
+        },
+        "test.lakehouse.unique_fct_events_event_id.1": {
+            "name": "unique_fct_events_event_id",
+            "alias": "unique_fct_events_event_id",
+            "column_name": "event_id",
+            "attached_node": "model.lakehouse.fct_events",
+            "test_metadata": {"name": "unique", "kwargs": {"column_name": "event_id"}},
+            "config": {"severity": "error"},
+            "compiled_code": "select 1",
+        },
+        "test.lakehouse.not_null_fct_events_user_id.2": {
+            "name": "not_null_fct_events_user_id",
+            "column_name": "user_id",
+            "attached_node": "model.lakehouse.fct_events",
+            "test_metadata": {"name": "not_null", "kwargs": {}},
+            "config": {},
+        },
+    }
+    results = [
+        {"unique_id": "model.lakehouse.fct_events", "status": "success"},
+        {
+            "unique_id": "test.lakehouse.unique_fct_events_event_id.1",
+            "status": "pass",
+            "failures": 0,
+            "timing": [{"name": "execute", "completed_at": "2026-11-21T06:10:00.5Z"}],
+        },
+        {
+            "unique_id": "test.lakehouse.not_null_fct_events_user_id.2",
+            "status": "fail",
+            "failures": 3,
+            "message": "Got 3 results, configured to fail if != 0",
+        },
+    ]
+    rows = elementary.test_result_rows("inv-1", results, nodes)
+    assert [r["status"] for r in rows] == ["pass", "fail"]
+    first, second = rows
+    assert first["test_execution_id"] == "inv-1.test.lakehouse.unique_fct_events_event_id.1"
+    assert (first["table_name"], first["column_name"], first["test_name"]) == (
+        "fct_events",
+        "event_id",
+        "unique",
+    )
+    assert first["detected_at"].isoformat() == "2026-11-21T06:10:00.500000"
+    assert (second["failures"], second["failed_row_count"]) == (3, 3)
+    assert second["severity"] == "ERROR"
+    table = elementary.as_arrow(rows)
+    assert table.schema == elementary.TEST_RESULTS_SCHEMA and table.num_rows == 2

@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from local.provision import ASL_TEMPLATE, render_template
+
+pytestmark = pytest.mark.unit
+VARIABLES = {
+    "dbt_executor_arn": "arn:aws:lambda:us-east-1:1:function:dbt",
+    "test_executor_arn": "arn:aws:lambda:us-east-1:1:function:test",
+    "runs_table": "runs",
+    "alerts_topic_arn": "arn:aws:sns:us-east-1:1:alerts",
+}
+
+
+def definition() -> dict:
+    return json.loads(render_template(ASL_TEMPLATE.read_text(), VARIABLES))
+
+
+def test_template_renders_to_valid_asl_with_every_variable_used():
+    text = ASL_TEMPLATE.read_text()
+    for name in VARIABLES:
+        assert "${" + name + "}" in text
+    states = definition()["States"]
+    assert definition()["StartAt"] in states
+    for name, state in states.items():
+        for key in ("Next", "Default"):
+            if key in state:
+                assert state[key] in states, f"{name}.{key} points nowhere"
+        for catch in state.get("Catch", []):
+            assert catch["Next"] in states
+
+
+def test_stages_run_in_order_and_every_lambda_task_retries_and_catches():
+    states = definition()["States"]
+    order, name = [], definition()["StartAt"]
+    while name in states and states[name]["Type"] != "Choice":
+        order.append(name)
+        name = states[name].get("Next")
+    assert [s for s in order if s.startswith("Dbt")] == ["DbtStaging", "DbtMarts", "DbtTests"]
+    for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
+        state = states[stage]
+        assert state["Resource"] == "arn:aws:states:::lambda:invoke"
+        retry = state["Retry"][0]
+        assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
+        assert retry["BackoffRate"] > 1
+        assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+        assert states[state["Catch"][0]["Next"]]["Next"] == "RecordFailure"
+    assert states["RecordFailure"]["Next"] == "NotifyFailure"
+    assert states["NotifyFailure"]["Resource"] == "arn:aws:states:::sns:publish"
+    assert states["NotifyFailure"]["Next"] == "Failed"
+    assert states["Failed"]["Type"] == "Fail"
+
+
+def test_missing_variable_and_directives_are_rejected():
+    with pytest.raises(KeyError, match="runs_table"):
+        render_template("${runs_table}", {})
+    with pytest.raises(ValueError, match="directives"):
+        render_template("%{ if x }y%{ endif }", {})
