@@ -15,7 +15,7 @@ the local stack locally), read when tasks run, never at parse time.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pendulum
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
@@ -82,10 +82,22 @@ with DAG(
 
         config = Variable.get("lakehouse_config", deserialize_json=True)
         dag_run = context["dag_run"]
+
+        def label(value) -> str:  # enums (run type, trigger source) as their plain value
+            return str(getattr(value, "value", value))
+
         RunLedger(config["runs_table"]).record_started(
             plan,
-            triggered_by=str(getattr(dag_run, "triggering_user_name", None) or dag_run.run_type),
-            run_type=str(dag_run.run_type),
+            triggered_by=" ".join(
+                label(part)
+                for part in (
+                    getattr(dag_run, "triggered_by", None),
+                    getattr(dag_run, "triggering_user_name", None),
+                )
+                if part
+            )
+            or "unknown",
+            run_type=label(dag_run.run_type),
         )
 
     start_raw_crawler = GlueCrawlerRunOperator(
@@ -110,7 +122,9 @@ with DAG(
 
         config = Variable.get("lakehouse_config", deserialize_json=True)
         crawl = GlueCrawlerHook().get_crawler(config["raw_crawler"]).get("LastCrawl", {})
-        started, ended = crawl.get("StartTime"), crawl.get("EndTime") or crawl.get("StartTime")
+        started = crawl.get("StartTime")
+        # GetCrawler gives no end time for the last crawl; the sensor saw it end by now.
+        ended = crawl.get("EndTime") or datetime.now(UTC)
         RunLedger(config["runs_table"]).record_stage(
             plan["pipeline"],
             plan["run_id"],
@@ -118,11 +132,9 @@ with DAG(
             {
                 "stage": "crawler",
                 "crawler": config["raw_crawler"],
-                "status": "SUCCEEDED"
-                if crawl.get("Status") == "SUCCEEDED"
-                else crawl.get("Status"),
+                "status": crawl.get("Status"),
                 "started_at": started.isoformat() if started else None,
-                "ended_at": ended.isoformat() if ended else None,
+                "ended_at": ended.isoformat(),
                 "duration_s": round((ended - started).total_seconds(), 3) if started else None,
             },
         )

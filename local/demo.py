@@ -110,10 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 20))
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep a running stack and its data instead of resetting"
+    )
     args = parser.parse_args(argv)
 
     stack = LocalStack()
-    print(f"[1/4] starting the local stack in {stack.dir} ...", flush=True)
+    print(f"[1/4] starting a fresh local stack in {stack.dir} ...", flush=True)
+    if not args.keep:
+        stack.reset()
     provisioned = stack.up()
     print(f"      emulator at {provisioned.endpoint_url}", flush=True)
     lakehouse = Lakehouse(stack)
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[4/4] reading back the results\n", flush=True)
     text, _ = summary(lakehouse, args.day)
     print(text)
-    print("\nStop the emulator with: python -m local.stack down")
+    print("\nThe emulator keeps running for inspection; stop it with: make stack-down")
     return code
 
 

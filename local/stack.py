@@ -3,6 +3,7 @@
   python -m local.stack up       start the emulator (if not running) and provision it
   python -m local.stack status   print the endpoint and the provisioned resources
   python -m local.stack down     stop the emulator (its state is in memory and goes with it)
+  python -m local.stack reset    stop it and clear the state directory (Airflow's DB is kept)
 
 The state directory (default .local-stack/, or $LAKEHOUSE_STATE_DIR) holds the emulator's
 endpoint, Lambda logs and /tmp directories, the DuckDB catalog file, and Airflow's home.
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,6 +90,14 @@ class LocalStack:
         )
         return result
 
+    def reset(self) -> None:
+        """Stop the emulator and forget what it held (its state lives in memory), together
+        with the files that describe that state; Airflow's own database is kept."""
+        self.down()
+        for name in ("warehouse.duckdb", "warehouse.duckdb.wal", "stack.json", "airflow.env"):
+            (self.dir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.dir / "lambda-tmp", ignore_errors=True)
+
     def down(self) -> bool:
         try:
             pid = json.loads(self.endpoint_file.read_text())["pid"]
@@ -123,12 +133,15 @@ def _answers(url: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The local AWS stack")
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "reset", "status"])
     args = parser.parse_args(argv)
     stack = LocalStack()
     if args.command == "up":
         result = stack.up()
         print(f"local stack up at {result.endpoint_url} (state in {stack.dir})")
+    elif args.command == "reset":
+        stack.reset()
+        print(f"stopped and cleared {stack.dir}")
     elif args.command == "down":
         print("stopped" if stack.down() else "not running")
     else:
