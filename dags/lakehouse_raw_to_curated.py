@@ -69,8 +69,8 @@ with DAG(
         plan = make_plan(
             pipeline=config["pipeline"],
             run_id=context["dag_run"].run_id,
-            data_interval_start=context["data_interval_start"],
-            data_interval_end=context["data_interval_end"],
+            data_interval_start=context.get("data_interval_start"),
+            data_interval_end=context.get("data_interval_end"),
             params=context["params"],
         )
         return plan.as_dict()

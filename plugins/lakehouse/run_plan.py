@@ -71,8 +71,8 @@ def _as_day(value: object, name: str) -> date:
 def plan_run(
     pipeline: str,
     run_id: str,
-    data_interval_start: datetime,
-    data_interval_end: datetime,
+    data_interval_start: datetime | None,
+    data_interval_end: datetime | None,
     params: dict,
 ) -> RunPlan:
     """The interval is the DAG run's data interval, in days, unless params override it."""
@@ -82,6 +82,11 @@ def plan_run(
     if start_param:
         start = _as_day(start_param, "interval_start")
         end = _as_day(end_param, "interval_end")
+    elif data_interval_start is None or data_interval_end is None:
+        raise InvalidRunParams(
+            "this run has no data interval (triggered without a logical date): "
+            "set the interval_start and interval_end params"
+        )
     else:
         start = _as_day(data_interval_start, "data_interval_start")
         end = _as_day(data_interval_end, "data_interval_end")

@@ -43,6 +43,15 @@ def test_bad_params_are_rejected_clearly(params, message):
         plan_run("p", "manual__x", START, END, params)
 
 
+def test_a_run_without_logical_date_needs_interval_params():
+    with pytest.raises(InvalidRunParams, match="no data interval"):
+        plan_run("p", "manual__x", None, None, {})
+    plan = plan_run(
+        "p", "manual__x", None, None, {"interval_start": "2026-11-05", "interval_end": "2026-11-06"}
+    )
+    assert plan.interval_start == "2026-11-05"
+
+
 def test_execution_names_are_valid_deterministic_and_unique_per_try():
     run_id = "manual__2026-11-22T00:48:07.253666+00:00" + "x" * 100
     base = execution_name_base(run_id)

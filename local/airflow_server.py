@@ -1,0 +1,124 @@
+"""A local Airflow 3.3.1 (all components, `airflow standalone`) wired to the local stack.
+
+  python -m local.airflow_server [--port 8080]      (what `make airflow` runs)
+
+Binds to 127.0.0.1 only; the UI and REST API need no login locally (SimpleAuthManager with
+every user an admin). Stops every process it started on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from local import airflow
+from local.emulator import free_port
+from local.stack import LocalStack
+
+
+def server_environment(stack: LocalStack, port: int) -> dict[str, str]:
+    env = airflow.environment(stack)
+    base = f"http://127.0.0.1:{port}"
+    env.update(
+        {
+            # standalone starts its components as `airflow ...` from PATH
+            "PATH": f"{os.path.dirname(airflow.airflow_bin())}{os.pathsep}{env.get('PATH', '')}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        }
+    )
+    return env
+
+
+def _healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=3) as response:
+            health = json.load(response)
+    except (OSError, ValueError):
+        return False
+    return all(
+        (health.get(component) or {}).get("status") == "healthy"
+        for component in ("metadatabase", "scheduler", "dag_processor")
+    )
+
+
+@contextmanager
+def running(stack: LocalStack, port: int | None = None, timeout_s: float = 240):
+    """Start Airflow, wait until the API, scheduler and DAG processor are healthy, yield the
+    base URL, and stop every process on the way out."""
+    port = port or free_port()
+    env = server_environment(stack, port)
+    if not (stack.dir / "airflow" / "airflow.db").exists():
+        subprocess.run(
+            [airflow.airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True
+        )
+    log = open(stack.dir / "airflow-server.log", "ab")
+    proc = subprocess.Popen(
+        [airflow.airflow_bin(), "standalone"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _healthy(base):
+            if proc.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited: see {log.name}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Airflow was not healthy within {timeout_s}s: see {log.name}")
+            time.sleep(2)
+        yield base
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    stack = LocalStack()
+    stack.up()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    try:
+        with running(stack, args.port) as base:
+            print(f"Airflow UI: {base}  (local stack: {stack.endpoint_url()}); Ctrl-C stops it")
+            while not stop:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
