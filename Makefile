@@ -11,12 +11,15 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down lock clean
+        stack-up stack-down airflow package bench-parse lock clean
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
 	@echo "make test    lint + unit + integration + end-to-end tests (what CI runs)"
 	@echo "make install create the two virtualenvs (.venvs/airflow, .venvs/local) from the locks"
+	@echo "make airflow start Airflow 3.3.1 (UI + scheduler) on http://127.0.0.1:8080, wired to the local stack"
+	@echo "make package build what MWAA reads: dist/mwaa/{dags/,plugins.zip,requirements.txt,startup.sh}"
+	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
 
 $(UV):
@@ -45,6 +48,15 @@ stack-up: install
 
 stack-down:
 	-$(LOCAL_PY) -m local.stack down
+
+airflow: install
+	$(LOCAL_PY) -m local.airflow_server --port $(or $(PORT),8080)
+
+package: install
+	$(LOCAL_PY) -m mwaa.package --out dist/mwaa
+
+bench-parse: install
+	$(AIRFLOW_PY) -m benchmarks.dag_parse
 
 lint: install
 	$(VENVS)/local/bin/ruff check .

@@ -114,7 +114,7 @@ class LambdaInvokeMiddleware:
             return None
 
 
-def serve(state_dir: Path, port: int) -> None:
+def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     # moto's Step Functions interpreter calls integrations at localhost:$MOTO_PORT; it must be
     # set before moto is imported so that every integration call comes back through the seam.
     os.environ["MOTO_PORT"] = str(port)
@@ -132,7 +132,7 @@ def serve(state_dir: Path, port: int) -> None:
     app = LambdaInvokeMiddleware(
         DomainDispatcherApplication(create_backend_app), endpoint_url, state_dir
     )
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _configure(endpoint_url)
@@ -178,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (0.0.0.0 only inside a container)"
+    )
     args = parser.parse_args(argv)
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    serve(args.state_dir.resolve(), args.port or free_port())
+    serve(args.state_dir.resolve(), args.port or free_port(), args.host)
     return 0
 
 

@@ -93,12 +93,14 @@ class Provisioned:
             "region": REGION,
         }
 
-    def airflow_env(self) -> dict[str, str]:
+    def airflow_env(self, endpoint_url: str | None = None) -> dict[str, str]:
+        """`endpoint_url`: how Airflow reaches the emulator, if not as the provisioner did
+        (e.g. another container)."""
         connection = {
             "conn_type": "aws",
             "login": "local",
             "password": "local",
-            "extra": {"region_name": REGION, "endpoint_url": self.endpoint_url},
+            "extra": {"region_name": REGION, "endpoint_url": endpoint_url or self.endpoint_url},
         }
         return {
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),

@@ -1,6 +1,7 @@
 """Start, provision, inspect and stop the local stack.
 
   python -m local.stack up       start the emulator (if not running) and provision it
+  python -m local.stack serve    up, in the foreground (docker-compose's local-aws service)
   python -m local.stack status   print the endpoint and the provisioned resources
   python -m local.stack down     stop the emulator (its state is in memory and goes with it)
   python -m local.stack reset    stop it and clear the state directory (Airflow's DB is kept)
@@ -51,14 +52,24 @@ class LocalStack:
             return None
         return info["endpoint_url"]
 
-    def start(self, timeout_s: float = 60) -> str:
+    def start(self, timeout_s: float = 60, host: str = "127.0.0.1", port: int = 0) -> str:
         if url := self.endpoint_url():
             return url
         self.dir.mkdir(parents=True, exist_ok=True)
         self.endpoint_file.unlink(missing_ok=True)
         log = open(self.dir / "emulator.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "local.emulator", "--state-dir", str(self.dir)],
+            [
+                sys.executable,
+                "-m",
+                "local.emulator",
+                "--state-dir",
+                str(self.dir),
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],  # fmt: skip
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -78,13 +89,18 @@ class LocalStack:
         proc.kill()
         raise TimeoutError(f"the emulator did not answer within {timeout_s}s")
 
-    def up(self) -> Provisioned:
-        url = self.start()
+    def up(
+        self, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
+    ) -> Provisioned:
+        url = self.start(host=host, port=port)
         result = provision(
             url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
         )
         (self.dir / "stack.json").write_text(json.dumps(asdict(result), indent=2))
-        env = {**result.airflow_env(), "AWS_ENDPOINT_URL": url}
+        env = {
+            **result.airflow_env(public_endpoint),
+            "AWS_ENDPOINT_URL": public_endpoint or url,
+        }
         (self.dir / "airflow.env").write_text(
             "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
         )
@@ -133,9 +149,26 @@ def _answers(url: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The local AWS stack")
-    parser.add_argument("command", choices=["up", "down", "reset", "status"])
+    parser.add_argument("command", choices=["up", "serve", "down", "reset", "status"])
+    parser.add_argument("--host", default="127.0.0.1", help="emulator bind address")
+    parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
+    parser.add_argument(
+        "--public-endpoint", help="the emulator's URL as Airflow sees it (e.g. in compose)"
+    )
     args = parser.parse_args(argv)
     stack = LocalStack()
+    if args.command == "serve":  # the foreground form, for a container
+        result = stack.up(args.host, args.port, args.public_endpoint)
+        print(f"local stack serving at {result.endpoint_url}", flush=True)
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+        try:
+            while not stop and stack.endpoint_url():
+                time.sleep(2)
+        except KeyboardInterrupt:
+            pass
+        stack.down()
+        return 0 if stop else 1
     if args.command == "up":
         result = stack.up()
         print(f"local stack up at {result.endpoint_url} (state in {stack.dir})")
