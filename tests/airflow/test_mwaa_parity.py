@@ -123,8 +123,10 @@ def test_startup_script_is_valid_shell_and_sets_no_reserved_variable():
     assert "lakehouse startup" in out.stdout
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed "
-                    "(Debian package `shellcheck`; .ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None,
+    reason="shellcheck is not installed (Debian package `shellcheck`; .ci/run installs it)",
+)
 def test_startup_script_passes_shellcheck():
     subprocess.run(["shellcheck", "-s", "sh", str(REPO / "mwaa" / "startup.sh")], check=True)
 
