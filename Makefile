@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down airflow package bench-parse lock clean
+        stack-up stack-down airflow package deploy bench-parse lock clean install-infra test-infra
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -19,6 +19,7 @@ help:
 	@echo "make install create the two virtualenvs (.venvs/airflow, .venvs/local) from the locks"
 	@echo "make airflow start Airflow 3.3.1 (UI + scheduler) on http://127.0.0.1:8080, wired to the local stack"
 	@echo "make package build what MWAA reads: dist/mwaa/{dags/,plugins.zip,requirements.txt,startup.sh}"
+	@echo "make deploy ENV=sandbox   build/push the Lambda image, upload MWAA files, terraform apply"
 	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
 
@@ -38,7 +39,20 @@ $(VENVS)/local/.installed: requirements/local.lock | $(UV)
 	VIRTUAL_ENV=$(VENVS)/local $(UV) pip sync --quiet requirements/local.lock
 	touch $@
 
+# checkov (Terraform policy checks) pins older boto3/botocore than the Lambda side: its own venv.
+$(VENVS)/checkov/.installed: requirements/checkov.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/checkov
+	VIRTUAL_ENV=$(VENVS)/checkov $(UV) pip sync --quiet requirements/checkov.lock
+	touch $@
+
+# Node tools of the infra checks (asl-validator, the Compose JSON schema), pinned by the lock.
+tests/infra/node_modules/.installed: tests/infra/package-lock.json
+	npm ci --no-audit --no-fund --prefix tests/infra
+	touch $@
+
 install: $(VENVS)/airflow/.installed $(VENVS)/local/.installed
+
+install-infra: $(VENVS)/checkov/.installed tests/infra/node_modules/.installed
 
 demo: install
 	$(LOCAL_PY) -m local.demo $(DEMO_ARGS)
@@ -55,6 +69,10 @@ airflow: install
 package: install
 	$(LOCAL_PY) -m mwaa.package --out dist/mwaa
 
+# Build and push the Lambda image, upload the MWAA files, apply Terraform (needs AWS credentials).
+deploy: package
+	scripts/deploy.sh $(or $(ENV),sandbox)
+
 bench-parse: install
 	$(AIRFLOW_PY) -m benchmarks.dag_parse
 
@@ -67,7 +85,7 @@ format: install
 	$(VENVS)/local/bin/ruff format .
 
 test-unit: install
-	$(LOCAL_PY) -m pytest -m "unit and not airflow" tests
+	$(LOCAL_PY) -m pytest -m "unit and not airflow and not infra" tests
 	$(AIRFLOW_PY) -m pytest -m "unit and airflow" tests/airflow
 
 test-airflow: install
@@ -79,8 +97,11 @@ test-integration: install
 test-e2e: install
 	$(LOCAL_PY) -m pytest -m e2e tests
 
-test: lint
-	$(LOCAL_PY) -m pytest -m "not airflow" tests
+test-infra: install install-infra
+	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra
+
+test: lint install-infra
+	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m "not airflow" tests
 	$(AIRFLOW_PY) -m pytest -m airflow tests/airflow
 
 # Re-resolve the locks (needs the package index): after editing a requirements *.in file.
@@ -88,6 +109,7 @@ lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.12 requirements/airflow-dev.in \
 	  -c ../shared/constraints/mwaa-3.3.1.txt -o requirements/airflow.lock
 	$(UV) pip compile --quiet --python-version 3.12 requirements/local.in -o requirements/local.lock
+	$(UV) pip compile --quiet --python-version 3.12 requirements/checkov.in -o requirements/checkov.lock
 	$(UV) pip compile --quiet --python-version 3.12 lambdas/requirements.in \
 	  -c requirements/local.lock -o lambdas/requirements.lock
 

@@ -1,6 +1,6 @@
 """The naming rule for every resource of one environment.
 
-Terraform's `terraform/naming.tf` implements the same rule; `tests/infra` proves they agree.
+Terraform's `terraform/modules/naming` implements the same rule; `tests/infra` proves they agree.
 """
 
 from __future__ import annotations

@@ -1,0 +1,167 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+  glue_arn   = "arn:${local.partition}:glue:${local.region}:${local.account_id}"
+
+  # The same locations as local/provision.py: raw at the bucket root, curated and Elementary
+  # databases under their own prefix of the curated bucket.
+  databases = {
+    raw        = { name = var.raw_database, location = "s3://${var.raw_bucket}/" }
+    curated    = { name = var.curated_database, location = "s3://${var.curated_bucket}/${var.curated_database}/" }
+    elementary = { name = var.elementary_database, location = "s3://${var.curated_bucket}/${var.elementary_database}/" }
+  }
+}
+
+resource "aws_glue_catalog_database" "this" {
+  for_each = local.databases
+
+  name         = each.value.name
+  location_uri = each.value.location
+  description  = "Lakehouse ${each.key} zone"
+  tags         = var.tags
+}
+
+resource "aws_glue_security_configuration" "this" {
+  name = var.security_configuration
+
+  encryption_configuration {
+    cloudwatch_encryption {
+      cloudwatch_encryption_mode = "SSE-KMS"
+      kms_key_arn                = var.kms_key_arn
+    }
+
+    job_bookmarks_encryption {
+      job_bookmarks_encryption_mode = "CSE-KMS"
+      kms_key_arn                   = var.kms_key_arn
+    }
+
+    s3_encryption {
+      s3_encryption_mode = "SSE-KMS"
+      kms_key_arn        = var.kms_key_arn
+    }
+  }
+}
+
+################################################################################
+# Raw crawler
+################################################################################
+
+data "aws_iam_policy_document" "crawler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["glue.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "crawler" {
+  name               = var.crawler_role
+  assume_role_policy = data.aws_iam_policy_document.crawler_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "crawler" {
+  statement {
+    sid       = "ListRawBucket"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = ["arn:${local.partition}:s3:::${var.raw_bucket}"]
+  }
+
+  statement {
+    sid       = "ReadRawObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${local.partition}:s3:::${var.raw_bucket}/*"]
+  }
+
+  statement {
+    sid = "WriteRawCatalog"
+    actions = [
+      "glue:GetDatabase",
+      "glue:GetTable",
+      "glue:GetTables",
+      "glue:CreateTable",
+      "glue:UpdateTable",
+      "glue:GetPartition",
+      "glue:GetPartitions",
+      "glue:CreatePartition",
+      "glue:BatchCreatePartition",
+      "glue:BatchGetPartition",
+      "glue:UpdatePartition",
+      "glue:BatchUpdatePartition",
+      "glue:GetSecurityConfiguration",
+    ]
+    resources = [
+      "${local.glue_arn}:catalog",
+      "${local.glue_arn}:database/${var.raw_database}",
+      "${local.glue_arn}:table/${var.raw_database}/*",
+    ]
+  }
+
+  statement {
+    sid       = "CrawlerLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/crawlers*"]
+  }
+
+  statement {
+    sid       = "UseKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "crawler" {
+  name   = "raw-crawler"
+  role   = aws_iam_role.crawler.id
+  policy = data.aws_iam_policy_document.crawler.json
+}
+
+resource "aws_glue_crawler" "raw" {
+  name                   = var.raw_crawler
+  role                   = aws_iam_role.crawler.arn
+  database_name          = aws_glue_catalog_database.this["raw"].name
+  security_configuration = aws_glue_security_configuration.this.name
+  schedule               = var.crawler_schedule
+  description            = "Raw zone crawler: new dt= partitions only"
+  tags                   = var.tags
+
+  dynamic "s3_target" {
+    for_each = var.raw_prefixes
+    content {
+      path = "s3://${var.raw_bucket}/${s3_target.value}"
+    }
+  }
+
+  # Incremental crawls: only folders added since the last crawl are read. AWS requires the
+  # schema change policy to be LOG/LOG with CRAWL_NEW_FOLDERS_ONLY.
+  recrawl_policy {
+    recrawl_behavior = "CRAWL_NEW_FOLDERS_ONLY"
+  }
+
+  schema_change_policy {
+    update_behavior = "LOG"
+    delete_behavior = "LOG"
+  }
+
+  configuration = jsonencode({
+    Version = 1.0
+    Grouping = {
+      TableGroupingPolicy = "CombineCompatibleSchemas"
+    }
+    CreatePartitionIndex = true
+  })
+}

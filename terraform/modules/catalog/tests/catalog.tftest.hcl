@@ -1,0 +1,65 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  raw_database           = "lakehouse_test_raw"
+  curated_database       = "lakehouse_test_curated"
+  elementary_database    = "lakehouse_test_elementary"
+  raw_crawler            = "lakehouse-test-raw"
+  crawler_role           = "lakehouse-test-crawler"
+  security_configuration = "lakehouse-test-glue"
+  raw_bucket             = "lakehouse-test-raw"
+  curated_bucket         = "lakehouse-test-curated"
+  kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+}
+
+run "databases_and_incremental_crawler" {
+  command = plan
+
+  assert {
+    condition     = toset([for d in aws_glue_catalog_database.this : d.name]) == toset(["lakehouse_test_raw", "lakehouse_test_curated", "lakehouse_test_elementary"])
+    error_message = "raw, curated and elementary databases"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_database.this["curated"].location_uri == "s3://lakehouse-test-curated/lakehouse_test_curated/"
+    error_message = "curated database lives under its prefix of the curated bucket (as locally)"
+  }
+
+  assert {
+    condition     = aws_glue_crawler.raw.recrawl_policy[0].recrawl_behavior == "CRAWL_NEW_FOLDERS_ONLY"
+    error_message = "the raw crawler only crawls new folders"
+  }
+
+  assert {
+    condition     = aws_glue_crawler.raw.schema_change_policy[0].update_behavior == "LOG" && aws_glue_crawler.raw.schema_change_policy[0].delete_behavior == "LOG"
+    error_message = "CRAWL_NEW_FOLDERS_ONLY requires SchemaChangePolicy LOG/LOG"
+  }
+
+  assert {
+    condition     = [for t in aws_glue_crawler.raw.s3_target : t.path] == ["s3://lakehouse-test-raw/events/", "s3://lakehouse-test-raw/users/"]
+    error_message = "the crawler reads events/ and users/ of the raw bucket"
+  }
+
+  assert {
+    condition     = aws_glue_crawler.raw.security_configuration == "lakehouse-test-glue"
+    error_message = "the crawler uses the security configuration"
+  }
+
+  assert {
+    condition     = aws_glue_security_configuration.this.encryption_configuration[0].s3_encryption[0].s3_encryption_mode == "SSE-KMS"
+    error_message = "Glue writes with the CMK"
+  }
+}

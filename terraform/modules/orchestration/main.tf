@@ -1,0 +1,259 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+  bucket_arn = "arn:${local.partition}:s3:::${var.source_bucket}"
+
+  # The state machine's executions: arn:...:execution:<state machine name>:<execution name>.
+  state_machine_name = element(split(":", var.state_machine_arn), length(split(":", var.state_machine_arn)) - 1)
+  executions_arn     = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"
+
+  # Airflow reads Variables and Connections from Secrets Manager (airflow/variables/<key>,
+  # airflow/connections/<id>); operators defer by default (the triggerer waits, not a worker).
+  airflow_configuration_options = merge(
+    {
+      "secrets.backend" = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+      "secrets.backend_kwargs" = jsonencode({
+        variables_prefix   = "airflow/variables"
+        connections_prefix = "airflow/connections"
+      })
+      "operators.default_deferrable" = "True"
+    },
+    var.airflow_configuration_options,
+  )
+}
+
+################################################################################
+# The Airflow Variable lakehouse_config, served by the secrets backend
+################################################################################
+
+resource "aws_secretsmanager_secret" "lakehouse_config" {
+  #checkov:skip=CKV2_AWS_57:Holds resource names and ARNs (the DAG's configuration), not a credential: there is nothing to rotate.
+  name                    = "airflow/variables/lakehouse_config"
+  description             = "Airflow Variable lakehouse_config of ${var.environment_name}"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_in_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "lakehouse_config" {
+  secret_id     = aws_secretsmanager_secret.lakehouse_config.id
+  secret_string = jsonencode(var.lakehouse_config)
+}
+
+################################################################################
+# Execution role
+################################################################################
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = var.execution_role
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "PublishMetrics"
+    actions   = ["airflow:PublishMetrics"]
+    resources = ["arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${var.environment_name}"]
+  }
+
+  # Its one bucket: DAGs, plugins.zip, requirements.txt (the actions MWAA documents).
+  statement {
+    sid       = "ReadSourceBucket"
+    actions   = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
+    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "NoBucketListing"
+    effect    = "Deny"
+    actions   = ["s3:ListAllMyBuckets"]
+    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
+  }
+
+  # Account-level check MWAA makes; the action has no resource type, so "*" is required.
+  statement {
+    sid       = "AccountPublicAccessBlock"
+    actions   = ["s3:GetAccountPublicAccessBlock"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "AirflowLogs"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:CreateLogGroup",
+      "logs:PutLogEvents",
+      "logs:GetLogEvents",
+      "logs:GetLogRecord",
+      "logs:GetLogGroupFields",
+      "logs:GetQueryResults",
+    ]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:airflow-${var.environment_name}-*"]
+  }
+
+  # logs:DescribeLogGroups and cloudwatch:PutMetricData have no resource-level permissions: "*".
+  statement {
+    sid       = "DescribeLogGroupsAndMetrics"
+    actions   = ["logs:DescribeLogGroups", "cloudwatch:PutMetricData"]
+    resources = ["*"]
+  }
+
+  # MWAA's Celery queue lives in an AWS-owned account, hence the "*" account in its ARN.
+  statement {
+    sid = "CeleryQueue"
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]
+    resources = ["arn:${local.partition}:sqs:${local.region}:*:airflow-celery-*"]
+  }
+
+  statement {
+    sid       = "UseKeyThroughServices"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values = [
+        "sqs.${local.region}.amazonaws.com",
+        "s3.${local.region}.amazonaws.com",
+        "secretsmanager.${local.region}.amazonaws.com",
+        "dynamodb.${local.region}.amazonaws.com",
+      ]
+    }
+  }
+
+  statement {
+    sid     = "AirflowSecrets"
+    actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:airflow/variables/*",
+      "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:airflow/connections/*",
+    ]
+  }
+
+  statement {
+    sid       = "StartStateMachine"
+    actions   = ["states:StartExecution"]
+    resources = [var.state_machine_arn]
+  }
+
+  statement {
+    sid = "FollowExecutions"
+    actions = [
+      "states:DescribeExecution",
+      "states:GetExecutionHistory",
+      "states:RedriveExecution",
+    ]
+    resources = [var.state_machine_arn, local.executions_arn]
+  }
+
+  statement {
+    sid       = "RawCrawler"
+    actions   = ["glue:StartCrawler", "glue:GetCrawler"]
+    resources = ["arn:${local.partition}:glue:${local.region}:${local.account_id}:crawler/${var.raw_crawler}"]
+  }
+
+  statement {
+    sid       = "RunLedger"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"]
+    resources = [var.runs_table_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "mwaa-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+################################################################################
+# MWAA environment
+################################################################################
+
+resource "aws_mwaa_environment" "this" {
+  name                             = var.environment_name
+  airflow_version                  = var.airflow_version
+  environment_class                = var.environment_class
+  execution_role_arn               = aws_iam_role.execution.arn
+  kms_key                          = var.kms_key_arn
+  source_bucket_arn                = local.bucket_arn
+  dag_s3_path                      = var.dag_s3_path
+  requirements_s3_path             = var.requirements_s3_path
+  requirements_s3_object_version   = var.requirements_s3_object_version
+  plugins_s3_path                  = var.plugins_s3_path
+  plugins_s3_object_version        = var.plugins_s3_object_version
+  startup_script_s3_path           = var.startup_script_s3_path
+  startup_script_s3_object_version = var.startup_script_s3_object_version
+  webserver_access_mode            = "PRIVATE_ONLY"
+  min_workers                      = var.min_workers
+  max_workers                      = var.max_workers
+  schedulers                       = var.schedulers
+  weekly_maintenance_window_start  = var.weekly_maintenance_window_start
+  airflow_configuration_options    = local.airflow_configuration_options
+  tags                             = var.tags
+
+  network_configuration {
+    security_group_ids = var.security_group_ids
+    subnet_ids         = var.subnet_ids
+  }
+
+  logging_configuration {
+    dag_processing_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+
+    scheduler_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+
+    task_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+
+    webserver_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+
+    worker_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+  }
+
+  # The role's policy and the Variable must exist before the scheduler parses the DAG.
+  depends_on = [aws_iam_role_policy.execution, aws_secretsmanager_secret_version.lakehouse_config]
+}

@@ -1,0 +1,120 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  environment_name     = "lakehouse-test"
+  execution_role       = "lakehouse-test-mwaa"
+  source_bucket        = "lakehouse-test-mwaa"
+  requirements_s3_path = "requirements.txt"
+  subnet_ids           = ["subnet-aaaa", "subnet-bbbb"]
+  security_group_ids   = ["sg-aaaa"]
+  kms_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  state_machine_arn    = "arn:aws:states:us-east-1:123456789012:stateMachine:lakehouse-test-lakehouse-raw-to-curated"
+  raw_crawler          = "lakehouse-test-raw"
+  runs_table_arn       = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs"
+  lakehouse_config = {
+    pipeline            = "lakehouse_raw_to_curated"
+    state_machine_arn   = "arn:aws:states:us-east-1:123456789012:stateMachine:lakehouse-test-lakehouse-raw-to-curated"
+    runs_table          = "lakehouse-test-runs"
+    raw_crawler         = "lakehouse-test-raw"
+    raw_bucket          = "lakehouse-test-raw"
+    curated_bucket      = "lakehouse-test-curated"
+    curated_database    = "lakehouse_test_curated"
+    elementary_database = "lakehouse_test_elementary"
+    alerts_topic_arn    = "arn:aws:sns:us-east-1:123456789012:lakehouse-test-alerts"
+    region              = "us-east-1"
+  }
+}
+
+run "mwaa_environment" {
+  command = plan
+
+  assert {
+    condition     = aws_mwaa_environment.this.airflow_version == "3.3.1"
+    error_message = "Airflow 3.3.1 by default"
+  }
+
+  assert {
+    condition     = aws_mwaa_environment.this.webserver_access_mode == "PRIVATE_ONLY"
+    error_message = "the web server is private"
+  }
+
+  assert {
+    condition     = aws_mwaa_environment.this.kms_key == var.kms_key_arn
+    error_message = "the environment is encrypted with the CMK"
+  }
+
+  assert {
+    condition = alltrue([
+      aws_mwaa_environment.this.logging_configuration[0].dag_processing_logs[0].enabled,
+      aws_mwaa_environment.this.logging_configuration[0].scheduler_logs[0].enabled,
+      aws_mwaa_environment.this.logging_configuration[0].task_logs[0].enabled,
+      aws_mwaa_environment.this.logging_configuration[0].webserver_logs[0].enabled,
+      aws_mwaa_environment.this.logging_configuration[0].worker_logs[0].enabled,
+    ])
+    error_message = "all five log types are enabled"
+  }
+
+  assert {
+    condition     = aws_mwaa_environment.this.airflow_configuration_options["secrets.backend"] == "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+    error_message = "Secrets Manager is the secrets backend"
+  }
+
+  assert {
+    condition = jsondecode(aws_mwaa_environment.this.airflow_configuration_options["secrets.backend_kwargs"]) == {
+      variables_prefix   = "airflow/variables"
+      connections_prefix = "airflow/connections"
+    }
+    error_message = "secrets backend prefixes"
+  }
+
+  assert {
+    condition     = aws_mwaa_environment.this.airflow_configuration_options["operators.default_deferrable"] == "True"
+    error_message = "operators defer by default"
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.lakehouse_config.name == "airflow/variables/lakehouse_config"
+    error_message = "the Variable lakehouse_config is served by the secrets backend"
+  }
+
+  assert {
+    condition     = jsondecode(aws_secretsmanager_secret_version.lakehouse_config.secret_string) == var.lakehouse_config
+    error_message = "the Variable holds lakehouse_config as JSON"
+  }
+
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "FollowExecutions"])) == toset([
+      var.state_machine_arn,
+      "arn:aws:states:us-east-1:123456789012:execution:lakehouse-test-lakehouse-raw-to-curated:*",
+    ])
+    error_message = "execution permissions are limited to the state machine and its executions"
+  }
+
+  assert {
+    condition     = toset(one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "RawCrawler"])) == toset(["arn:aws:glue:us-east-1:123456789012:crawler/lakehouse-test-raw"])
+    error_message = "crawler permissions are limited to the raw crawler"
+  }
+}
+
+run "requires_two_subnets" {
+  command = plan
+
+  variables {
+    subnet_ids = ["subnet-aaaa"]
+  }
+
+  expect_failures = [var.subnet_ids]
+}

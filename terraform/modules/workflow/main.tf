@@ -1,0 +1,431 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+  glue_arn   = "arn:${local.partition}:glue:${local.region}:${local.account_id}"
+  s3_arn     = "arn:${local.partition}:s3:::"
+
+  # ONE dbt runtime image; each function selects its handler through image_config.command.
+  image_uri = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:${var.image_tag}")
+
+  functions = {
+    dbt_executor = {
+      name        = var.dbt_executor_function
+      handler     = "dbt_runtime.handlers.dbt_executor.handler"
+      description = "dbt run on Athena (staging views, Iceberg marts)"
+    }
+    test_executor = {
+      name        = var.test_executor_function
+      handler     = "dbt_runtime.handlers.test_executor.handler"
+      description = "dbt test on Athena, results written to Elementary's tables"
+    }
+  }
+
+  # The environment contract of lambdas/dbt_runtime/settings.py and dbt_project/profiles.yml:
+  # the keys of local/provision.py's lambda_environment() plus ATHENA_WORKGROUP. DUCKDB_PATH is
+  # local-only. tests/infra checks both functions get exactly these.
+  lambda_environment = {
+    DBT_TARGET              = "athena"
+    DBT_PROJECT_DIR         = "/var/task/dbt_project"
+    RAW_BUCKET              = var.raw_bucket
+    CURATED_BUCKET          = var.curated_bucket
+    RAW_DATABASE            = var.raw_database
+    CURATED_DATABASE        = var.curated_database
+    ELEMENTARY_DATABASE     = var.elementary_database
+    ATHENA_RESULTS_S3       = "s3://${var.query_results_bucket}/"
+    ATHENA_WORKGROUP        = var.athena_workgroup
+    POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
+    POWERTOOLS_LOG_LEVEL    = "INFO"
+  }
+}
+
+################################################################################
+# ECR repository of the dbt runtime image
+################################################################################
+
+resource "aws_ecr_repository" "this" {
+  name                 = var.ecr_repository
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = var.ecr_force_delete
+  tags                 = var.tags
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the 30 most recent images"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = 30
+      }
+      action = { type = "expire" }
+    }]
+  })
+}
+
+data "aws_iam_policy_document" "ecr" {
+  statement {
+    sid     = "LambdaPullImage"
+    actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [for f in local.functions : "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${f.name}"]
+    }
+  }
+}
+
+resource "aws_ecr_repository_policy" "this" {
+  repository = aws_ecr_repository.this.name
+  policy     = data.aws_iam_policy_document.ecr.json
+}
+
+################################################################################
+# dbt runtime functions: one image, two handlers, one role each
+################################################################################
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  for_each = local.functions
+
+  name               = "${var.lambda_role}-${replace(each.key, "_", "-")}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  for_each = local.functions
+
+  name              = "/aws/lambda/${each.value.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+# What both functions need: logs, traces, Athena in the workgroup, read raw, query results, key.
+data "aws_iam_policy_document" "lambda_common" {
+  for_each = local.functions
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"]
+  }
+
+  # X-Ray's put actions support no resource-level permissions: "*" is the only valid resource.
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "AthenaWorkgroup"
+    actions = [
+      "athena:StartQueryExecution",
+      "athena:StopQueryExecution",
+      "athena:GetQueryExecution",
+      "athena:GetQueryResults",
+      "athena:GetQueryRuntimeStatistics",
+      "athena:GetWorkGroup",
+    ]
+    resources = ["arn:${local.partition}:athena:${local.region}:${local.account_id}:workgroup/${var.athena_workgroup}"]
+  }
+
+  statement {
+    sid       = "ListBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"]
+    resources = ["${local.s3_arn}${var.raw_bucket}", "${local.s3_arn}${var.curated_bucket}", "${local.s3_arn}${var.query_results_bucket}"]
+  }
+
+  statement {
+    sid       = "ReadRaw"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.s3_arn}${var.raw_bucket}/*"]
+  }
+
+  statement {
+    sid       = "QueryResults"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${local.s3_arn}${var.query_results_bucket}/*"]
+  }
+
+  statement {
+    sid = "ReadCatalog"
+    actions = [
+      "glue:GetDatabase",
+      "glue:GetDatabases",
+      "glue:GetTable",
+      "glue:GetTables",
+      "glue:GetPartition",
+      "glue:GetPartitions",
+      "glue:BatchGetPartition",
+    ]
+    resources = [
+      "${local.glue_arn}:catalog",
+      "${local.glue_arn}:database/${var.raw_database}",
+      "${local.glue_arn}:database/${var.curated_database}",
+      "${local.glue_arn}:database/${var.elementary_database}",
+      "${local.glue_arn}:table/${var.raw_database}/*",
+      "${local.glue_arn}:table/${var.curated_database}/*",
+      "${local.glue_arn}:table/${var.elementary_database}/*",
+    ]
+  }
+
+  statement {
+    sid       = "UseKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+locals {
+  # The database each function writes, and the prefix of the curated bucket holding its data.
+  writes = {
+    dbt_executor  = var.curated_database
+    test_executor = var.elementary_database
+  }
+}
+
+data "aws_iam_policy_document" "lambda" {
+  for_each = local.functions
+
+  source_policy_documents = [data.aws_iam_policy_document.lambda_common[each.key].json]
+
+  statement {
+    sid       = "ReadCurated"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.s3_arn}${var.curated_bucket}/${var.curated_database}/*", "${local.s3_arn}${var.curated_bucket}/${local.writes[each.key]}/*"]
+  }
+
+  statement {
+    sid       = "WriteOwnPrefix"
+    actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${local.s3_arn}${var.curated_bucket}/${local.writes[each.key]}/*"]
+  }
+
+  statement {
+    sid = "WriteOwnDatabase"
+    actions = [
+      "glue:CreateTable",
+      "glue:UpdateTable",
+      "glue:DeleteTable",
+      "glue:BatchDeleteTable",
+      "glue:GetTableVersions",
+      "glue:DeleteTableVersion",
+      "glue:BatchDeleteTableVersion",
+      "glue:CreatePartition",
+      "glue:BatchCreatePartition",
+      "glue:UpdatePartition",
+      "glue:BatchUpdatePartition",
+      "glue:DeletePartition",
+      "glue:BatchDeletePartition",
+    ]
+    resources = [
+      "${local.glue_arn}:catalog",
+      "${local.glue_arn}:database/${local.writes[each.key]}",
+      "${local.glue_arn}:table/${local.writes[each.key]}/*",
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  for_each = local.functions
+
+  name   = replace(each.key, "_", "-")
+  role   = aws_iam_role.lambda[each.key].id
+  policy = data.aws_iam_policy_document.lambda[each.key].json
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by Step Functions, which retries and catches errors; a DLQ only applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS public endpoints (Athena, Glue, S3); a VPC adds NAT cost and no isolation for these calls.
+  #checkov:skip=CKV_AWS_272:Code signing is not supported for container image functions; images are scanned on push and tags are immutable.
+  for_each = local.functions
+
+  function_name                  = each.value.name
+  description                    = each.value.description
+  role                           = aws_iam_role.lambda[each.key].arn
+  package_type                   = "Image"
+  image_uri                      = local.image_uri
+  architectures                  = ["x86_64"]
+  timeout                        = 900
+  memory_size                    = var.memory_size
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  kms_key_arn                    = var.kms_key_arn
+  tags                           = var.tags
+
+  image_config {
+    command = [each.value.handler]
+  }
+
+  ephemeral_storage {
+    size = var.ephemeral_storage_size
+  }
+
+  environment {
+    variables = local.lambda_environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+}
+
+################################################################################
+# Step Functions state machine (the same ASL template as the local stack)
+################################################################################
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "states" {
+  name               = var.state_machine_role
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "states" {
+  statement {
+    sid       = "InvokeDbtRuntime"
+    actions   = ["lambda:InvokeFunction"]
+    resources = flatten([for f in aws_lambda_function.this : [f.arn, "${f.arn}:*"]])
+  }
+
+  statement {
+    sid       = "RecordRunLedger"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [var.runs_table_arn]
+  }
+
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [var.alerts_topic_arn]
+  }
+
+  # The table and the topic are encrypted with the CMK.
+  statement {
+    sid       = "UseKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  # CloudWatch Logs delivery actions support no resource-level permissions: "*" is required.
+  statement {
+    sid = "LogDelivery"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  # X-Ray's put/sampling actions support no resource-level permissions: "*" is required.
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "states" {
+  name   = "state-machine"
+  role   = aws_iam_role.states.id
+  policy = data.aws_iam_policy_document.states.json
+}
+
+resource "aws_cloudwatch_log_group" "states" {
+  name              = var.state_machine_log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sfn_state_machine" "this" {
+  name     = var.state_machine
+  role_arn = aws_iam_role.states.arn
+  type     = "STANDARD"
+  tags     = var.tags
+
+  # The one ASL template, also rendered by local/provision.py; exactly these four variables.
+  definition = templatefile("${path.module}/state_machine.asl.json", {
+    dbt_executor_arn  = aws_lambda_function.this["dbt_executor"].arn
+    test_executor_arn = aws_lambda_function.this["test_executor"].arn
+    runs_table        = var.runs_table
+    alerts_topic_arn  = var.alerts_topic_arn
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.states.arn}:*"
+    include_execution_data = true
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  depends_on = [aws_iam_role_policy.states]
+}

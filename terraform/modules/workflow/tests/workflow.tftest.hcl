@@ -1,0 +1,183 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+override_resource {
+  target          = aws_lambda_function.this["dbt_executor"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-dbt-executor"
+  }
+}
+
+override_resource {
+  target          = aws_lambda_function.this["test_executor"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-test-executor"
+  }
+}
+
+override_resource {
+  target          = aws_ecr_repository.this
+  override_during = plan
+  values = {
+    repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lakehouse-test-dbt-runtime"
+  }
+}
+
+variables {
+  dbt_executor_function   = "lakehouse-test-dbt-executor"
+  test_executor_function  = "lakehouse-test-test-executor"
+  lambda_role             = "lakehouse-test-lambda"
+  state_machine           = "lakehouse-test-lakehouse-raw-to-curated"
+  state_machine_role      = "lakehouse-test-states"
+  state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
+  ecr_repository          = "lakehouse-test-dbt-runtime"
+  image_tag               = "1.2.3"
+  raw_bucket              = "lakehouse-test-raw"
+  curated_bucket          = "lakehouse-test-curated"
+  query_results_bucket    = "lakehouse-test-query-results"
+  raw_database            = "lakehouse_test_raw"
+  curated_database        = "lakehouse_test_curated"
+  elementary_database     = "lakehouse_test_elementary"
+  athena_workgroup        = "lakehouse-test"
+  runs_table              = "lakehouse-test-runs"
+  runs_table_arn          = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs"
+  alerts_topic_arn        = "arn:aws:sns:us-east-1:123456789012:lakehouse-test-alerts"
+  kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+}
+
+run "one_image_two_handlers" {
+  command = plan
+
+  assert {
+    condition     = toset([for f in aws_lambda_function.this : f.image_uri]) == toset(["123456789012.dkr.ecr.us-east-1.amazonaws.com/lakehouse-test-dbt-runtime:1.2.3"])
+    error_message = "both functions run the one dbt runtime image"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["dbt_executor"].image_config[0].command == tolist(["dbt_runtime.handlers.dbt_executor.handler"])
+    error_message = "dbt-executor handler set through image_config.command"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["test_executor"].image_config[0].command == tolist(["dbt_runtime.handlers.test_executor.handler"])
+    error_message = "test-executor handler set through image_config.command"
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.timeout == 900 && f.tracing_config[0].mode == "Active" && f.package_type == "Image"])
+    error_message = "timeout 900, X-Ray Active, image package"
+  }
+
+  assert {
+    condition     = aws_iam_role.lambda["dbt_executor"].name == "lakehouse-test-lambda-dbt-executor" && aws_iam_role.lambda["test_executor"].name == "lakehouse-test-lambda-test-executor"
+    error_message = "each function has its own role"
+  }
+
+  assert {
+    condition = (
+      contains(one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.resources if s.sid == "WriteOwnDatabase"]), "arn:aws:glue:us-east-1:123456789012:table/lakehouse_test_curated/*") &&
+      !contains(one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.resources if s.sid == "WriteOwnDatabase"]), "arn:aws:glue:us-east-1:123456789012:table/lakehouse_test_elementary/*") &&
+      contains(one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "WriteOwnDatabase"]), "arn:aws:glue:us-east-1:123456789012:table/lakehouse_test_elementary/*") &&
+      !contains(one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "WriteOwnDatabase"]), "arn:aws:glue:us-east-1:123456789012:table/lakehouse_test_curated/*")
+    )
+    error_message = "dbt-executor writes only the curated database, test-executor only Elementary's"
+  }
+
+  assert {
+    condition = alltrue([for f in aws_lambda_function.this : f.environment[0].variables == tomap({
+      DBT_TARGET              = "athena"
+      DBT_PROJECT_DIR         = "/var/task/dbt_project"
+      RAW_BUCKET              = "lakehouse-test-raw"
+      CURATED_BUCKET          = "lakehouse-test-curated"
+      RAW_DATABASE            = "lakehouse_test_raw"
+      CURATED_DATABASE        = "lakehouse_test_curated"
+      ELEMENTARY_DATABASE     = "lakehouse_test_elementary"
+      ATHENA_RESULTS_S3       = "s3://lakehouse-test-query-results/"
+      ATHENA_WORKGROUP        = "lakehouse-test"
+      POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
+      POWERTOOLS_LOG_LEVEL    = "INFO"
+    })])
+    error_message = "both functions get the dbt runtime's environment contract"
+  }
+
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 365 && g.kms_key_id == var.kms_key_arn])
+    error_message = "Lambda log groups have retention and the CMK"
+  }
+
+  assert {
+    condition     = aws_ecr_repository.this.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.this.image_scanning_configuration[0].scan_on_push && aws_ecr_repository.this.encryption_configuration[0].encryption_type == "KMS"
+    error_message = "ECR: immutable tags, scan on push, KMS"
+  }
+}
+
+run "state_machine_renders_the_asl_template" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.DbtStaging.Parameters.FunctionName == "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-dbt-executor"
+    error_message = "dbt stages invoke the dbt-executor"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.DbtTests.Parameters.FunctionName == "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-test-executor"
+    error_message = "the tests stage invokes the test-executor"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.RecordFailure.Parameters.TableName == "lakehouse-test-runs"
+    error_message = "the ledger table is rendered"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.NotifyFailure.Parameters.TopicArn == var.alerts_topic_arn
+    error_message = "the alerts topic is rendered"
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && aws_sfn_state_machine.this.logging_configuration[0].include_execution_data
+    error_message = "logging level ALL with execution data"
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    error_message = "X-Ray tracing enabled"
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.states.statement : s.actions])) == toset([
+      "lambda:InvokeFunction", "dynamodb:UpdateItem", "sns:Publish", "kms:Decrypt", "kms:GenerateDataKey",
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+      "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    ])
+    error_message = "the state machine role may invoke, update the ledger, publish alerts, use the key, log and trace: nothing else"
+  }
+}
+
+run "image_uri_override" {
+  command = plan
+
+  variables {
+    image_uri = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/dbt-runtime@sha256:abc"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["test_executor"].image_uri == "111111111111.dkr.ecr.eu-west-1.amazonaws.com/dbt-runtime@sha256:abc"
+    error_message = "image_uri overrides the repository image"
+  }
+}

@@ -1,0 +1,361 @@
+"""Structural checks of the Terraform against the code it configures (python-hcl2): the Lambda
+environment contract, the Airflow Variable, IAM least privilege, and the one ASL template."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from local.naming import resource_names
+from local.provision import (
+    ASL_TEMPLATE,
+    LAMBDA_HANDLERS,
+    Provisioned,
+    lambda_environment,
+    render_template,
+)
+from tests.infra.conftest import (
+    ENVIRONMENTS_DIR,
+    INFRA_TESTS_DIR,
+    MODULES_DIR,
+    REPO_ROOT,
+    TERRAFORM_DIR,
+    blocks,
+    load_hcl,
+    locals_of,
+    strip_quotes,
+)
+
+pytest.importorskip("hcl2", reason="python-hcl2 is not installed (requirements/local.in)")
+
+pytestmark = [pytest.mark.infra, pytest.mark.unit]
+
+WORKFLOW = MODULES_DIR / "workflow"
+TEMPLATE_VARIABLES = {"dbt_executor_arn", "test_executor_arn", "runs_table", "alerts_topic_arn"}
+
+
+def _workflow():
+    return load_hcl(WORKFLOW / "main.tf")
+
+
+# --- the Lambda environment contract ------------------------------------------------------
+
+# Read by the code but not configuration Terraform sets: AWS_* come from the Lambda runtime,
+# DUCKDB_PATH is the local target's, TMPDIR is the OS's (the local iceberg_table materialization).
+NOT_CONFIGURATION = {"DUCKDB_PATH", "TMPDIR"}
+
+
+def env_vars_read_by_the_lambdas() -> set[str]:
+    """Every variable settings.py and the dbt project read, minus AWS runtime / local-only ones."""
+    settings = (REPO_ROOT / "lambdas" / "dbt_runtime" / "settings.py").read_text()
+    names = set(re.findall(r'required\(\s*"([A-Z0-9_]+)"', settings))
+    names |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', settings))
+    names |= set(re.findall(r'os\.getenv\(\s*"([A-Z0-9_]+)"', settings))
+    names |= set(re.findall(r'os\.environ\[\s*"([A-Z0-9_]+)"\s*\]', settings))
+    dbt = REPO_ROOT / "dbt_project"
+    dbt_files = [dbt / "profiles.yml", dbt / "dbt_project.yml"]
+    dbt_files += list((dbt / "models").rglob("*.sql")) + list((dbt / "models").rglob("*.yml"))
+    dbt_files += list((dbt / "macros").rglob("*.sql"))
+    for path in dbt_files:
+        names |= set(re.findall(r"env_var\(\s*['\"]([A-Z0-9_]+)['\"]", path.read_text()))
+    return {n for n in names if not n.startswith("AWS_") and n not in NOT_CONFIGURATION}
+
+
+def terraform_lambda_environment() -> dict[str, str]:
+    return {k: strip_quotes(v) for k, v in locals_of(_workflow())["lambda_environment"].items()}
+
+
+def test_the_lambdas_read_what_the_contract_says():
+    read = env_vars_read_by_the_lambdas()
+    # Sanity: the parser finds the settings and the profile's work group.
+    assert {"DBT_TARGET", "RAW_BUCKET", "ATHENA_RESULTS_S3", "ATHENA_WORKGROUP"} <= read
+
+
+def test_both_functions_get_every_variable_the_lambdas_read():
+    functions = blocks(_workflow(), "resource", "aws_lambda_function")
+    assert set(functions) == {"this"}, "one for_each resource: both functions, one definition"
+    function = functions["this"]
+    assert function["for_each"] == "${local.functions}"
+    assert function["environment"][0]["variables"] == "${local.lambda_environment}"
+    assert set(locals_of(_workflow())["functions"]) == {"dbt_executor", "test_executor"}
+    missing = env_vars_read_by_the_lambdas() - set(terraform_lambda_environment())
+    assert not missing, f"read by the Lambdas but not set by Terraform: {sorted(missing)}"
+
+
+def test_lambda_environment_matches_the_local_stack():
+    names = resource_names("lakehouse", "dev")
+    local_env = lambda_environment(names, target="athena", dbt_project_dir="/var/task/dbt_project")
+    terraform_env = terraform_lambda_environment()
+    assert set(terraform_env) == set(local_env) | {"ATHENA_WORKGROUP"}
+    assert "DUCKDB_PATH" not in terraform_env
+    for constant in (
+        "DBT_TARGET",
+        "DBT_PROJECT_DIR",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_LOG_LEVEL",
+    ):
+        assert terraform_env[constant] == local_env[constant], constant
+    assert terraform_env["ATHENA_RESULTS_S3"] == "s3://${var.query_results_bucket}/"
+
+
+def test_one_image_and_the_handlers_of_the_local_stack():
+    function = blocks(_workflow(), "resource", "aws_lambda_function")["this"]
+    assert function["package_type"] == '"Image"'
+    assert function["image_uri"] == "${local.image_uri}"
+    assert function["image_config"][0]["command"] == ["${each.value.handler}"]
+    assert function["timeout"] == 900
+    assert function["tracing_config"][0]["mode"] == '"Active"'
+    handlers = {
+        k: strip_quotes(v["handler"]) for k, v in locals_of(_workflow())["functions"].items()
+    }
+    assert handlers == {
+        key.removesuffix("_function"): handler for key, handler in LAMBDA_HANDLERS.items()
+    }
+
+
+# --- the Airflow Variable lakehouse_config -------------------------------------------------
+
+
+def airflow_config_keys() -> set[str]:
+    provisioned = Provisioned(
+        names=resource_names("lakehouse", "dev"),
+        endpoint_url="",
+        state_machine_arn="",
+        alerts_topic_arn="",
+        alerts_queue_url="",
+        dbt_executor_arn="",
+        test_executor_arn="",
+    )
+    return set(provisioned.airflow_config())
+
+
+@pytest.mark.parametrize("environment", sorted(p.name for p in ENVIRONMENTS_DIR.iterdir()))
+def test_every_environment_writes_every_lakehouse_config_key(environment):
+    doc = load_hcl(ENVIRONMENTS_DIR / environment / "main.tf")
+    config = locals_of(doc)["lakehouse_config"]
+    assert set(config) == airflow_config_keys()
+    assert config["pipeline"] == "${module.naming.pipeline}"
+    orchestration = [m for m in doc["module"] if '"orchestration"' in m][0]['"orchestration"']
+    assert orchestration["lakehouse_config"] == "${local.lakehouse_config}"
+
+
+def test_the_variable_is_the_secret_the_backend_reads():
+    doc = load_hcl(MODULES_DIR / "orchestration" / "main.tf")
+    secret = blocks(doc, "resource", "aws_secretsmanager_secret")["lakehouse_config"]
+    assert strip_quotes(secret["name"]) == "airflow/variables/lakehouse_config"
+    version = blocks(doc, "resource", "aws_secretsmanager_secret_version")["lakehouse_config"]
+    assert version["secret_string"] == "${jsonencode(var.lakehouse_config)}"
+    variables = load_hcl(MODULES_DIR / "orchestration" / "variables.tf")
+    declared = [v for v in variables["variable"] if '"lakehouse_config"' in v][0]
+    object_type = declared['"lakehouse_config"']["type"]
+    assert set(re.findall(r"(\w+) = string", object_type)) == airflow_config_keys()
+    options = locals_of(doc)["airflow_configuration_options"]
+    assert "airflow/variables" in options and "SecretsManagerBackend" in options
+
+
+# --- IAM least privilege -------------------------------------------------------------------
+
+# Actions that support no resource-level permissions, so "*" is their only valid resource.
+STAR_RESOURCE_ACTIONS = re.compile(
+    r"^(logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|"
+    r"ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|"
+    r"xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|"
+    r"cloudwatch:PutMetricData|s3:GetAccountPublicAccessBlock)$"
+)
+NO_WILDCARD_SERVICES = {"s3", "dynamodb", "glue", "athena", "states"}
+
+
+def identity_statements():
+    """(file, document, statement) of every Allow statement of an identity policy document.
+
+    Statements with principals belong to resource policies (key, bucket, repository, trust
+    policies) and are not identity grants.
+    """
+    for path in sorted(TERRAFORM_DIR.rglob("*.tf")):
+        if ".terraform" in path.parts:
+            continue
+        for name, document in blocks(load_hcl(path), "data", "aws_iam_policy_document").items():
+            for statement in document.get("statement", []):
+                if statement.get("principals"):
+                    continue
+                if strip_quotes(statement.get("effect", '"Allow"')) != "Allow":
+                    continue
+                yield path, name, statement
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, list):
+        return [strip_quotes(v) for v in value]
+    return [strip_quotes(value)]
+
+
+def test_policies_are_policy_documents():
+    """Every inline role policy is an aws_iam_policy_document, so the checks below see it."""
+    for path in sorted(TERRAFORM_DIR.rglob("*.tf")):
+        doc = load_hcl(path)
+        for kind in ("aws_iam_role_policy", "aws_iam_policy"):
+            for name, body in blocks(doc, "resource", kind).items():
+                assert re.fullmatch(
+                    r"\$\{data\.aws_iam_policy_document\.\w+(\[[^\]]+\])?\.json\}", body["policy"]
+                ), f"{path}: {kind}.{name} policy is not a policy document"
+
+
+def test_no_service_wide_actions():
+    checked = 0
+    for path, name, statement in identity_statements():
+        for action in _strings(statement["actions"]):
+            checked += 1
+            service, _, verb = action.partition(":")
+            assert action != "*", f"{path}: {name} grants '*'"
+            assert verb != "*", f"{path}: {name} grants {action}"
+            if service in NO_WILDCARD_SERVICES:
+                assert "*" not in verb or verb.endswith("*") and len(verb) > 3, (
+                    f"{path}: {name} grants {action}"
+                )
+    assert checked > 50
+
+
+def test_star_resources_only_for_actions_without_resource_level_permissions():
+    for path, name, statement in identity_statements():
+        resources = _strings(statement["resources"])
+        if "*" not in resources:
+            continue
+        assert resources == ["*"]
+        for action in _strings(statement["actions"]):
+            assert STAR_RESOURCE_ACTIONS.match(action), (
+                f"{path}: {name} statement {statement.get('sid')} grants {action} on '*'"
+            )
+        # Documented: a comment right above the statement says why "*" is needed.
+        sid = strip_quotes(statement["sid"])
+        pattern = rf'#[^\n]*"\*"[^\n]*\n\s*statement \{{\s*\n\s*sid\s*=\s*"{sid}"'
+        assert re.search(pattern, path.read_text()), (
+            f'{path}: statement {sid} uses "*" without a comment saying why'
+        )
+
+
+def test_least_privilege_of_the_state_machine_role():
+    document = blocks(_workflow(), "data", "aws_iam_policy_document")["states"]
+    actions = {a for s in document["statement"] for a in _strings(s["actions"])}
+    data_actions = {a for a in actions if not a.startswith(("logs:", "xray:"))}
+    assert data_actions == {
+        "lambda:InvokeFunction",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+
+
+def test_mwaa_role_reaches_only_its_resources():
+    doc = load_hcl(MODULES_DIR / "orchestration" / "main.tf")
+    statements = {
+        strip_quotes(s["sid"]): s
+        for s in blocks(doc, "data", "aws_iam_policy_document")["execution"]["statement"]
+    }
+    assert _strings(statements["StartStateMachine"]["resources"]) == ["${var.state_machine_arn}"]
+    assert set(_strings(statements["FollowExecutions"]["actions"])) == {
+        "states:DescribeExecution",
+        "states:GetExecutionHistory",
+        "states:RedriveExecution",
+    }
+    assert set(_strings(statements["RawCrawler"]["actions"])) == {
+        "glue:StartCrawler",
+        "glue:GetCrawler",
+    }
+    assert set(_strings(statements["RunLedger"]["actions"])) == {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    }
+    assert _strings(statements["RunLedger"]["resources"]) == ["${var.runs_table_arn}"]
+    for resource in _strings(statements["ReadSourceBucket"]["resources"]):
+        assert resource.startswith("${local.bucket_arn}")
+
+
+# --- the one state machine template ---------------------------------------------------------
+
+
+def test_state_machine_renders_the_one_asl_template():
+    machines = blocks(_workflow(), "resource", "aws_sfn_state_machine")
+    assert set(machines) == {"this"}
+    definition = machines["this"]["definition"]
+    match = re.fullmatch(
+        r'\$\{templatefile\("\$\{path\.module\}/(?P<file>[^"]+)", \{(?P<vars>.*)\}\)\}', definition
+    )
+    assert match, f"definition is not a templatefile of the module: {definition}"
+    assert WORKFLOW / match.group("file") == ASL_TEMPLATE
+    passed = set(re.findall(r"(\w+) = ", match.group("vars")))
+    assert passed == TEMPLATE_VARIABLES
+    placeholders = set(re.findall(r"\$\{([A-Za-z_]\w*)\}", ASL_TEMPLATE.read_text()))
+    assert placeholders == TEMPLATE_VARIABLES
+    assert [p.name for p in TERRAFORM_DIR.rglob("*.asl.json")] == ["state_machine.asl.json"]
+    logging = machines["this"]["logging_configuration"][0]
+    assert strip_quotes(logging["level"]) == "ALL" and logging["include_execution_data"] is True
+    assert machines["this"]["tracing_configuration"][0]["enabled"] is True
+
+
+def rendered_definition() -> str:
+    arn = "arn:aws:{}:us-east-1:123456789012:{}"
+    return render_template(
+        ASL_TEMPLATE.read_text(),
+        {
+            "dbt_executor_arn": arn.format("lambda", "function:lakehouse-dev-dbt-executor"),
+            "test_executor_arn": arn.format("lambda", "function:lakehouse-dev-test-executor"),
+            "runs_table": "lakehouse-dev-runs",
+            "alerts_topic_arn": arn.format("sns", "lakehouse-dev-alerts"),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def asl_validator() -> str:
+    binary = INFRA_TESTS_DIR / "node_modules" / ".bin" / "asl-validator"
+    if binary.exists():
+        return str(binary)
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm not found: cannot install asl-validator (tests/infra/package.json)")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(INFRA_TESTS_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "npm_config_update_notifier": "false"},
+    )
+    if result.returncode != 0 or not binary.exists():
+        pytest.skip(f"npm ci of tests/infra/package.json failed (offline?): {result.stderr[-500:]}")
+    return str(binary)
+
+
+def test_rendered_definition_passes_asl_validator(asl_validator, tmp_path):
+    definition = tmp_path / "state_machine.json"
+    definition.write_text(rendered_definition())
+    result = subprocess.run(
+        [asl_validator, "--json-path", str(definition)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_asl_validator_rejects_a_broken_definition(asl_validator, tmp_path):
+    broken = json.loads(rendered_definition())
+    broken["States"]["DbtStaging"]["Next"] = "NoSuchState"
+    definition = tmp_path / "broken.json"
+    definition.write_text(json.dumps(broken))
+    result = subprocess.run(
+        [asl_validator, "--json-path", str(definition)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+
+
+def test_package_lock_pins_asl_validator():
+    lock = json.loads((INFRA_TESTS_DIR / "package-lock.json").read_text())
+    package = json.loads((INFRA_TESTS_DIR / "package.json").read_text())
+    pinned = package["devDependencies"]["asl-validator"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned)
+    assert lock["packages"]["node_modules/asl-validator"]["version"] == pinned
