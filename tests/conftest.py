@@ -20,10 +20,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory):
     """A private local stack for the test session, in a temporary state directory."""
-    from local.lakehouse import Lakehouse
-    from local.stack import LocalStack
+    from tests.stacks import started_stack
 
-    stack = LocalStack(tmp_path_factory.mktemp("stack"))
-    provisioned = stack.up()
-    yield stack, provisioned, Lakehouse(stack)
-    stack.down()
+    with started_stack(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack

@@ -6,11 +6,16 @@ import json
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dbt_runtime.lambda_compat import ensure_dbt_can_lock
 from dbt_runtime.settings import Settings
+
+
+def utc_now() -> str:
+    """A stage's start/end stamp (ISO 8601, UTC, milliseconds)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class InvalidEvent(ValueError):

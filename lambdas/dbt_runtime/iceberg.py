@@ -47,6 +47,34 @@ def _evolve_schema(iceberg_table, schema: pa.Schema) -> None:
             update.union_by_name(schema)
 
 
+def _with_commit_retries(commit):
+    """Run `commit` again when another writer committed first (optimistic concurrency)."""
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            return commit()
+        except CommitFailedException:
+            if attempt == COMMIT_ATTEMPTS:
+                raise
+            time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _load_or_create(database: str, table: str, schema: pa.Schema, partitioned_by=()):
+    """The table and whether it existed before."""
+    cat = catalog()
+    try:
+        return cat.load_table((database, table)), True
+    except NoSuchTableError:
+        created = cat.create_table(
+            (database, table), schema=schema, location=_table_location(database, table)
+        )
+        if partitioned_by:
+            with created.update_spec() as spec:
+                for column in partitioned_by:
+                    spec.add_identity(column)
+        return created, False
+
+
 def write(
     database: str,
     table: str,
@@ -60,67 +88,36 @@ def write(
 
     Returns the operation, the rows written and the new metadata location.
     """
-    cat = catalog()
-    identifier = (database, table)
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        try:
-            try:
-                iceberg_table = cat.load_table(identifier)
-                exists = True
-            except NoSuchTableError:
-                iceberg_table = cat.create_table(
-                    identifier,
-                    schema=data.schema,
-                    location=_table_location(database, table),
-                )
-                if partitioned_by:
-                    with iceberg_table.update_spec() as spec:
-                        for column in partitioned_by:
-                            spec.add_identity(column)
-                exists = False
-            if exists:
-                _evolve_schema(iceberg_table, data.schema)
-            if unique_key and exists and not full_refresh:
-                result = iceberg_table.upsert(data, join_cols=unique_key)
-                operation = "merge"
-                rows = result.rows_updated + result.rows_inserted
-            else:
-                iceberg_table.overwrite(data)
-                operation = "overwrite"
-                rows = data.num_rows
-            iceberg_table = cat.load_table(identifier)
-            return {
-                "operation": operation,
-                "rows_written": rows,
-                "metadata_location": iceberg_table.metadata_location,
-            }
-        except CommitFailedException:
-            if attempt == COMMIT_ATTEMPTS:
-                raise
-            time.sleep(0.2 * 2**attempt)
-    raise AssertionError("unreachable")
+
+    def commit() -> dict:
+        iceberg_table, existed = _load_or_create(database, table, data.schema, partitioned_by)
+        if existed:
+            _evolve_schema(iceberg_table, data.schema)
+        if unique_key and existed and not full_refresh:
+            result = iceberg_table.upsert(data, join_cols=unique_key)
+            operation, rows = "merge", result.rows_updated + result.rows_inserted
+        else:
+            iceberg_table.overwrite(data)
+            operation, rows = "overwrite", data.num_rows
+        return {
+            "operation": operation,
+            "rows_written": rows,
+            "metadata_location": catalog().load_table((database, table)).metadata_location,
+        }
+
+    return _with_commit_retries(commit)
 
 
 def append(database: str, table: str, data: pa.Table) -> dict:
     """Append rows in one commit, retrying on concurrent commits (Elementary's tables)."""
-    cat = catalog()
-    identifier = (database, table)
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        try:
-            try:
-                iceberg_table = cat.load_table(identifier)
-            except NoSuchTableError:
-                iceberg_table = cat.create_table(
-                    identifier, schema=data.schema, location=_table_location(database, table)
-                )
-            iceberg_table.append(data)
-            return {
-                "operation": "append",
-                "rows_written": data.num_rows,
-                "metadata_location": cat.load_table(identifier).metadata_location,
-            }
-        except CommitFailedException:
-            if attempt == COMMIT_ATTEMPTS:
-                raise
-            time.sleep(0.2 * 2**attempt)
-    raise AssertionError("unreachable")
+
+    def commit() -> dict:
+        iceberg_table, _ = _load_or_create(database, table, data.schema)
+        iceberg_table.append(data)
+        return {
+            "operation": "append",
+            "rows_written": data.num_rows,
+            "metadata_location": catalog().load_table((database, table)).metadata_location,
+        }
+
+    return _with_commit_retries(commit)

@@ -12,6 +12,7 @@ import pytest
 
 from local import sample_data
 from local.airflow_server import running
+from tests.stacks import started_stack
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "lakehouse_raw_to_curated"
@@ -39,8 +40,16 @@ def wait_for_final_state(base: str, run_id: str, timeout_s: float = 600) -> dict
     raise TimeoutError(f"run {run_id} did not finish in {timeout_s}s")
 
 
-def test_trigger_through_the_rest_api_with_params(local_stack):
-    stack, provisioned, lakehouse = local_stack
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory):
+    """A stack of its own: the scheduled run's day depends on today's date and must not
+    collide with the days other tests build."""
+    with started_stack(tmp_path_factory.mktemp("ui-stack")) as stack:
+        yield stack
+
+
+def test_trigger_through_the_rest_api_with_params(own_stack):
+    stack, provisioned, lakehouse = own_stack
     s3 = lakehouse.client("s3")
     sample_data.write_day(s3, provisioned.names.raw_bucket, MANUAL_DAY, events=500, seed=5)
 

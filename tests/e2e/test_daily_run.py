@@ -101,3 +101,22 @@ def test_elementary_has_one_passing_row_per_test_of_the_run(daily_run):
         "dim_users",
     }
     assert tests_stage["passed"] == EXPECTED_TESTS and tests_stage["failed"] == 0
+
+
+def test_rerunning_the_day_changes_nothing_in_the_marts(daily_run, local_stack):
+    stack, _, _ = local_stack
+    _, first, events, users, lakehouse = daily_run
+    before = {name: lakehouse.table(name) for name in ("fct_events", "dim_users")}
+
+    assert run_dag_for_day(stack, DAY, log_name="e2e-rerun.log") == 0
+
+    runs = [r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat()]
+    assert len(runs) == 2 and runs[0]["run_id"] != first["run_id"]
+    assert runs[0]["status"] == "SUCCEEDED"
+    assert runs[0]["execution_arn"] != first["execution_arn"]  # a new execution name
+    for name, table in before.items():
+        after = lakehouse.table(name)
+        key = "event_id" if name == "fct_events" else "user_id"
+        assert after.num_rows == table.num_rows, name
+        assert after.sort_by(key).equals(table.sort_by(key)), f"{name} changed on rerun"
+    assert lakehouse.test_results(runs[0]["stages"]["tests"]["invocation_id"]).num_rows == 25

@@ -168,9 +168,10 @@ class TerraformRunner:
             copy_root / "terraform",
             ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"),
         )
-        # The environments upload the DAGs and requirements.txt from the repository root.
-        (copy_root / "dags").symlink_to(REPO_ROOT / "dags")
-        (copy_root / "requirements.txt").symlink_to(REPO_ROOT / "requirements.txt")
+        # The environments upload the DAGs, requirements.txt and the MWAA startup script from
+        # the repository root.
+        for name in ("dags", "requirements.txt", "mwaa"):
+            (copy_root / name).symlink_to(REPO_ROOT / name)
         self.terraform_dir = copy_root / "terraform"
         cache = workdir / "plugin-cache"
         cache.mkdir()

@@ -8,12 +8,10 @@ Returns the stage record that the state machine stores in the run ledger. Raises
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aws_lambda_powertools import Logger
 
 from dbt_runtime import dbt_invocation
-from dbt_runtime.dbt_invocation import Interval, InvalidEvent
+from dbt_runtime.dbt_invocation import Interval, InvalidEvent, utc_now
 from dbt_runtime.row_counts import count_rows
 from dbt_runtime.settings import Settings
 
@@ -25,10 +23,6 @@ class DbtRunError(RuntimeError):
     """One or more dbt models failed."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
     settings = Settings.from_env()
@@ -37,7 +31,7 @@ def handler(event: dict, context) -> dict:
     if layer not in SELECTABLE:
         raise InvalidEvent(f"event.select must be one of {sorted(SELECTABLE)}, got {layer!r}")
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage"), layer=layer)
-    started_at = _now()
+    started_at = utc_now()
     outcome = dbt_invocation.run(
         settings,
         ["run", "--select", SELECTABLE[layer]],
@@ -76,7 +70,7 @@ def handler(event: dict, context) -> dict:
         "stage": event.get("stage", f"dbt_{layer}"),
         "status": "FAILED" if failed or not outcome.success else "SUCCEEDED",
         "started_at": started_at,
-        "ended_at": _now(),
+        "ended_at": utc_now(),
         "duration_s": round(outcome.elapsed_s, 3),
         "invocation_id": outcome.invocation_id,
         "target": settings.target,

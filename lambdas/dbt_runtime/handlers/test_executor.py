@@ -8,12 +8,11 @@ machine decides. Only a dbt that cannot run at all raises (DbtTestError).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
 from dbt_runtime import dbt_invocation, elementary, iceberg
-from dbt_runtime.dbt_invocation import Interval
+from dbt_runtime.dbt_invocation import Interval, utc_now
 from dbt_runtime.settings import Settings
 
 logger = Logger()
@@ -23,16 +22,12 @@ class DbtTestError(RuntimeError):
     """dbt test could not run."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
     settings = Settings.from_env()
     interval = Interval.from_event(event)
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage", "tests"))
-    started_at = _now()
+    started_at = utc_now()
     outcome = dbt_invocation.run(
         settings, ["test"], dbt_invocation.dbt_vars(settings, event, interval)
     )
@@ -50,7 +45,7 @@ def handler(event: dict, context) -> dict:
         "stage": event.get("stage", "tests"),
         "status": "SUCCEEDED" if statuses["fail"] + statuses["error"] == 0 else "FAILED",
         "started_at": started_at,
-        "ended_at": _now(),
+        "ended_at": utc_now(),
         "duration_s": round(outcome.elapsed_s, 3),
         "invocation_id": outcome.invocation_id,
         "total": len(rows),
