@@ -10,6 +10,7 @@ interval is DAY), then prints what the run left behind, read back from the run l
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import date, timedelta
@@ -23,14 +24,17 @@ from local.stack import LocalStack
 DAG_ID = "lakehouse_raw_to_curated"
 
 
-def run_dag_for_day(stack: LocalStack, day: date, log_name: str = "dag-run.log") -> int:
-    """`airflow dags test` for the scheduled run whose data interval is `day`."""
+def run_dag_for_day(
+    stack: LocalStack, day: date, log_name: str = "dag-run.log", conf: dict | None = None
+) -> int:
+    """`airflow dags test` for the scheduled run whose data interval is `day` (`conf`: the
+    run's params, e.g. {"full_refresh": true})."""
     run_after = f"{day + timedelta(days=1)}T06:00:00+00:00"
-    log_path = stack.dir / log_name
-    with open(log_path, "w") as log:
-        result = airflow.run(
-            ["dags", "test", DAG_ID, run_after], stack=stack, stdout=log, stderr=log
-        )
+    args = ["dags", "test", DAG_ID, run_after]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    with open(stack.dir / log_name, "w") as log:
+        result = airflow.run(args, stack=stack, stdout=log, stderr=log)
     return result.returncode
 
 

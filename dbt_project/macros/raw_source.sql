@@ -1,4 +1,6 @@
-{#- The raw zone for one source table, limited to the run's interval partitions.
+{#- The raw zone for one source table: the run's interval partitions, or every partition on a
+    full refresh (a rebuild from raw). Models filter with raw_partition_filter() as well, which
+    is what prunes partitions on Athena.
     Athena: the Glue table the crawler maintains (partition column dt).
     DuckDB: the same JSON files read straight from S3, typed from the source's YAML columns. -#}
 {% macro raw_source(table_name) -%}
@@ -18,8 +20,9 @@
       {%- do columns.update({column.name: duckdb_type(column.data_type)}) -%}
     {%- endfor -%}
   {%- endif -%}
+  {%- set days = ['*'] if flags.FULL_REFRESH else interval_days() -%}
   read_json(
-    [{%- for day in interval_days() %}'s3://{{ var("raw_bucket") }}/{{ table_name }}/dt={{ day }}/*.jsonl'{{ ", " if not loop.last }}{% endfor -%}],
+    [{%- for day in days %}'s3://{{ var("raw_bucket") }}/{{ table_name }}/dt={{ day }}/*.jsonl'{{ ", " if not loop.last }}{% endfor -%}],
     format = 'newline_delimited',
     hive_partitioning = true,
     columns = {
@@ -33,5 +36,15 @@
   {%- if t.startswith('struct') or t.startswith('map') or t.startswith('array') -%}JSON
   {%- elif t == 'string' -%}VARCHAR
   {%- else -%}{{ t | upper }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- The partition predicate on dt (the day a raw file landed): the run's interval, or none on a
+    full refresh. -#}
+{% macro raw_partition_filter() -%}
+  {%- if flags.FULL_REFRESH -%}
+    1 = 1
+  {%- else -%}
+    dt >= '{{ var("interval_start") }}' and dt < '{{ var("interval_end") }}'
   {%- endif -%}
 {%- endmacro %}

@@ -120,3 +120,23 @@ def test_rerunning_the_day_changes_nothing_in_the_marts(daily_run, local_stack):
         assert after.num_rows == table.num_rows, name
         assert after.sort_by(key).equals(table.sort_by(key)), f"{name} changed on rerun"
     assert lakehouse.test_results(runs[0]["stages"]["tests"]["invocation_id"]).num_rows == 25
+
+
+def test_full_refresh_rebuilds_the_marts_from_every_raw_day(daily_run, local_stack):
+    stack, provisioned, _ = local_stack
+    _, _, events, users, lakehouse = daily_run
+    s3 = lakehouse.client("s3")
+    earlier = date(2026, 11, 19)
+    sample_data.write_day(s3, provisioned.names.raw_bucket, earlier, events=400, seed=12)
+    earlier_events = raw_lines(s3, provisioned.names.raw_bucket, f"events/dt={earlier}/")
+
+    assert run_dag_for_day(stack, DAY, "e2e-full-refresh.log", {"full_refresh": True}) == 0
+
+    run = next(r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat())
+    assert run["status"] == "SUCCEEDED" and run["full_refresh"] is True
+    fct = lakehouse.table("fct_events")
+    assert fct.num_rows == len(events) + len(earlier_events)  # both days, from raw
+    assert pc.sum(pc.equal(fct["event_date"], earlier)).as_py() == len(earlier_events)
+    staged = {m["name"]: m["rows"] for m in run["stages"]["dbt_staging"]["models"]}
+    assert staged["stg_raw_events"] == len(events) + len(earlier_events)
+    assert run["stages"]["tests"]["failed"] == 0  # a user in both days' exports is one row

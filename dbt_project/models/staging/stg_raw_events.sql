@@ -1,7 +1,7 @@
 -- One row per raw event line of the run's interval, typed and named consistently.
 with source as (
     select * from {{ raw_source('events') }}
-    where dt >= '{{ var("interval_start") }}' and dt < '{{ var("interval_end") }}'
+    where {{ raw_partition_filter() }}
 )
 
 select
