@@ -31,7 +31,6 @@ def server_environment(stack: LocalStack, port: int) -> dict[str, str]:
         {
             # standalone starts its components as `airflow ...` from PATH
             "PATH": f"{os.path.dirname(airflow.airflow_bin())}{os.pathsep}{env.get('PATH', '')}",
-            "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": base,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
