@@ -106,11 +106,11 @@ test: lint install-infra
 
 # Re-resolve the locks (needs the package index): after editing a requirements *.in file.
 lock: | $(UV)
-	$(UV) pip compile --quiet --python-version 3.12 requirements/airflow-dev.in \
+	$(UV) pip compile --quiet --universal --python-version 3.11 requirements/airflow-dev.in \
 	  -c ../shared/constraints/mwaa-3.3.1.txt -o requirements/airflow.lock
-	$(UV) pip compile --quiet --python-version 3.12 requirements/local.in -o requirements/local.lock
-	$(UV) pip compile --quiet --python-version 3.12 requirements/checkov.in -o requirements/checkov.lock
-	$(UV) pip compile --quiet --python-version 3.12 lambdas/requirements.in \
+	$(UV) pip compile --quiet --universal --python-version 3.11 requirements/local.in -o requirements/local.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 requirements/checkov.in -o requirements/checkov.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 lambdas/requirements.in \
 	  -c requirements/local.lock -o lambdas/requirements.lock
 
 clean: stack-down
