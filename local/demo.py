@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", action="store_true", help="keep a running stack and its data instead of resetting"
     )
     args = parser.parse_args(argv)
+    if args.events < 0:
+        parser.error("--events must be >= 0")
 
     stack = LocalStack()
     print(f"[1/4] starting a fresh local stack in {stack.dir} ...", flush=True)
