@@ -5,8 +5,11 @@ Daily at 06:00 UTC, for the data interval that just closed (06:00 → 06:00, i.e
 day): record the run in the DynamoDB ledger, crawl the raw zone, then run the state machine
 (dbt staging → dbt marts → dbt tests → Elementary results) and wait for it.
 
-**Params** (manual runs): `interval_start`/`interval_end` (YYYY-MM-DD, end exclusive) to run
-another range than the data interval; `full_refresh` to rebuild the marts from raw.
+**Params**: `interval_start`/`interval_end` (YYYY-MM-DD, end exclusive) to run another range
+than the data interval; `lookback_days`, how late an event may arrive and still be merged into
+its day; `full_refresh` to rebuild every mart from raw, or `full_refresh_models` for some;
+`redrive_of` (a failed run's id) to repeat its transform from the stage that failed.
+Runbooks: docs/runbooks.md.
 
 Settings come from the Airflow Variable `lakehouse_config` (written by Terraform on AWS and by
 the local stack locally), read when tasks run, never at parse time.
@@ -55,17 +58,45 @@ with DAG(
         "interval_end": Param(
             None, type=["null", "string"], format="date", description="YYYY-MM-DD (exclusive)"
         ),
-        "full_refresh": Param(False, type="boolean", description="Rebuild the marts from raw"),
+        "lookback_days": Param(
+            2,
+            type="integer",
+            minimum=0,
+            maximum=90,
+            description="Merge late events up to this many days before the day they landed",
+        ),
+        "full_refresh": Param(False, type="boolean", description="Rebuild every mart from raw"),
+        "full_refresh_models": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Rebuild only these marts (and what is built from them) from raw",
+        ),
+        "redrive_of": Param(
+            None,
+            type=["null", "string"],
+            description="Run id of a FAILED run: repeat its transform from the failed stage",
+        ),
     },
 ) as dag:
 
     @task(retries=0)
     def plan_run(**context) -> dict:
-        """Resolve the interval and the execution name from the DAG run alone."""
+        """Resolve the interval and the execution name from the DAG run (and, for a redrive,
+        the failed run's ledger record)."""
         from airflow.sdk import Variable
         from lakehouse.run_plan import plan_run as make_plan
+        from lakehouse.run_plan import redrive_plan
 
         config = Variable.get("lakehouse_config", deserialize_json=True)
+        redrive_of = context["params"].get("redrive_of")
+        if redrive_of:
+            from lakehouse.ledger import RunLedger
+
+            failed = RunLedger(config["runs_table"]).get(config["pipeline"], redrive_of)
+            return redrive_plan(
+                config["pipeline"], context["dag_run"].run_id, failed, redrive_of
+            ).as_dict()
         plan = make_plan(
             pipeline=config["pipeline"],
             run_id=context["dag_run"].run_id,
@@ -86,7 +117,10 @@ with DAG(
         def label(value) -> str:  # enums (run type, trigger source) as their plain value
             return str(getattr(value, "value", value))
 
-        RunLedger(config["runs_table"]).record_started(
+        ledger = RunLedger(config["runs_table"])
+        if plan.get("redrive_of"):
+            ledger.record_redriven(plan["pipeline"], plan["redrive_of"], plan["run_id"])
+        ledger.record_started(
             plan,
             triggered_by=" ".join(
                 label(part)

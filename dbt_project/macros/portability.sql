@@ -19,3 +19,13 @@
 {% macro duckdb__json_text(column) -%}
   cast({{ column }} as varchar)
 {%- endmacro %}
+
+{% macro add_days(date_expression, days) -%}
+  {{ return(adapter.dispatch('add_days')(date_expression, days)) }}
+{%- endmacro %}
+{% macro default__add_days(date_expression, days) -%}
+  date_add('day', {{ days }}, {{ date_expression }})
+{%- endmacro %}
+{% macro duckdb__add_days(date_expression, days) -%}
+  cast({{ date_expression }} + to_days({{ days }}) as date)
+{%- endmacro %}

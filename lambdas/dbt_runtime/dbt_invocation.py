@@ -53,6 +53,7 @@ class DbtOutcome:
     manifest_nodes: dict = field(default_factory=dict)
     exception: str | None = None
     elapsed_s: float = 0.0
+    full_refresh: bool = False
 
 
 def prepare_project(settings: Settings) -> Path:
@@ -101,6 +102,7 @@ def run(
             "",
             exception=exception or "dbt wrote no run results",
             elapsed_s=elapsed,
+            full_refresh=full_refresh,
         )
     run_results = json.loads(run_results_file.read_text())
     manifest_file = target_path / "manifest.json"
@@ -113,13 +115,19 @@ def run(
         manifest_nodes=nodes,
         exception=exception,
         elapsed_s=elapsed,
+        full_refresh=full_refresh,
     )
 
 
-def dbt_vars(settings: Settings, event: dict, interval: Interval) -> dict:
-    return {
+def dbt_vars(
+    settings: Settings, event: dict, interval: Interval, lookback_days: int | None = None
+) -> dict:
+    values = {
         "interval_start": interval.start.isoformat(),
         "interval_end": interval.end.isoformat(),
         "raw_bucket": settings.raw_bucket,
         "run_id": str(event.get("run_id", "")),
     }
+    if lookback_days is not None:
+        values["lookback_days"] = lookback_days
+    return values

@@ -58,16 +58,21 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
     unique_key = options.get("unique_key")
     if isinstance(unique_key, str):
         unique_key = [unique_key]
+    window = options.get("window")
     data = pq.read_table(parquet_path)
-    result = iceberg.write(
-        database,
-        table,
-        data,
-        unique_key=unique_key,
-        partitioned_by=options.get("partitioned_by") or [],
-        full_refresh=bool(options.get("full_refresh")),
-    )
-    os.unlink(parquet_path)
+    try:
+        result = iceberg.write(
+            database,
+            table,
+            data,
+            unique_key=unique_key,
+            partitioned_by=options.get("partitioned_by") or [],
+            full_refresh=bool(options.get("full_refresh")),
+            update_condition=options.get("update_condition"),
+            window=iceberg.MergeWindow(**window) if window else None,
+        )
+    finally:
+        os.unlink(parquet_path)
     return json.dumps(result)
 
 

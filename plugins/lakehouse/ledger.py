@@ -35,12 +35,24 @@ class RunLedger:
                 "interval_start": plan["interval_start"],
                 "interval_end": plan["interval_end"],
                 "full_refresh": plan["full_refresh"],
+                "full_refresh_models": plan.get("full_refresh_models") or [],
+                "lookback_days": plan.get("lookback_days"),
+                "resume_from": plan.get("resume_from"),
+                **({"redrive_of": plan["redrive_of"]} if plan.get("redrive_of") else {}),
                 "triggered_by": triggered_by,
                 "run_type": run_type,
                 "started_at": _now(),
                 "updated_at": _now(),
                 "stages": {},
             }
+        )
+
+    def record_redriven(self, pipeline: str, run_id: str, redriven_by: str) -> None:
+        """Link a failed run to the run that redrives it (the failed record stays as it was)."""
+        self._table.update_item(
+            Key={"pipeline": pipeline, "run_id": run_id},
+            UpdateExpression="SET redriven_by = :by, updated_at = :now",
+            ExpressionAttributeValues={":by": redriven_by, ":now": _now()},
         )
 
     def record_stage(self, pipeline: str, run_id: str, stage: str, record: dict) -> None:

@@ -14,6 +14,11 @@ from datetime import date, datetime
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _NAME_MAX = 80
 _TRY_SUFFIX_MAX = len("-t") + 4
+# Athena writes at most 100 partitions per query (Iceberg: TOO_MANY_OPEN_PARTITIONS). A merge
+# writes the partitions of its window: the interval's days plus the lookback.
+MAX_PARTITIONS_PER_WRITE = 100
+# The stages of the state machine a redrive can start at, in order (the `resume_from` input).
+TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
 
 
 class InvalidRunParams(ValueError):
@@ -28,6 +33,10 @@ class RunPlan:
     interval_end: str  # YYYY-MM-DD, exclusive
     full_refresh: bool
     execution_name_base: str
+    lookback_days: int = 2
+    full_refresh_models: tuple[str, ...] = ()
+    resume_from: str = TRANSFORM_STAGES[0]
+    redrive_of: str | None = None
 
     def state_machine_input(self) -> dict:
         return {
@@ -35,10 +44,17 @@ class RunPlan:
             "run_id": self.run_id,
             "interval": {"start": self.interval_start, "end": self.interval_end},
             "full_refresh": self.full_refresh,
+            "full_refresh_models": list(self.full_refresh_models),
+            "lookback_days": self.lookback_days,
+            "resume_from": self.resume_from,
         }
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "state_machine_input": self.state_machine_input()}
+        return {
+            **asdict(self),
+            "full_refresh_models": list(self.full_refresh_models),
+            "state_machine_input": self.state_machine_input(),
+        }
 
 
 def execution_name_base(run_id: str) -> str:
@@ -68,6 +84,49 @@ def _as_day(value: object, name: str) -> date:
         raise InvalidRunParams(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from exc
 
 
+def _lookback(params: dict) -> int:
+    value = params.get("lookback_days", 2)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
+        raise InvalidRunParams(f"lookback_days must be an integer from 0 to 90, got {value!r}")
+    return value
+
+
+def _refresh_models(params: dict) -> tuple[str, ...]:
+    value = params.get("full_refresh_models") or []
+    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
+        raise InvalidRunParams(f"full_refresh_models must be a list of model names, got {value!r}")
+    return tuple(sorted(set(value)))
+
+
+def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: str) -> RunPlan:
+    """A run that repeats a failed run's transform from the stage that failed.
+
+    `failed` is that run's ledger record. Same interval and options; stages it completed are
+    not run again. (Step Functions' own RedriveExecution cannot do this here: the failure path
+    records and alerts, then ends in a Fail state, which is what a redrive would restart.)
+    """
+    if failed is None:
+        raise InvalidRunParams(f"redrive_of: run {redrive_of!r} is not in the run ledger")
+    if failed.get("status") != "FAILED":
+        raise InvalidRunParams(
+            f"redrive_of: run {redrive_of!r} is {failed.get('status')}, only FAILED runs redrive"
+        )
+    stage = failed.get("failed_stage")
+    return RunPlan(
+        pipeline=pipeline,
+        run_id=run_id,
+        interval_start=failed["interval_start"],
+        interval_end=failed["interval_end"],
+        full_refresh=bool(failed.get("full_refresh")),
+        execution_name_base=execution_name_base(run_id),
+        lookback_days=int(failed.get("lookback_days", 2)),
+        full_refresh_models=tuple(failed.get("full_refresh_models") or ()),
+        # A failure before the state machine (crawler, an Airflow task) redoes all of it.
+        resume_from=stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0],
+        redrive_of=redrive_of,
+    )
+
+
 def plan_run(
     pipeline: str,
     run_id: str,
@@ -94,11 +153,24 @@ def plan_run(
             end = date.fromordinal(start.toordinal() + 1)
     if end <= start:
         raise InvalidRunParams(f"interval_end ({end}) must be after interval_start ({start})")
+    full_refresh = bool(params.get("full_refresh", False))
+    lookback = _lookback(params)
+    window_days = (end - start).days + lookback
+    # A full refresh replaces tables (dbt-athena batches CTAS over 100 partitions itself); every
+    # other run merges, and one merge must stay within Athena's partition limit.
+    if not full_refresh and window_days > MAX_PARTITIONS_PER_WRITE:
+        raise InvalidRunParams(
+            f"{(end - start).days} days plus a {lookback}-day lookback would merge "
+            f"{window_days} partitions in one Athena query (limit {MAX_PARTITIONS_PER_WRITE}): "
+            "backfill the range instead, one run per day (docs/runbooks.md)"
+        )
     return RunPlan(
         pipeline=pipeline,
         run_id=run_id,
         interval_start=start.isoformat(),
         interval_end=end.isoformat(),
-        full_refresh=bool(params.get("full_refresh", False)),
+        full_refresh=full_refresh,
         execution_name_base=execution_name_base(run_id),
+        lookback_days=lookback,
+        full_refresh_models=_refresh_models(params),
     )

@@ -2,7 +2,13 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from lakehouse.run_plan import InvalidRunParams, execution_name, execution_name_base, plan_run
+from lakehouse.run_plan import (
+    InvalidRunParams,
+    execution_name,
+    execution_name_base,
+    plan_run,
+    redrive_plan,
+)
 
 pytestmark = pytest.mark.unit
 START = datetime(2026, 11, 20, 6, tzinfo=UTC)
@@ -17,6 +23,9 @@ def test_scheduled_run_covers_its_logical_day():
         "run_id": "scheduled__2026-11-20T06:00:00+00:00",
         "interval": {"start": "2026-11-20", "end": "2026-11-21"},
         "full_refresh": False,
+        "full_refresh_models": [],
+        "lookback_days": 2,
+        "resume_from": "dbt_staging",
     }
 
 
@@ -36,6 +45,11 @@ def test_params_override_the_interval():
         ({"interval_start": "2026-10-01"}, "both"),
         ({"interval_start": "2026-10-08", "interval_end": "2026-10-01"}, "after"),
         ({"interval_start": "yesterday", "interval_end": "2026-10-01"}, "date"),
+        ({"lookback_days": -1}, "lookback_days"),
+        ({"lookback_days": "3"}, "lookback_days"),
+        ({"full_refresh_models": "fct_events"}, "list of model names"),
+        # 99 days + 2 days of lookback: 101 partitions in one merge
+        ({"interval_start": "2026-01-01", "interval_end": "2026-04-10"}, "backfill the range"),
     ],
 )
 def test_bad_params_are_rejected_clearly(params, message):
@@ -62,3 +76,51 @@ def test_execution_names_are_valid_deterministic_and_unique_per_try():
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name), name
     # runs whose ids differ only in characters that get replaced still get different names
     assert execution_name_base("a:b") != execution_name_base("a+b")
+
+
+def test_a_long_range_is_allowed_as_a_full_refresh_and_up_to_the_partition_limit():
+    params = {"interval_start": "2026-01-01", "interval_end": "2026-04-10", "full_refresh": True}
+    assert plan_run("p", "manual__x", START, END, params).full_refresh
+    params = {"interval_start": "2026-01-01", "interval_end": "2026-04-09"}  # 98 + 2 days
+    assert plan_run("p", "manual__x", START, END, params).interval_end == "2026-04-09"
+
+
+def test_full_refresh_models_and_lookback_reach_the_state_machine():
+    params = {"full_refresh_models": ["fct_events", "fct_events"], "lookback_days": 5}
+    machine_input = plan_run("p", "manual__x", START, END, params).state_machine_input()
+    assert machine_input["full_refresh_models"] == ["fct_events"]
+    assert machine_input["lookback_days"] == 5
+
+
+FAILED_RUN = {
+    "status": "FAILED",
+    "failed_stage": "dbt_marts",
+    "interval_start": "2026-11-03",
+    "interval_end": "2026-11-04",
+    "full_refresh": False,
+    "full_refresh_models": ["dim_users"],
+    "lookback_days": 4,
+}
+
+
+def test_a_redrive_repeats_the_failed_run_from_its_failed_stage():
+    plan = redrive_plan("p", "manual__redrive", FAILED_RUN, "scheduled__x")
+    machine_input = plan.state_machine_input()
+    assert machine_input["resume_from"] == "dbt_marts"
+    assert machine_input["interval"] == {"start": "2026-11-03", "end": "2026-11-04"}
+    assert (machine_input["lookback_days"], machine_input["full_refresh_models"]) == (
+        4,
+        ["dim_users"],
+    )
+    assert plan.run_id == "manual__redrive" and plan.redrive_of == "scheduled__x"
+    crawler_failure = {**FAILED_RUN, "failed_stage": "wait_for_raw_crawler"}
+    assert redrive_plan("p", "r", crawler_failure, "x").resume_from == "dbt_staging"
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [(None, "not in the run ledger"), ({**FAILED_RUN, "status": "SUCCEEDED"}, "only FAILED")],
+)
+def test_only_failed_runs_can_be_redriven(record, message):
+    with pytest.raises(InvalidRunParams, match=message):
+        redrive_plan("p", "r", record, "scheduled__x")

@@ -34,9 +34,10 @@ def test_template_renders_to_valid_asl_with_every_variable_used():
 def test_stages_run_in_order_and_every_lambda_task_retries_and_catches():
     states = definition()["States"]
     order, name = [], definition()["StartAt"]
-    while name in states and states[name]["Type"] != "Choice":
+    while name in states and name != "TestsPassed":
         order.append(name)
-        name = states[name].get("Next")
+        state = states[name]
+        name = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
     assert [s for s in order if s.startswith("Dbt")] == ["DbtStaging", "DbtMarts", "DbtTests"]
     for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
         state = states[stage]
@@ -57,3 +58,15 @@ def test_missing_variable_and_directives_are_rejected():
         render_template("${runs_table}", {})
     with pytest.raises(ValueError, match="directives"):
         render_template("%{ if x }y%{ endif }", {})
+
+
+def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_options():
+    states = definition()["States"]
+    assert states["RecordExecutionStarted"]["Next"] == "ResumeFrom"
+    entries = {c["StringEquals"]: c["Next"] for c in states["ResumeFrom"]["Choices"]}
+    assert entries == {"dbt_marts": "DbtMarts", "tests": "DbtTests"}
+    assert states["ResumeFrom"]["Default"] == "DbtStaging"
+    for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
+        payload = states[stage]["Parameters"]["Payload"]
+        assert payload["lookback_days.$"] == "$.lookback_days"
+        assert payload["full_refresh_models.$"] == "$.full_refresh_models"

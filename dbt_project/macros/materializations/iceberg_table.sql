@@ -1,15 +1,22 @@
 {#- Local target: build the model in DuckDB, then commit its rows to the model's Iceberg table in
-    the Glue catalog (pyiceberg, through the dbt_runtime.duckdb_plugin UDF) in one commit, merged
-    on unique_key (like dbt-athena's merge) or replacing the table on full refresh. The DuckDB
-    relation becomes a view over the committed snapshot, so downstream models and tests read
-    exactly what was committed. -#}
+    the Glue catalog (pyiceberg, through the dbt_runtime.duckdb_plugin UDF) in one commit.
+    Same semantics as dbt-athena's incremental merge: rows are merged on unique_key under the
+    model's update_condition, and only the partitions of the merge window (incremental_predicates
+    on Athena, `merge_window_column` here) are read and rewritten. A full refresh, or the first
+    run, replaces the table. The DuckDB relation becomes a view over the committed snapshot, so
+    downstream models and tests read exactly what was committed. -#}
 {% materialization iceberg_table, adapter='duckdb' %}
   {%- set target_relation = this.incorporate(type='view') -%}
   {%- set staging_file = env_var('TMPDIR', '/tmp') ~ '/' ~ this.identifier ~ '__' ~ invocation_id ~ '.parquet' -%}
+  {%- set window_column = config.get('merge_window_column') -%}
+  {%- set window = none if (should_full_refresh() or not window_column) else merge_window() -%}
   {%- set options = {
       'unique_key': config.get('unique_key'),
       'partitioned_by': config.get('partitioned_by') or [],
       'full_refresh': should_full_refresh(),
+      'update_condition': config.get('update_condition'),
+      'window': none if window is none else {
+          'column': window_column, 'start': window.start, 'end': window.end},
   } -%}
 
   {{ run_hooks(pre_hooks) }}
@@ -20,7 +27,7 @@
 
   {%- set committed = run_query(
       "select lakehouse_iceberg_commit('" ~ this.schema ~ "', '" ~ this.identifier ~ "', '"
-      ~ staging_file ~ "', '" ~ tojson(options) ~ "')") -%}
+      ~ staging_file ~ "', '" ~ (tojson(options) | replace("'", "''")) ~ "')") -%}
   {%- set result = fromjson(committed.columns[0].values()[0]) -%}
 
   {% call statement('expose_snapshot') -%}

@@ -1,6 +1,13 @@
-{{ config(unique_key='user_id') }}
+{{ config(
+    unique_key='user_id',
+    update_condition=(
+        '(src.updated_at > target.updated_at'
+        ~ ' or (src.updated_at = target.updated_at and src.landed_on >= target.landed_on))'
+    ),
+) }}
 
--- The latest known attributes of every user, merged on user_id.
+-- The latest known attributes of every user. The update_condition keeps the newest version
+-- whichever order days are run in: rerunning an older day never rolls a user back.
 with ranked as (
     select
         *,
@@ -14,6 +21,7 @@ select
     country,
     plan,
     signed_up_at,
-    updated_at
+    updated_at,
+    landed_on
 from ranked
 where recency = 1

@@ -11,7 +11,7 @@ from collections import Counter
 
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import dbt_invocation, elementary, iceberg
+from dbt_runtime import dbt_invocation, elementary, iceberg, selection
 from dbt_runtime.dbt_invocation import Interval, utc_now
 from dbt_runtime.settings import Settings
 
@@ -29,7 +29,9 @@ def handler(event: dict, context) -> dict:
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage", "tests"))
     started_at = utc_now()
     outcome = dbt_invocation.run(
-        settings, ["test"], dbt_invocation.dbt_vars(settings, event, interval)
+        settings,
+        ["test"],
+        dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event)),
     )
     if not outcome.results:
         raise DbtTestError(f"dbt test did not run: {outcome.exception or 'no results'}")

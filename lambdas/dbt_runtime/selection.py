@@ -1,0 +1,77 @@
+"""Which dbt invocations one stage makes: its layer, and the models to rebuild from raw.
+
+dbt's --full-refresh applies to a whole invocation, so refreshing only some marts takes two:
+one with --full-refresh over the requested marts (and what is built from them: a rebuilt
+fct_events must rebuild daily_metrics too) or, in the staging stage, over the views they read
+(which then read every raw partition); then the rest of the layer, incrementally as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbt_runtime.dbt_invocation import InvalidEvent
+
+LAYERS = {
+    "staging": ("path:models/staging",),
+    "marts": ("path:models/marts", "path:models/gold"),
+}
+# Folders of the models a run may rebuild from raw (the incremental Iceberg tables).
+REFRESHABLE_FOLDERS = ("marts", "gold")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    select: str
+    exclude: str | None
+    full_refresh: bool
+
+    def args(self) -> list[str]:
+        args = ["--select", self.select]
+        if self.exclude:
+            args += ["--exclude", self.exclude]
+        return args
+
+
+def refreshable_models(project_dir: Path) -> list[str]:
+    return sorted(
+        path.stem
+        for folder in REFRESHABLE_FOLDERS
+        for path in (project_dir / "models" / folder).rglob("*.sql")
+    )
+
+
+def requested_models(event: dict, project_dir: Path) -> list[str]:
+    requested = event.get("full_refresh_models") or []
+    if not isinstance(requested, list) or not all(isinstance(m, str) for m in requested):
+        raise InvalidEvent("event.full_refresh_models must be a list of model names")
+    known = refreshable_models(project_dir)
+    unknown = sorted(set(requested) - set(known))
+    if unknown:
+        raise InvalidEvent(f"cannot full-refresh {unknown}: the incremental models are {known}")
+    return sorted(set(requested))
+
+
+def invocations(layer: str, full_refresh: bool, models: list[str]) -> list[Invocation]:
+    if layer not in LAYERS:
+        raise InvalidEvent(f"event.select must be one of {sorted(LAYERS)}, got {layer!r}")
+    paths = LAYERS[layer]
+    everything = " ".join(paths)
+    if full_refresh or not models:
+        return [Invocation(everything, None, full_refresh)]
+    # staging: the views the requested models read (+model); marts: the models and their
+    # descendants (model+). A comma intersects with the layer's folders.
+    pattern = "+{}" if layer == "staging" else "{}+"
+    refreshed = " ".join(f"{pattern.format(m)},{p}" for m in models for p in paths)
+    return [Invocation(refreshed, None, True), Invocation(everything, refreshed, False)]
+
+
+def lookback_days(event: dict) -> int | None:
+    """The event's lookback, or None to keep the dbt project's default."""
+    value = event.get("lookback_days")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
+        raise InvalidEvent(f"event.lookback_days must be an integer from 0 to 90, got {value!r}")
+    return value
