@@ -1,23 +1,30 @@
-"""Runs our real Lambda handler code for an Invoke call, in its own process.
+"""Runs our real Lambda handler code for an Invoke call, in execution environments of its own.
 
 moto's Lambda needs Docker to run code and only echoes without it, so the emulator routes the
-Invoke API here. Each invocation gets a fresh interpreter (the Lambda side's virtualenv), the
-function's own environment variables as stored in the control plane, its own /tmp, and the
-function's timeout; errors come back in the Lambda service's shapes, so Step Functions' Retry
-and Catch see what they would see on AWS.
+Invoke API here. Like the Lambda service, an invocation runs in an execution environment: a
+process of the Lambda side's virtualenv with the function's own environment variables as stored
+in the control plane and its own /tmp, which imports the handler once (cold start) and is then
+reused for later invocations while warm. An environment that times out or crashes is discarded;
+a changed configuration gets new environments. Errors come back in the Lambda service's shapes,
+so Step Functions' Retry and Catch see what they would see on AWS.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_CODE_DIR = REPO_ROOT / "lambdas"
@@ -30,8 +37,79 @@ class InvokeResult:
     duration_s: float
 
 
+@dataclass
+class ExecutionEnvironment:
+    function_name: str
+    key: str
+    process: subprocess.Popen
+    control: IO[str]
+
+    def discard(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        self.control.close()
+
+
+_idle: list[ExecutionEnvironment] = []
+_idle_lock = threading.Lock()
+
+
+def _acquire(function_name: str, key: str) -> ExecutionEnvironment | None:
+    """A warm environment of this configuration; stale ones of the function are discarded."""
+    with _idle_lock:
+        stale = [e for e in _idle if e.function_name == function_name and e.key != key]
+        for environment in stale:
+            _idle.remove(environment)
+        warm = next((e for e in _idle if e.key == key and e.process.poll() is None), None)
+        if warm is not None:
+            _idle.remove(warm)
+    for environment in stale:
+        environment.discard()
+    return warm
+
+
+def _release(environment: ExecutionEnvironment) -> None:
+    with _idle_lock:
+        _idle.append(environment)
+
+
+@atexit.register
+def shutdown() -> None:
+    """Stop every idle environment (busy ones exit when their stdin closes)."""
+    with _idle_lock:
+        environments, _idle[:] = list(_idle), []
+    for environment in environments:
+        environment.discard()
+
+
 def lambda_python() -> str:
     return os.environ.get("LAMBDA_PYTHON") or sys.executable
+
+
+def _spawn(name: str, key: str, handler: str, env: dict, tmp_dir: Path, log_path: Path):
+    read_fd, write_fd = os.pipe()
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [lambda_python(), "-m", "local.lambda_bootstrap", handler, str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_dir,
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+            pass_fds=(write_fd,),
+        )
+    os.close(write_fd)
+    return ExecutionEnvironment(name, key, process, os.fdopen(read_fd, "r"))
+
+
+def _log(log_path: Path, line: str) -> None:
+    with open(log_path, "ab") as log:
+        log.write(line.encode() + b"\n")
 
 
 def invoke(
@@ -59,52 +137,54 @@ def invoke(
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL": endpoint_url,
-        "LOCAL_LAMBDA_TIMEOUT": str(timeout_s),
         # Lambda gives each function a private, writable /tmp and a read-only code directory.
         "TMPDIR": str(tmp_dir),
         "HOME": str(tmp_dir),
         **(function.get("Environment") or {}).get("Variables", {}),
     }
     handler = function["Handler"]
+    key = hashlib.sha256(json.dumps([handler, env], sort_keys=True).encode()).hexdigest()
     started = time.monotonic()
-    with (
-        tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=".json", delete=False) as result_file,
-        open(log_path, "ab") as log,
-    ):
-        result_path = Path(result_file.name)
-        log.write(f"START {name} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            [lambda_python(), "-m", "local.lambda_bootstrap", handler, str(result_path)],
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_dir,
-            start_new_session=True,
-        )
-        try:
-            proc.communicate(event, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            duration = time.monotonic() - started
-            log.write(f"END {name} timed out after {timeout_s}s\n".encode())
-            message = f"Task timed out after {timeout_s:.2f} seconds"
-            error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
-            result_path.unlink(missing_ok=True)
-            return InvokeResult(json.dumps(error).encode(), "Unhandled", duration)
-        duration = time.monotonic() - started
-        log.write(f"END {name} exit={proc.returncode} {duration:.2f}s\n".encode())
+    environment = _acquire(name, key)
+    start = "warm" if environment else "cold"
+    if environment is None:
+        environment = _spawn(name, key, handler, env, tmp_dir, log_path)
+    _log(log_path, f"START {name} ({start}) {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
 
-    payload = result_path.read_bytes() if result_path.exists() else b""
-    result_path.unlink(missing_ok=True)
-    if proc.returncode == 0:
-        return InvokeResult(payload, None, duration)
-    if not payload:  # the process died before it could report (e.g. killed, out of memory)
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=".json", delete=False) as result_file:
+        result_path = Path(result_file.name)
+    request = {"event_json": event.decode("utf-8", "replace"), "result_path": str(result_path)}
+    request["timeout_s"] = timeout_s
+    outcome = ""
+    try:
+        environment.process.stdin.write(json.dumps(request).encode() + b"\n")
+        environment.process.stdin.flush()
+        ready, _, _ = select.select([environment.control], [], [], timeout_s)
+        outcome = environment.control.readline().strip() if ready else "timeout"
+    except BrokenPipeError:
+        outcome = ""  # the environment had died
+    duration = time.monotonic() - started
+
+    if outcome == "timeout":
+        environment.discard()
+        result_path.unlink(missing_ok=True)
+        _log(log_path, f"END {name} timed out after {timeout_s}s")
+        message = f"Task timed out after {timeout_s:.2f} seconds"
+        error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+        return InvokeResult(json.dumps(error).encode(), "Unhandled", duration)
+    if outcome not in ("ok", "error"):  # the process died before it could report
+        environment.discard()
+        result_path.unlink(missing_ok=True)
+        code = environment.process.returncode
+        _log(log_path, f"END {name} exit={code} {duration:.2f}s")
         error = {
             "errorType": "Runtime.ExitError",
-            "errorMessage": f"RequestId: local Error: Runtime exited with status {proc.returncode}",
+            "errorMessage": f"RequestId: local Error: Runtime exited with status {code}",
         }
-        payload = json.dumps(error).encode()
-    return InvokeResult(payload, "Unhandled", duration)
+        return InvokeResult(json.dumps(error).encode(), "Unhandled", duration)
+
+    _release(environment)
+    payload = result_path.read_bytes()
+    result_path.unlink(missing_ok=True)
+    _log(log_path, f"END {name} {outcome} {duration:.2f}s")
+    return InvokeResult(payload, None if outcome == "ok" else "Unhandled", duration)

@@ -26,6 +26,9 @@ PLANS = ("free", "pro", "enterprise")
 PAGES = ("/", "/pricing", "/product/1", "/product/2", "/cart", "/checkout", "/blog")
 DEVICES = ("desktop", "mobile", "tablet")
 PART_LINES = 100_000
+# Share of a day's events that arrive late: stamped one or two days before the day they land
+# (within the pipeline's default lookback), as mobile clients that were offline do.
+LATE_SHARE = 0.02
 
 
 @dataclass
@@ -53,17 +56,22 @@ def user_record(index: int, seed: int, updated_at: datetime) -> dict:
     }
 
 
-def events_for_day(day: date, count: int, seed: int) -> Iterator[dict]:
+def events_for_day(
+    day: date, count: int, seed: int, late_share: float = LATE_SHARE
+) -> Iterator[dict]:
+    """The events that land on `day`: stamped that day, or 1-2 days earlier for late ones."""
     rng = random.Random(f"{seed}:events:{day.isoformat()}")
     population = population_size(count)
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     for _ in range(count):
         event_type = rng.choices(EVENT_TYPES, weights=EVENT_WEIGHTS)[0]
+        days_late = rng.choice((1, 2)) if rng.random() < late_share else 0
+        moment = start - timedelta(days=days_late)
         event = {
             "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "user_id": f"u{rng.randrange(population):07d}",
             "event_type": event_type,
-            "event_ts": _iso(start + timedelta(microseconds=rng.randrange(86_400_000_000))),
+            "event_ts": _iso(moment + timedelta(microseconds=rng.randrange(86_400_000_000))),
             "properties": {"page": rng.choice(PAGES), "device": rng.choice(DEVICES)},
         }
         if event_type == "purchase":
@@ -72,7 +80,9 @@ def events_for_day(day: date, count: int, seed: int) -> Iterator[dict]:
         yield event
 
 
-def write_day(s3, bucket: str, day: date, events: int, seed: int = 42) -> DayWritten:
+def write_day(
+    s3, bucket: str, day: date, events: int, seed: int = 42, late_share: float = LATE_SHARE
+) -> DayWritten:
     """Write one day of events and the users seen that day; returns what was written."""
     prefix = f"dt={day.isoformat()}"
     files: list[str] = []
@@ -87,7 +97,7 @@ def write_day(s3, bucket: str, day: date, events: int, seed: int = 42) -> DayWri
         files.append(key)
         buffer, lines, part = io.BytesIO(), 0, part + 1
 
-    for event in events_for_day(day, events, seed):
+    for event in events_for_day(day, events, seed, late_share):
         seen_users.add(int(event["user_id"][1:]))
         buffer.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
         lines += 1
@@ -120,9 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--events", type=int, default=10_000, help="events per day")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--late-share", type=float, default=LATE_SHARE, help="share of events 1-2 days late"
+    )
     args = parser.parse_args(argv)
     if args.days < 1 or args.events < 0:
         parser.error("--days must be >= 1 and --events >= 0")
+    if not 0 <= args.late_share <= 1:
+        parser.error("--late-share must be between 0 and 1")
     stack = LocalStack()
     endpoint = stack.endpoint_url()
     if not endpoint:
@@ -130,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     bucket = json.loads((stack.dir / "stack.json").read_text())["names"]["raw_bucket"]
     s3 = client("s3", endpoint)
     for offset in range(args.days):
-        written = write_day(s3, bucket, args.start + timedelta(days=offset), args.events, args.seed)
+        written = write_day(
+            s3, bucket, args.start + timedelta(days=offset), args.events, args.seed, args.late_share
+        )
         print(
             f"{written.day}: {written.events} events, {written.users} users -> s3://{bucket}/",
             file=sys.stderr,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -117,6 +118,21 @@ def run(
         elapsed_s=elapsed,
         full_refresh=full_refresh,
     )
+
+
+def release_local_database(settings: Settings) -> None:
+    """Let go of the local target's DuckDB file at the end of an invocation.
+
+    Both functions open the same DuckDB file locally and DuckDB allows one process at a time;
+    dbt-duckdb keeps its handle for the life of the process, which in a warm execution
+    environment outlives the invocation. (Athena has nothing to release.)
+    """
+    if settings.target != "local":
+        return
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
 
 
 def dbt_vars(

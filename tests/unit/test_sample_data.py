@@ -46,10 +46,19 @@ def test_events_are_realistic_and_partitioned_by_day(monkeypatch):
     assert len([k for _, k in s3.objects if k.startswith("events/")]) == 4
     assert len({e["event_id"] for e in events}) == 1000
     assert {e["event_type"] for e in events} == set(sample_data.EVENT_TYPES)
-    assert all(e["event_ts"].startswith("2026-11-20T") for e in events)
+    stamped = {e["event_ts"][:10] for e in events}
+    assert stamped == {"2026-11-18", "2026-11-19", "2026-11-20"}  # late ones 1-2 days early
+    late = sum(1 for e in events if not e["event_ts"].startswith("2026-11-20"))
+    assert 0 < late < 0.05 * len(events)
     purchases = [e for e in events if e["event_type"] == "purchase"]
     assert purchases and all(5 <= e["revenue"] <= 500 for e in purchases)
     assert all("revenue" not in e for e in events if e["event_type"] != "purchase")
     # every user who acted that day is in that day's users export, exactly once
     assert {u["user_id"] for u in users} == {e["user_id"] for e in events}
     assert len(users) == written.users
+
+
+def test_late_events_can_be_turned_off():
+    s3 = FakeS3()
+    sample_data.write_day(s3, "raw", date(2026, 11, 20), 500, seed=7, late_share=0)
+    assert all(e["event_ts"].startswith("2026-11-20T") for e in lines(s3, "events/"))

@@ -54,6 +54,13 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
     settings = Settings.from_env()
+    try:
+        return _run_stage(settings, event)
+    finally:
+        dbt_invocation.release_local_database(settings)
+
+
+def _run_stage(settings: Settings, event: dict) -> dict:
     interval = Interval.from_event(event)
     layer = event.get("select")
     refresh_models = selection.requested_models(event, settings.dbt_project_dir)

@@ -28,11 +28,14 @@ def handler(event: dict, context) -> dict:
     interval = Interval.from_event(event)
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage", "tests"))
     started_at = utc_now()
-    outcome = dbt_invocation.run(
-        settings,
-        ["test"],
-        dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event)),
-    )
+    try:
+        outcome = dbt_invocation.run(
+            settings,
+            ["test"],
+            dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event)),
+        )
+    finally:
+        dbt_invocation.release_local_database(settings)
     if not outcome.results:
         raise DbtTestError(f"dbt test did not run: {outcome.exception or 'no results'}")
 
