@@ -93,6 +93,8 @@ def summary(lakehouse: Lakehouse, day: date) -> tuple[str, dict]:
         f"  {names['curated_database']}.fct_events  {fct_events.num_rows} rows "
         f"({day_events.num_rows} on {day}), revenue {revenue}",
         f"  {names['curated_database']}.dim_users   {dim_users.num_rows} rows",
+        f"  {names['curated_database']}.daily_metrics  {lakehouse.table('daily_metrics').num_rows}"
+        " days (late events counted in the day they happened)",
         f"  {names['elementary_database']}.elementary_test_results  {tests.num_rows} rows this run:"
         f" {statuses['pass']} passed, {statuses['warn']} warned, {statuses['fail']} failed,"
         f" {statuses['error']} errored",

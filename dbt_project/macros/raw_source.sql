@@ -21,14 +21,30 @@
     {%- endfor -%}
   {%- endif -%}
   {%- set days = ['*'] if flags.FULL_REFRESH else interval_days() -%}
+  {%- set patterns = [] -%}
+  {%- for day in days -%}
+    {%- do patterns.append("s3://" ~ var("raw_bucket") ~ "/" ~ table_name ~ "/dt=" ~ day ~ "/*.jsonl") -%}
+  {%- endfor -%}
+  {#- Like an Athena partition without files, a day without files is zero rows (DuckDB's
+      read_json would fail on a pattern that matches nothing). -#}
+  {%- if execute -%}
+    {%- set found = run_query("select count(*) from glob([" ~ ("'" ~ patterns | join("', '") ~ "'") ~ "])") -%}
+    {%- set any_files = found.columns[0].values()[0] > 0 -%}
+  {%- else -%}
+    {%- set any_files = true -%}
+  {%- endif -%}
+  {%- if any_files -%}
   read_json(
-    [{%- for day in days %}'s3://{{ var("raw_bucket") }}/{{ table_name }}/dt={{ day }}/*.jsonl'{{ ", " if not loop.last }}{% endfor -%}],
+    [{%- for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor -%}],
     format = 'newline_delimited',
     hive_partitioning = true,
     columns = {
       {%- for name, type in columns.items() %}'{{ name }}': '{{ type }}'{{ ", " if not loop.last }}{% endfor -%}
     }
   )
+  {%- else -%}
+  (select {% for name, type in columns.items() %}cast(null as {{ type }}) as {{ name }}, {% endfor %}cast(null as varchar) as dt where false)
+  {%- endif %}
 {%- endmacro %}
 
 {% macro duckdb_type(athena_type) -%}
