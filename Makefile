@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down airflow package deploy bench-parse lock clean install-infra test-infra
+        stack-up stack-down airflow package deploy bench-parse bench-history lock clean install-infra test-infra
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -21,6 +21,7 @@ help:
 	@echo "make package build what MWAA reads: dist/mwaa/{dags/,plugins.zip,requirements.txt,startup.sh}"
 	@echo "make deploy ENV=sandbox   build/push the Lambda image, upload MWAA files, terraform apply"
 	@echo "make bench-parse   median parse time of each DAG file"
+	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
 
 $(UV):
@@ -75,6 +76,9 @@ deploy: package
 
 bench-parse: install
 	$(AIRFLOW_PY) -m benchmarks.dag_parse
+
+bench-history: install
+	$(LOCAL_PY) -m benchmarks.history $(if $(DAYS),--history-days $(DAYS))
 
 lint: install
 	$(VENVS)/local/bin/ruff check .
