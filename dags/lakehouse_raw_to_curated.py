@@ -22,13 +22,11 @@ from datetime import UTC, datetime, timedelta
 
 import pendulum
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
-from airflow.providers.amazon.aws.operators.step_function import (
-    StepFunctionStartExecutionOperator,
-)
 from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
+from lakehouse.operators import ExclusiveStepFunctionStartExecutionOperator
 from lakehouse.sensors import StateMachineExecutionSensor
 
 DAG_ID = "lakehouse_raw_to_curated"
@@ -174,8 +172,11 @@ with DAG(
         )
 
     plan = plan_run()
-    start_transform = StepFunctionStartExecutionOperator(
+    start_transform = ExclusiveStepFunctionStartExecutionOperator(
         task_id="start_transform",
+        # One start at a time across every run, backfills included (see the operator).
+        max_active_tis_per_dag=1,
+        poll_seconds=POKE_SECONDS,
         state_machine_arn=f"{{{{ {CONFIG}.state_machine_arn }}}}",
         name=(
             "{{ ti.xcom_pull(task_ids='plan_run')['execution_name_base'] }}-t{{ ti.try_number }}"

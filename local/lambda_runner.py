@@ -12,6 +12,7 @@ so Step Functions' Retry and Catch see what they would see on AWS.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -56,6 +57,9 @@ class ExecutionEnvironment:
 
 _idle: list[ExecutionEnvironment] = []
 _idle_lock = threading.Lock()
+# Invocations that use the local target's DuckDB file run one at a time: DuckDB lets one
+# process open a database file, where Athena would serve concurrent queries.
+_database_locks: dict[str, threading.Lock] = {}
 
 
 def _acquire(function_name: str, key: str) -> ExecutionEnvironment | None:
@@ -112,10 +116,25 @@ def _log(log_path: Path, line: str) -> None:
         log.write(line.encode() + b"\n")
 
 
+def _database_lock(path: str | None):
+    if not path:
+        return contextlib.nullcontext()
+    with _idle_lock:
+        return _database_locks.setdefault(path, threading.Lock())
+
+
 def invoke(
     function: dict, event: bytes, endpoint_url: str, state_dir: Path, region: str
 ) -> InvokeResult:
     """Run `function` (a GetFunctionConfiguration answer) on `event` and return its answer."""
+    variables = (function.get("Environment") or {}).get("Variables", {})
+    with _database_lock(variables.get("DUCKDB_PATH")):
+        return _invoke(function, event, endpoint_url, state_dir, region)
+
+
+def _invoke(
+    function: dict, event: bytes, endpoint_url: str, state_dir: Path, region: str
+) -> InvokeResult:
     name = function["FunctionName"]
     timeout_s = int(function.get("Timeout") or 3)
     tmp_dir = state_dir / "lambda-tmp" / name

@@ -39,7 +39,14 @@ def test_lakehouse_dag_shape(dagbag):
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.doc_md and dag.tags
-    assert set(dag.params.keys()) == {"interval_start", "interval_end", "full_refresh"}
+    assert set(dag.params.keys()) == {
+        "interval_start",
+        "interval_end",
+        "lookback_days",
+        "full_refresh",
+        "full_refresh_models",
+        "redrive_of",
+    }
     order = [t.task_id for t in dag.topological_sort()]
     assert order == [
         "plan_run",
@@ -56,7 +63,8 @@ def test_lakehouse_dag_shape(dagbag):
     kinds = {t.task_id: type(t).__name__ for t in dag.tasks}
     assert kinds["start_raw_crawler"] == "GlueCrawlerRunOperator"
     assert kinds["wait_for_raw_crawler"] == "GlueCrawlerSensor"
-    assert kinds["start_transform"] == "StepFunctionStartExecutionOperator"
+    assert kinds["start_transform"] == "ExclusiveStepFunctionStartExecutionOperator"
     assert kinds["wait_for_transform"] == "StateMachineExecutionSensor"
     start = dag.get_task("start_transform")
     assert "ti.try_number" in start.name  # a retry starts a new execution name
+    assert start.max_active_tis_per_dag == 1  # executions never overlap, backfills included

@@ -1,0 +1,99 @@
+"""The local merge (dbt_runtime.iceberg.merge_rows) has dbt-athena's MERGE semantics, and the
+dbt-executor splits a partial full refresh into the right dbt selections."""
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from dbt_runtime import iceberg, selection
+from dbt_runtime.dbt_invocation import InvalidEvent
+
+pytestmark = pytest.mark.unit
+REPO = Path(__file__).resolve().parents[2]
+FIRST_LANDING_WINS = "src.landed_on <= target.landed_on"
+
+
+def events(*rows):
+    return pa.Table.from_pylist(
+        [{"event_id": e, "value": v, "landed_on": d} for e, v, d in rows],
+        schema=pa.schema(
+            [("event_id", pa.string()), ("value", pa.int64()), ("landed_on", pa.string())]
+        ),
+    )
+
+
+def as_dict(table):
+    return {r["event_id"]: (r["value"], r["landed_on"]) for r in table.to_pylist()}
+
+
+def test_inserts_new_keys_and_keeps_untouched_rows():
+    merged, written = iceberg.merge_rows(
+        events(("a", 1, "d1"), ("b", 2, "d1")), events(("c", 3, "d2")), ["event_id"], None
+    )
+    assert as_dict(merged) == {"a": (1, "d1"), "b": (2, "d1"), "c": (3, "d2")}
+    assert written == 1
+
+
+def test_update_condition_decides_which_version_of_a_key_survives():
+    current = events(("a", 1, "d1"), ("b", 2, "d3"))
+    incoming = events(("a", 10, "d2"), ("b", 20, "d2"))  # a: later landing, b: earlier
+    merged, written = iceberg.merge_rows(current, incoming, ["event_id"], FIRST_LANDING_WINS)
+    assert as_dict(merged) == {"a": (1, "d1"), "b": (20, "d2")}
+    assert written == 1
+    # the same landing again (a rerun) replaces the row with itself
+    again, _ = iceberg.merge_rows(merged, events(("b", 20, "d2")), ["event_id"], FIRST_LANDING_WINS)
+    assert as_dict(again) == as_dict(merged)
+
+
+def test_without_update_condition_the_new_row_wins():
+    merged, _ = iceberg.merge_rows(
+        events(("a", 1, "d1")), events(("a", 5, "d0")), ["event_id"], None
+    )
+    assert as_dict(merged) == {"a": (5, "d0")}
+
+
+@pytest.mark.parametrize(
+    "incoming, message",
+    [
+        (events(("a", 1, "d1"), ("a", 2, "d1")), "1 duplicate key"),
+        (events((None, 1, "d1")), "1 null key"),
+    ],
+)
+def test_keys_that_cannot_merge_are_rejected(incoming, message):
+    with pytest.raises(iceberg.MergeError, match=message):
+        iceberg.merge_rows(events(("z", 0, "d0")), incoming, ["event_id"], None)
+
+
+def test_rows_outside_the_merge_window_are_rejected_before_anything_is_written():
+    data = pa.table({"event_date": [date(2026, 1, 1), date(2026, 1, 9)], "event_id": ["a", "b"]})
+    window = iceberg.MergeWindow("event_date", "2026-01-01", "2026-01-05")
+    with pytest.raises(iceberg.MergeError, match="1 row"):
+        iceberg.write("db", "t", data, unique_key=["event_id"], window=window)
+
+
+def test_a_partial_full_refresh_is_two_dbt_invocations_per_stage():
+    staging = selection.invocations("staging", False, ["fct_events"])
+    assert [(s.args(), s.full_refresh) for s in staging] == [
+        (["--select", "+fct_events,path:models/staging"], True),
+        (
+            ["--select", "path:models/staging", "--exclude", "+fct_events,path:models/staging"],
+            False,
+        ),
+    ]
+    marts = selection.invocations("marts", False, ["fct_events"])
+    assert marts[0].select == "fct_events+,path:models/marts fct_events+,path:models/gold"
+    assert marts[0].full_refresh and not marts[1].full_refresh
+    assert [s.args() for s in selection.invocations("marts", True, [])] == [
+        ["--select", "path:models/marts path:models/gold"]
+    ]
+
+
+def test_only_incremental_models_can_be_named_for_a_full_refresh():
+    project = REPO / "dbt_project"
+    assert selection.refreshable_models(project) == ["daily_metrics", "dim_users", "fct_events"]
+    event = {"full_refresh_models": ["fct_events", "stg_raw_events"]}
+    with pytest.raises(InvalidEvent, match="stg_raw_events"):
+        selection.requested_models(event, project)
+    with pytest.raises(InvalidEvent, match="lookback_days"):
+        selection.lookback_days({"lookback_days": 365})
