@@ -38,6 +38,7 @@
     [{%- for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor -%}],
     format = 'newline_delimited',
     hive_partitioning = true,
+    hive_types = {'dt': 'VARCHAR'},
     columns = {
       {%- for name, type in columns.items() %}'{{ name }}': '{{ type }}'{{ ", " if not loop.last }}{% endfor -%}
     }
