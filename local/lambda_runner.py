@@ -111,6 +111,21 @@ def _spawn(name: str, key: str, handler: str, env: dict, tmp_dir: Path, log_path
     return ExecutionEnvironment(name, key, process, os.fdopen(read_fd, "r"))
 
 
+def _reset_peak_memory(pid: int) -> None:
+    """Reset the process's peak RSS, so it measures this invocation (Linux clear_refs "5")."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _peak_memory_mb(pid: int) -> int | None:
+    """Peak RSS since the last reset: Lambda's "Max Memory Used" of the invocation."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return None
+
+
 def _log(log_path: Path, line: str) -> None:
     with open(log_path, "ab") as log:
         log.write(line.encode() + b"\n")
@@ -175,6 +190,7 @@ def _invoke(
     request = {"event_json": event.decode("utf-8", "replace"), "result_path": str(result_path)}
     request["timeout_s"] = timeout_s
     outcome = ""
+    _reset_peak_memory(environment.process.pid)
     try:
         environment.process.stdin.write(json.dumps(request).encode() + b"\n")
         environment.process.stdin.flush()
@@ -202,8 +218,9 @@ def _invoke(
         }
         return InvokeResult(json.dumps(error).encode(), "Unhandled", duration)
 
+    memory = _peak_memory_mb(environment.process.pid)
     _release(environment)
     payload = result_path.read_bytes()
     result_path.unlink(missing_ok=True)
-    _log(log_path, f"END {name} {outcome} {duration:.2f}s")
+    _log(log_path, f"END {name} {outcome} {duration:.2f}s max_memory_used_mb={memory}")
     return InvokeResult(payload, None if outcome == "ok" else "Unhandled", duration)

@@ -15,7 +15,7 @@ import json
 import random
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -81,21 +81,33 @@ def events_for_day(
 
 
 def write_day(
-    s3, bucket: str, day: date, events: int, seed: int = 42, late_share: float = LATE_SHARE
+    s3,
+    bucket: str,
+    day: date,
+    events: int,
+    seed: int = 42,
+    late_share: float = LATE_SHARE,
+    progress: Callable[[date, int, int], None] | None = None,
 ) -> DayWritten:
-    """Write one day of events and the users seen that day; returns what was written."""
+    """Write one day of events and the users seen that day; returns what was written.
+
+    `progress(day, events_written, events)` is called after each part file.
+    """
     prefix = f"dt={day.isoformat()}"
     files: list[str] = []
     seen_users: set[int] = set()
     buffer = io.BytesIO()
-    lines = part = 0
+    lines = part = done = 0
 
     def flush() -> None:
-        nonlocal buffer, lines, part
+        nonlocal buffer, lines, part, done
         key = f"events/{prefix}/part-{part:05d}.jsonl"
         s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
         files.append(key)
+        done += lines
         buffer, lines, part = io.BytesIO(), 0, part + 1
+        if progress:
+            progress(day, done, events)
 
     for event in events_for_day(day, events, seed, late_share):
         seen_users.add(int(event["user_id"][1:]))
@@ -115,6 +127,10 @@ def write_day(
     s3.put_object(Bucket=bucket, Key=key, Body=users)
     files.append(key)
     return DayWritten(day, events, len(seen_users), files)
+
+
+def _print_progress(day: date, written: int, total: int) -> None:
+    print(f"  {day}: {written}/{total} events written", file=sys.stderr, flush=True)
 
 
 def _iso(moment: datetime) -> str:
@@ -146,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     s3 = client("s3", endpoint)
     for offset in range(args.days):
         written = write_day(
-            s3, bucket, args.start + timedelta(days=offset), args.events, args.seed, args.late_share
+            s3,
+            bucket,
+            args.start + timedelta(days=offset),
+            args.events,
+            args.seed,
+            args.late_share,
+            progress=_print_progress,
         )
         print(
             f"{written.day}: {written.events} events, {written.users} users -> s3://{bucket}/",

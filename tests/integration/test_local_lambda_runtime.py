@@ -1,6 +1,7 @@
 """The emulator's Lambda seam: our code runs for real, errors come back as Lambda reports them."""
 
 import json
+import re
 
 import pytest
 
@@ -41,6 +42,18 @@ def test_handler_runs_with_its_environment_and_private_tmp(lam):
     assert body["custom"] == "fixture-echo"
     assert body["tmp"].endswith("lambda-tmp/fixture-echo")
     assert 0 < body["remaining_ms"] <= 30_000
+
+
+def test_a_warm_environment_is_reused_and_reports_its_peak_memory(lam, local_stack):
+    stack, _, _ = local_stack
+    _, first = invoke(lam, "fixture-echo", {"n": 1})
+    _, second = invoke(lam, "fixture-echo", {"n": 2})
+    assert first["pid"] == second["pid"]  # the same execution environment, warm
+    assert second["event"] == {"n": 2}
+    log = (stack.dir / "logs" / "fixture-echo.log").read_text()
+    assert "(warm)" in log
+    peaks = [int(m) for m in re.findall(r"max_memory_used_mb=(\d+)", log)]
+    assert peaks and all(0 < peak < 1024 for peak in peaks)
 
 
 def test_unhandled_exception_is_reported_like_lambda(lam):

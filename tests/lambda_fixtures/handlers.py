@@ -11,6 +11,7 @@ def echo(event, context):
         "remaining_ms": context.get_remaining_time_in_millis(),
         "tmp": os.environ["TMPDIR"],
         "custom": os.environ.get("CUSTOM_SETTING"),
+        "pid": os.getpid(),
     }
 
 

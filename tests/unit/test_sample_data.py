@@ -39,7 +39,11 @@ def test_same_seed_same_bytes_other_seed_other_bytes():
 def test_events_are_realistic_and_partitioned_by_day(monkeypatch):
     monkeypatch.setattr(sample_data, "PART_LINES", 300)  # force several part files
     s3 = FakeS3()
-    written = sample_data.write_day(s3, "raw", date(2026, 11, 20), 1000, seed=7)
+    reports = []
+    written = sample_data.write_day(
+        s3, "raw", date(2026, 11, 20), 1000, seed=7, progress=lambda *r: reports.append(r)
+    )
+    assert [done for _, done, _ in reports] == [300, 600, 900, 1000]  # one report per part
     events = lines(s3, "events/dt=2026-11-20/")
     users = lines(s3, "users/dt=2026-11-20/")
     assert len(events) == written.events == 1000
