@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down airflow package deploy bench-parse bench-history lock clean install-infra test-infra
+        stack-up stack-down airflow package deploy bench bench-parse bench-history lock clean install-infra test-infra
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -20,6 +20,7 @@ help:
 	@echo "make airflow start Airflow 3.3.1 (UI + scheduler) on http://127.0.0.1:8080, wired to the local stack"
 	@echo "make package build what MWAA reads: dist/mwaa/{dags/,plugins.zip,requirements.txt,startup.sh}"
 	@echo "make deploy ENV=sandbox   build/push the Lambda image, upload MWAA files, terraform apply"
+	@echo "make bench         every benchmark -> docs/benchmarks.md (SCALE=tiny|small|full, SAMPLES=3)"
 	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
@@ -76,6 +77,9 @@ deploy: package
 
 bench-parse: install
 	$(AIRFLOW_PY) -m benchmarks.dag_parse
+
+bench: install
+	$(LOCAL_PY) -m benchmarks.run --scale $(or $(SCALE),full) --samples $(or $(SAMPLES),3)
 
 bench-history: install
 	$(LOCAL_PY) -m benchmarks.history $(if $(DAYS),--history-days $(DAYS))

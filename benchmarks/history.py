@@ -16,48 +16,15 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from benchmarks.transform import execute
 from local import sample_data
 from local.lakehouse import Lakehouse
 from local.stack import LocalStack
 
 FIRST = date(2026, 1, 1)
-
-
-def execute(lakehouse: Lakehouse, start: date, end: date, run_id: str, **options) -> float:
-    sfn = lakehouse.client("stepfunctions")
-    ledger = lakehouse.client("dynamodb")
-    names = lakehouse.resources["names"]
-    ledger.put_item(
-        TableName=names["runs_table"],
-        Item={"pipeline": {"S": "lakehouse_raw_to_curated"}, "run_id": {"S": run_id},
-              "status": {"S": "RUNNING"}, "stages": {"M": {}}},
-    )  # fmt: skip
-    machine_input = {
-        "pipeline": "lakehouse_raw_to_curated",
-        "run_id": run_id,
-        "interval": {"start": str(start), "end": str(end)},
-        "full_refresh": False,
-        "full_refresh_models": [],
-        "lookback_days": 2,
-        "resume_from": "dbt_staging",
-        **options,
-    }
-    started = time.monotonic()
-    arn = sfn.start_execution(
-        stateMachineArn=lakehouse.resources["state_machine_arn"],
-        name=run_id,
-        input=json.dumps(machine_input),
-    )["executionArn"]
-    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
-        time.sleep(0.2)
-    elapsed = time.monotonic() - started
-    if status != "SUCCEEDED":
-        raise RuntimeError(f"{run_id}: {status}")
-    return elapsed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,235 @@
+"""`make bench`: generate data at a scale, run every benchmark, write docs/benchmarks.md + a plot.
+
+  python -m benchmarks.run [--scale tiny|small|full] [--samples 3] [--out docs]
+
+One local stack in a temporary directory. Each figure is the median of `samples` runs; the
+side-by-side figures (ours vs the pandas template vs a bare DuckDB scan) are measured in turn,
+A, B, C, A, B, C..., on the same files, so machine noise hits all of them alike. `full` is the
+scale of the targets (issue 7); the smaller scales exist to try the harness quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIRST = date(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class Scale:
+    e2e_events: int  # one day through the DAG
+    days: int  # raw -> curated: days x events_per_day
+    events_per_day: int
+    history_days: int
+    rss_events: int  # one day, peak memory of the dbt-executor
+
+
+SCALES = {
+    "tiny": Scale(e2e_events=500, days=2, events_per_day=1_000, history_days=2, rss_events=1_000),
+    "small": Scale(20_000, 5, 100_000, 30, 200_000),
+    "full": Scale(100_000, 5, 1_000_000, 180, 1_000_000),
+}
+
+
+def machine() -> dict:
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "cpu": model,
+        "python": platform.python_version(),
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(action) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def generate(s3, bucket: str, days: list[date], events: int) -> float:
+    from local import sample_data
+
+    def progress(day, written, total):
+        print(f"  generating {day}: {written}/{total} events", file=sys.stderr, flush=True)
+
+    def write_all():
+        for day in days:
+            sample_data.write_day(s3, bucket, day, events, seed=7, progress=progress)
+
+    return timed(write_all)
+
+
+def generator_scaling(scale: Scale) -> dict:
+    """Generator seconds and peak RSS for N and 2N events (a subprocess each, into a fake S3)."""
+    figures = {}
+    for events in (scale.events_per_day // 2, scale.events_per_day):
+        code = (
+            "import resource,time;from datetime import date;from local import sample_data\n"
+            "class S3:\n def put_object(self,**k): pass\n"
+            f"t=time.monotonic();sample_data.write_day(S3(),'b',date(2026,1,1),{events})\n"
+            "print(time.monotonic()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.split()
+        figures[events] = {"seconds": float(out[0]), "peak_rss_mb": int(out[1]) // 1024}
+    return figures
+
+
+def peak_memory(log: Path, function: str) -> int:
+    peaks = re.findall(rf"END {function} ok .* max_memory_used_mb=(\d+)", log.read_text())
+    return max(int(p) for p in peaks)
+
+
+def parse_time(samples: int) -> dict:
+    out = REPO / "dist" / "bench" / "dag_parse.json"
+    subprocess.run(
+        [str(REPO / ".venvs" / "airflow" / "bin" / "python"), "-m", "benchmarks.dag_parse",
+         "--samples", str(max(samples, 3)), "--out", str(out)],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def run(scale: Scale, samples: int) -> dict:
+    from benchmarks import alternatives
+    from benchmarks.transform import execute
+    from local.demo import run_dag_for_day
+    from local.lakehouse import Lakehouse
+    from local.stack import LocalStack
+
+    results: dict = {"machine": machine(), "scale": scale.__dict__, "samples": samples}
+    print("generator scaling ...", file=sys.stderr, flush=True)
+    results["generator"] = generator_scaling(scale)
+
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as state:
+        stack = LocalStack(Path(state))
+        provisioned = stack.up()
+        try:
+            lakehouse = Lakehouse(stack)
+            s3 = lakehouse.client("s3")
+            bucket = provisioned.names.raw_bucket
+            os.environ.update(
+                {
+                    "AWS_ENDPOINT_URL": provisioned.endpoint_url,
+                    "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local",
+                }
+            )
+
+            # 1. One day through the real DAG (airflow dags test), trigger to success.
+            e2e_day = FIRST + timedelta(days=400)
+            generate(s3, bucket, [e2e_day], scale.e2e_events)
+            e2e = []
+            for i in range(samples):
+                print(f"DAG run {i + 1}/{samples} ...", file=sys.stderr, flush=True)
+                started = time.monotonic()
+                if run_dag_for_day(stack, e2e_day, f"bench-dag-{i}.log") != 0:
+                    raise RuntimeError(f"DAG run failed: see {stack.dir}/bench-dag-{i}.log")
+                e2e.append(time.monotonic() - started)
+            results["e2e_dag_run_s"] = {"median": median(e2e), "runs": e2e}
+
+            # 2. raw -> curated for days x events, side by side with the alternatives.
+            days = [FIRST + timedelta(days=i) for i in range(scale.days)]
+            generate(s3, bucket, days, scale.events_per_day)
+            day_names = [str(d) for d in days]
+            end = days[-1] + timedelta(days=1)
+            ours, pandas_s, floor = [], [], []
+            for i in range(samples):
+                print(f"raw -> curated {i + 1}/{samples} ...", file=sys.stderr, flush=True)
+                ours.append(execute(lakehouse, days[0], end, f"bench-transform-{i}"))
+                scratch = alternatives.scratch_dir()
+                pandas_s.append(
+                    timed(
+                        lambda out=scratch: alternatives.pandas_template(s3, bucket, day_names, out)
+                    )
+                )
+                floor.append(timed(lambda: alternatives.duckdb_floor(bucket, day_names)))
+            results["raw_to_curated"] = {
+                "events": scale.days * scale.events_per_day,
+                "ours_s": ours,
+                "pandas_s": pandas_s,
+                "duckdb_floor_s": floor,
+                "pandas_over_ours": median([p / o for p, o in zip(pandas_s, ours, strict=True)]),
+                "ours_over_floor": median([o / f for o, f in zip(ours, floor, strict=True)]),
+            }
+
+            # 3. Peak memory of the dbt-executor on one day of rss_events.
+            rss_day = FIRST + timedelta(days=500)
+            generate(s3, bucket, [rss_day], scale.rss_events)
+            log = stack.dir / "logs" / f"{provisioned.names.dbt_executor_function}.log"
+            log.write_text("")
+            execute(lakehouse, rss_day, rss_day + timedelta(days=1), "bench-rss")
+            results["dbt_executor_peak_mb"] = peak_memory(
+                log, provisioned.names.dbt_executor_function
+            )
+        finally:
+            stack.down()
+
+    # 4. History: a daily run with history_days stored vs with 1 (its own stack).
+    print("history ...", file=sys.stderr, flush=True)
+    history = subprocess.run(
+        [sys.executable, "-m", "benchmarks.history", "--history-days", str(scale.history_days),
+         "--events", str(min(scale.events_per_day, 2_000)), "--samples", str(samples)],
+        cwd=REPO, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    results["history"] = json.loads(history.stdout)
+
+    # 5. DAG file parse time (Airflow's virtualenv).
+    print("DAG parse ...", file=sys.stderr, flush=True)
+    results["dag_parse"] = parse_time(samples)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.report import write_report
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
+    parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    args = parser.parse_args(argv)
+    if args.samples < 1:
+        parser.error("--samples must be >= 1")
+    results = run(SCALES[args.scale], args.samples)
+    results["command"] = f"make bench SCALE={args.scale} SAMPLES={args.samples}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (REPO / "dist" / "bench").mkdir(parents=True, exist_ok=True)
+    (REPO / "dist" / "bench" / "results.json").write_text(json.dumps(results, indent=2))
+    write_report(results, args.out)
+    print(f"wrote {args.out / 'benchmarks.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
