@@ -119,7 +119,8 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
         interval_end=failed["interval_end"],
         full_refresh=bool(failed.get("full_refresh")),
         execution_name_base=execution_name_base(run_id),
-        lookback_days=int(failed.get("lookback_days", 2)),
+        # Records written before lookback_days existed ran with the default.
+        lookback_days=2 if failed.get("lookback_days") is None else int(failed["lookback_days"]),
         full_refresh_models=tuple(failed.get("full_refresh_models") or ()),
         # A failure before the state machine (crawler, an Airflow task) redoes all of it.
         resume_from=stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0],
