@@ -53,10 +53,16 @@ def run_section(title: str, stack_dir: Path, **variables: str) -> str:
     env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(stack_dir), **variables}
     output = []
     for block in SECTIONS[title]:
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", block],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+        for attempt in range(3):
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", block],
+                cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            # The local Airflow keeps its metadata in SQLite (MWAA: PostgreSQL), where a CLI
+            # write can still lose the lock to the scheduler; an operator would run it again.
+            if result.returncode == 0 or "database is locked" not in result.stderr:
+                break
+            time.sleep(5 * (attempt + 1))
         assert result.returncode == 0, f"{title}: {block}\n{result.stdout}\n{result.stderr}"
         output.append(result.stdout)
     return "\n".join(output)
