@@ -10,9 +10,7 @@ Both read the raw zone from the same endpoint as the pipeline.
 from __future__ import annotations
 
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -73,7 +71,3 @@ def duckdb_floor(bucket: str, days: list[str]) -> int:
         ).fetchone()[0]
     finally:
         conn.close()
-
-
-def scratch_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="bench-pandas-", dir=os.environ.get("TMPDIR")))

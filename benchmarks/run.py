@@ -66,10 +66,6 @@ def machine() -> dict:
     }
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def timed(action) -> float:
     started = time.monotonic()
     action()
@@ -157,7 +153,7 @@ def run(scale: Scale, samples: int) -> dict:
                 if run_dag_for_day(stack, e2e_day, f"bench-dag-{i}.log") != 0:
                     raise RuntimeError(f"DAG run failed: see {stack.dir}/bench-dag-{i}.log")
                 e2e.append(time.monotonic() - started)
-            results["e2e_dag_run_s"] = {"median": median(e2e), "runs": e2e}
+            results["e2e_dag_run_s"] = {"median": statistics.median(e2e), "runs": e2e}
 
             # 2. raw -> curated for days x events, side by side with the alternatives.
             days = [FIRST + timedelta(days=i) for i in range(scale.days)]
@@ -168,20 +164,26 @@ def run(scale: Scale, samples: int) -> dict:
             for i in range(samples):
                 print(f"raw -> curated {i + 1}/{samples} ...", file=sys.stderr, flush=True)
                 ours.append(execute(lakehouse, days[0], end, f"bench-transform-{i}"))
-                scratch = alternatives.scratch_dir()
-                pandas_s.append(
-                    timed(
-                        lambda out=scratch: alternatives.pandas_template(s3, bucket, day_names, out)
+                with tempfile.TemporaryDirectory(prefix="bench-pandas-") as scratch:
+                    pandas_s.append(
+                        timed(
+                            lambda out=Path(scratch): alternatives.pandas_template(
+                                s3, bucket, day_names, out
+                            )
+                        )
                     )
-                )
                 floor.append(timed(lambda: alternatives.duckdb_floor(bucket, day_names)))
             results["raw_to_curated"] = {
                 "events": scale.days * scale.events_per_day,
                 "ours_s": ours,
                 "pandas_s": pandas_s,
                 "duckdb_floor_s": floor,
-                "pandas_over_ours": median([p / o for p, o in zip(pandas_s, ours, strict=True)]),
-                "ours_over_floor": median([o / f for o, f in zip(ours, floor, strict=True)]),
+                "pandas_over_ours": statistics.median(
+                    [p / o for p, o in zip(pandas_s, ours, strict=True)]
+                ),
+                "ours_over_floor": statistics.median(
+                    [o / f for o, f in zip(ours, floor, strict=True)]
+                ),
             }
 
             # 3. Peak memory of the dbt-executor on one day of rss_events.

@@ -112,9 +112,13 @@ class Lakehouse:
             },
         )
 
-    def table(self, name: str, database: str | None = None) -> pa.Table:
+    def iceberg_table(self, name: str, database: str | None = None):
+        """The pyiceberg Table (curated database unless told otherwise)."""
         database = database or self.resources["names"]["curated_database"]
-        return self.catalog.load_table((database, name)).scan().to_arrow()
+        return self.catalog.load_table((database, name))
+
+    def table(self, name: str, database: str | None = None) -> pa.Table:
+        return self.iceberg_table(name, database).scan().to_arrow()
 
     def test_results(self, invocation_id: str | None = None) -> pa.Table:
         results = self.table(

@@ -26,7 +26,7 @@ def _files(table) -> int:
 
 
 def expire(lakehouse: Lakehouse, name: str, older_than_days: int) -> str:
-    table = lakehouse.catalog.load_table((lakehouse.resources["names"]["curated_database"], name))
+    table = lakehouse.iceberg_table(name)
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
     current = table.current_snapshot()
     before = len(table.snapshots())
@@ -41,7 +41,7 @@ def expire(lakehouse: Lakehouse, name: str, older_than_days: int) -> str:
 
 
 def compact(lakehouse: Lakehouse, name: str) -> str:
-    table = lakehouse.catalog.load_table((lakehouse.resources["names"]["curated_database"], name))
+    table = lakehouse.iceberg_table(name)
     before = _files(table)
     rows = table.scan().to_arrow()
     table.overwrite(rows)

@@ -19,6 +19,9 @@ _TRY_SUFFIX_MAX = len("-t") + 4
 MAX_PARTITIONS_PER_WRITE = 100
 # The stages of the state machine a redrive can start at, in order (the `resume_from` input).
 TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
+# Days before its landing day a late event may be stamped and still be merged (the DAG param's
+# default; dbt_project/macros/merge_window.sql applies it).
+DEFAULT_LOOKBACK_DAYS = 2
 
 
 class InvalidRunParams(ValueError):
@@ -33,7 +36,7 @@ class RunPlan:
     interval_end: str  # YYYY-MM-DD, exclusive
     full_refresh: bool
     execution_name_base: str
-    lookback_days: int = 2
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
     full_refresh_models: tuple[str, ...] = ()
     resume_from: str = TRANSFORM_STAGES[0]
     redrive_of: str | None = None
@@ -85,7 +88,7 @@ def _as_day(value: object, name: str) -> date:
 
 
 def _lookback(params: dict) -> int:
-    value = params.get("lookback_days", 2)
+    value = params.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
         raise InvalidRunParams(f"lookback_days must be an integer from 0 to 90, got {value!r}")
     return value
@@ -96,6 +99,12 @@ def _refresh_models(params: dict) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
         raise InvalidRunParams(f"full_refresh_models must be a list of model names, got {value!r}")
     return tuple(sorted(set(value)))
+
+
+def _recorded_lookback(record: dict) -> int:
+    # Records written before lookback_days existed ran with the default.
+    value = record.get("lookback_days")
+    return DEFAULT_LOOKBACK_DAYS if value is None else int(value)
 
 
 def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: str) -> RunPlan:
@@ -119,8 +128,7 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
         interval_end=failed["interval_end"],
         full_refresh=bool(failed.get("full_refresh")),
         execution_name_base=execution_name_base(run_id),
-        # Records written before lookback_days existed ran with the default.
-        lookback_days=2 if failed.get("lookback_days") is None else int(failed["lookback_days"]),
+        lookback_days=_recorded_lookback(failed),
         full_refresh_models=tuple(failed.get("full_refresh_models") or ()),
         # A failure before the state machine (crawler, an Airflow task) redoes all of it.
         resume_from=stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0],

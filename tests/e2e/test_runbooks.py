@@ -288,5 +288,5 @@ def test_7_compaction_and_snapshot_expiry_keep_the_data(scenario):
     assert "fct_events" in output
     lh = scenario["lakehouse"]
     assert fingerprint(lh) == scenario["fingerprint"]
-    table = lh.catalog.load_table((lh.resources["names"]["curated_database"], "fct_events"))
+    table = lh.iceberg_table("fct_events")
     assert len(table.snapshots()) == 1
