@@ -27,6 +27,8 @@ LAMBDA_HANDLERS = {
     "dbt_executor_function": "dbt_runtime.handlers.dbt_executor.handler",
     "test_executor_function": "dbt_runtime.handlers.test_executor.handler",
 }
+# Prefix of the curated bucket where the dbt-executor leaves its artifacts (Terraform: the same).
+DBT_ARTIFACTS_PREFIX = "dbt_artifacts"
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -61,6 +63,7 @@ def lambda_environment(
         "CURATED_DATABASE": names.curated_database,
         "ELEMENTARY_DATABASE": names.elementary_database,
         "ATHENA_RESULTS_S3": f"s3://{names.query_results_bucket}/",
+        "DBT_ARTIFACTS_S3": f"s3://{names.curated_bucket}/{DBT_ARTIFACTS_PREFIX}/",
         "POWERTOOLS_SERVICE_NAME": "lakehouse-dbt-runtime",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         **(extra or {}),

@@ -55,6 +55,10 @@ class DbtOutcome:
     exception: str | None = None
     elapsed_s: float = 0.0
     full_refresh: bool = False
+    # run_results' metadata and args, and the manifest's project name: what Elementary's
+    # dbt_invocations row is made of.
+    metadata: dict = field(default_factory=dict)
+    args: dict = field(default_factory=dict)
 
 
 def prepare_project(settings: Settings) -> Path:
@@ -107,16 +111,21 @@ def run(
         )
     run_results = json.loads(run_results_file.read_text())
     manifest_file = target_path / "manifest.json"
-    nodes = json.loads(manifest_file.read_text())["nodes"] if manifest_file.exists() else {}
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    metadata = dict(run_results.get("metadata") or {})
+    metadata["project_name"] = (manifest.get("metadata") or {}).get("project_name")
+    metadata["adapter_type"] = (manifest.get("metadata") or {}).get("adapter_type")
     return DbtOutcome(
         command=command[0],
         success=bool(result.success),
         invocation_id=run_results["metadata"]["invocation_id"],
         results=run_results["results"],
-        manifest_nodes=nodes,
+        manifest_nodes=manifest.get("nodes") or {},
         exception=exception,
         elapsed_s=elapsed,
         full_refresh=full_refresh,
+        metadata=metadata,
+        args=run_results.get("args") or {},
     )
 
 

@@ -228,3 +228,28 @@ def append(database: str, table: str, data: pa.Table) -> dict:
         }
 
     return _with_commit_retries(commit)
+
+
+def replace(database: str, table: str, data: pa.Table, key: str | None = None) -> dict:
+    """Write `data` in one commit in place of the rows it supersedes: those whose `key` value is
+    among `data`'s (every row without a key). Writing the same rows again changes nothing, so a
+    retried or repeated write never duplicates (Elementary's tables, keyed by invocation id).
+    A commit that lost to another writer is retried on the refreshed table."""
+    from pyiceberg.expressions import In
+
+    def commit() -> dict:
+        iceberg_table, existed = _load_or_create(database, table, data.schema)
+        if existed:
+            _evolve_schema(iceberg_table, data.schema)
+        if key and data.num_rows == 0:
+            return {"operation": "replace", "rows_written": 0}
+        values = sorted(set(data[key].to_pylist()) - {None}) if key else []
+        row_filter = In(key, values) if key else AlwaysTrue()
+        rows = _conform(data, iceberg_table.schema().as_arrow())
+        if key and not values:
+            iceberg_table.append(rows)  # nothing to supersede (no rows, or no keys)
+        else:
+            iceberg_table.overwrite(rows, overwrite_filter=row_filter)
+        return {"operation": "replace", "rows_written": data.num_rows}
+
+    return _with_commit_retries(commit)

@@ -28,6 +28,9 @@ class Settings:
     curated_database: str
     elementary_database: str
     athena_results_s3: str
+    # Where the dbt-executor leaves each invocation's artifacts for the test-executor, which
+    # records them in Elementary's tables (s3://bucket/prefix/).
+    dbt_artifacts_s3: str
     duckdb_path: str
     endpoint_url: str | None
     region: str
@@ -57,9 +60,16 @@ class Settings:
             curated_database=required("CURATED_DATABASE"),
             elementary_database=required("ELEMENTARY_DATABASE"),
             athena_results_s3=required("ATHENA_RESULTS_S3"),
+            dbt_artifacts_s3=_s3_prefix(required("DBT_ARTIFACTS_S3")),
             duckdb_path=duckdb_path,
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
             region=os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             tmp_dir=tmp_dir,
         )
+
+
+def _s3_prefix(value: str) -> str:
+    if not value.startswith("s3://") or len(value.removeprefix("s3://").split("/", 1)[0]) < 3:
+        raise ConfigurationError(f"DBT_ARTIFACTS_S3 must be s3://bucket/prefix/, got {value!r}")
+    return value if value.endswith("/") else value + "/"

@@ -47,7 +47,8 @@ def test_stages_run_in_order_and_every_lambda_task_retries_and_catches():
         assert retry["BackoffRate"] > 1
         assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
         assert states[state["Catch"][0]["Next"]]["Next"] == "RecordFailure"
-    assert states["RecordFailure"]["Next"] == "NotifyFailure"
+    assert states["RecordFailure"]["Next"] == "RecordRunArtifacts"
+    assert states["RecordRunArtifacts"]["Next"] == "NotifyFailure"
     assert states["NotifyFailure"]["Resource"] == "arn:aws:states:::sns:publish"
     assert states["NotifyFailure"]["Next"] == "Failed"
     assert states["Failed"]["Type"] == "Fail"
@@ -70,3 +71,28 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
         payload = states[stage]["Parameters"]["Payload"]
         assert payload["lookback_days.$"] == "$.lookback_days"
         assert payload["full_refresh_models.$"] == "$.full_refresh_models"
+
+
+def test_the_failure_path_records_the_run_artifacts_without_hiding_the_error():
+    states = definition()["States"]
+    step = states["RecordRunArtifacts"]
+    # After the ledger has the failure, before the alert; whatever it does, the alert and the
+    # Fail state still get the original error and cause.
+    assert states["RecordFailure"]["Next"] == "RecordRunArtifacts"
+    assert states["RecordFailure"]["Catch"][0]["Next"] == "RecordRunArtifacts"
+    assert step["Parameters"]["FunctionName"] == VARIABLES["test_executor_arn"]
+    payload = step["Parameters"]["Payload"]
+    assert payload["mode"] == "record_only"
+    assert payload["failed_stage.$"] == "$.failure.stage"
+    assert payload["execution_id.$"] == "$$.Execution.Id"
+    assert step["ResultPath"] == "$.artifacts"
+    assert step["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.artifacts_error", "Next": "NotifyFailure"}
+    ]
+    assert step["Next"] == "NotifyFailure"
+    assert "Lambda.TooManyRequestsException" in step["Retry"][0]["ErrorEquals"]
+    assert states["Failed"]["ErrorPath"] == "$.failure.Error"
+    assert states["Failed"]["CausePath"] == "$.failure.Cause"
+    # Every failure branch reaches it.
+    for branch in ("DbtStagingFailed", "DbtMartsFailed", "DbtTestsFailed", "TestsFailed"):
+        assert states[branch]["Next"] == "RecordFailure"

@@ -3,15 +3,17 @@
 Event: {"stage": "dbt_staging", "select": "staging"|"marts", "run_id": "...",
         "interval": {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, "lookback_days": 2,
         "full_refresh": false, "full_refresh_models": ["fct_events"]}
-Returns the stage record that the state machine stores in the run ledger. Raises DbtRunError
-(the Step Functions error name) when any model fails, with dbt's message as the cause.
+Returns the stage record that the state machine stores in the run ledger. Each dbt invocation's
+artifacts are kept in S3 (dbt_runtime.artifacts), failed ones included, for the test-executor.
+Raises DbtRunError (the Step Functions error name) when any model fails, with dbt's message as
+the cause.
 """
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import dbt_invocation, selection
+from dbt_runtime import artifacts, dbt_invocation, selection
 from dbt_runtime.dbt_invocation import Interval, utc_now
 from dbt_runtime.row_counts import count_rows
 from dbt_runtime.settings import Settings
@@ -63,6 +65,7 @@ def handler(event: dict, context) -> dict:
 def _run_stage(settings: Settings, event: dict) -> dict:
     interval = Interval.from_event(event)
     layer = event.get("select")
+    artifacts.location(settings, event)  # a malformed event fails before dbt runs
     refresh_models = selection.requested_models(event, settings.dbt_project_dir)
     plan = selection.invocations(layer, bool(event.get("full_refresh")), refresh_models)
     dbt_vars = dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event))
@@ -79,7 +82,13 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         if not outcome.results and outcome.exception:
             raise DbtRunError(f"dbt run could not start: {outcome.exception}")
         invocation_ids.append(outcome.invocation_id)
-        models += _model_records(settings, outcome)
+        step_models = _model_records(settings, outcome)
+        models += step_models
+        # Kept before any failure is raised: the test-executor records failed runs too.
+        counted = {
+            r["unique_id"]: m["rows"] for r, m in zip(outcome.results, step_models, strict=True)
+        }
+        artifacts.save(settings, event, event.get("stage", f"dbt_{layer}"), outcome, counted)
         failed = [m for m in models if m["status"] not in ("success", "skipped")]
         if failed:
             details = "; ".join(f"{m['name']}: {m['message']}" for m in failed)

@@ -9,6 +9,14 @@ locals {
   glue_arn   = "arn:${local.partition}:glue:${local.region}:${local.account_id}"
   s3_arn     = "arn:${local.partition}:s3:::"
 
+  # Where the dbt-executor keeps each dbt invocation's artifacts for the test-executor, which
+  # records them in Elementary's tables (local/provision.py's DBT_ARTIFACTS_PREFIX).
+  dbt_artifacts_prefix = "dbt_artifacts"
+  dbt_artifacts_access = {
+    dbt_executor  = ["s3:PutObject"]
+    test_executor = ["s3:GetObject"]
+  }
+
   # ONE dbt runtime image; each function selects its handler through image_config.command.
   image_uri = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:${var.image_tag}")
 
@@ -37,6 +45,7 @@ locals {
     CURATED_DATABASE        = var.curated_database
     ELEMENTARY_DATABASE     = var.elementary_database
     ATHENA_RESULTS_S3       = "s3://${var.query_results_bucket}/"
+    DBT_ARTIFACTS_S3        = "s3://${var.curated_bucket}/${local.dbt_artifacts_prefix}/"
     ATHENA_WORKGROUP        = var.athena_workgroup
     POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
     POWERTOOLS_LOG_LEVEL    = "INFO"
@@ -241,6 +250,12 @@ data "aws_iam_policy_document" "lambda" {
     sid       = "WriteOwnPrefix"
     actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${local.s3_arn}${var.curated_bucket}/${local.writes[each.key]}/*"]
+  }
+
+  statement {
+    sid       = "DbtArtifacts"
+    actions   = local.dbt_artifacts_access[each.key]
+    resources = ["${local.s3_arn}${var.curated_bucket}/${local.dbt_artifacts_prefix}/*"]
   }
 
   statement {
