@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down airflow package deploy bench bench-parse bench-history lock clean install-infra test-infra
+        stack-up stack-down report airflow package deploy bench bench-parse bench-history lock clean install-infra test-infra
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench         every benchmark -> docs/benchmarks.md (SCALE=tiny|small|full, SAMPLES=3)"
 	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
+	@echo "make report  the data-quality report of the local lakehouse -> dist/report/index.html"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
 
 $(UV):
@@ -61,6 +62,10 @@ demo: install
 
 stack-up: install
 	$(LOCAL_PY) -m local.stack up
+
+# The data-quality report (HTML, self-contained) from the local stack's Elementary tables.
+report: install
+	$(LOCAL_PY) -m local.report --out dist/report
 
 stack-down:
 	-$(LOCAL_PY) -m local.stack down
