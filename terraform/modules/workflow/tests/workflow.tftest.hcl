@@ -98,6 +98,15 @@ run "one_image_two_handlers" {
   }
 
   assert {
+    condition = (
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:GetObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "DbtArtifacts"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/*"])
+    )
+    error_message = "the dbt-executor writes the dbt artifacts, the test-executor reads them"
+  }
+
+  assert {
     condition = alltrue([for f in aws_lambda_function.this : f.environment[0].variables == tomap({
       DBT_TARGET              = "athena"
       DBT_PROJECT_DIR         = "/var/task/dbt_project"
@@ -107,6 +116,7 @@ run "one_image_two_handlers" {
       CURATED_DATABASE        = "lakehouse_test_curated"
       ELEMENTARY_DATABASE     = "lakehouse_test_elementary"
       ATHENA_RESULTS_S3       = "s3://lakehouse-test-query-results/"
+      DBT_ARTIFACTS_S3        = "s3://lakehouse-test-curated/dbt_artifacts/"
       ATHENA_WORKGROUP        = "lakehouse-test"
       POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
       POWERTOOLS_LOG_LEVEL    = "INFO"
