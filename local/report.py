@@ -80,12 +80,14 @@ def figures(invocations: list[dict], run_results: list[dict], test_results: list
     tests = {day: dict.fromkeys(STATUSES, 0) for day in days}
     rows: dict[str, dict[str, int | None]] = {day: {} for day in days}
     models: set[str] = set()
+    outcomes: dict[str, dict[str, str]] = {day: {} for day in days}  # latest status per model
     for (day, _), (_, row) in latest.items():
         if row["resource_type"] == "test":
             status = row["status"] if row["status"] in STATUSES else "error"
             tests[day][status] += 1
         elif row["resource_type"] == "model":
             models.add(row["name"])
+            outcomes[day][row["name"]] = row["status"]
             if row["status"] == "success" and row.get("rows_affected") is not None:
                 rows[day][row["name"]] = int(row["rows_affected"])
 
@@ -98,6 +100,7 @@ def figures(invocations: list[dict], run_results: list[dict], test_results: list
         "tests": tests,
         "models": sorted(models),
         "rows": rows,
+        "outcomes": outcomes,
         "failures": _failures(by_id, run_results, test_results),
         "runs": runs,
         "latest": runs[0] if runs else None,
@@ -323,8 +326,10 @@ they returned).</div>
   <tr><th>day</th>{% for model in data.models %}<th>{{ model }}</th>{% endfor %}</tr>
   {% for day in data.days %}
   <tr><td>{{ day }}</td>{% for model in data.models %}
-    <td class="n" data-figure="rows.{{ day }}.{{ model }}">
-      {{- data.rows[day].get(model, '') -}}</td>
+    {% set outcome = data.outcomes[day].get(model) %}
+    <td class="n {{ 'bad' if outcome and outcome != 'success' else '' }}"
+        data-figure="rows.{{ day }}.{{ model }}">
+      {{- data.rows[day].get(model, outcome if outcome and outcome != 'success' else '') -}}</td>
   {% endfor %}</tr>
   {% endfor %}
 </table>
@@ -411,6 +416,17 @@ they returned).</div>
     bars(svg, "rows", data.days, [model],
          function (day) { return data.rows[day][model]; },
          function () { return data.colours.rows; });
+    // A day whose latest run of the model did not succeed: say so where its bar would be.
+    var step = (+svg.getAttribute("width") - 54) / Math.max(1, data.days.length);
+    data.days.forEach(function (day, i) {
+      var outcome = data.outcomes[day][model];
+      if (outcome && outcome !== "success") {
+        var mark = el("text", {x: 44 + step * i + step / 2, y: +svg.getAttribute("height") - 40,
+                               "text-anchor": "middle", "data-outcome": outcome}, svg);
+        mark.textContent = outcome;
+        mark.style.fill = data.colours.fail;
+      }
+    });
   });
   document.body.setAttribute("data-rendered", "true");
 })();

@@ -407,14 +407,10 @@ def invocation_rows(documents: list[dict]) -> list[dict]:
         metadata = doc.get("metadata") or {}
         args = doc.get("args") or {}
         interval = doc.get("interval") or {}
-        first = next(
-            (
-                doc["nodes"][r["unique_id"]]
-                for r in doc.get("results") or []
-                if r["unique_id"] in (doc.get("nodes") or {})
-            ),
-            {},
-        )
+        # The target's database and schema, as the models of the project are built there
+        # (tests' nodes name their audit schema).
+        models = [n for n in (doc.get("nodes") or {}).values() if n.get("resource_type") == "model"]
+        first = min(models, key=lambda n: n["unique_id"]) if models else {}
         rows.append(
             {
                 "invocation_id": doc["invocation_id"],
