@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[4/4] reading back the results\n", flush=True)
     text, _ = summary(lakehouse, args.day)
     print(text)
+    print("\nData-quality report (Elementary's tables): make report -> dist/report/index.html")
     print("\nThe emulator keeps running for inspection; stop it with: make stack-down")
     return code
 
