@@ -19,7 +19,7 @@ import json
 import re
 from functools import lru_cache
 
-from dbt_runtime.dbt_invocation import DbtOutcome, utc_now
+from dbt_runtime.dbt_invocation import DbtOutcome, InvalidEvent, utc_now
 from dbt_runtime.settings import Settings
 
 NODE_TYPES = ("model", "test", "seed", "snapshot")
@@ -73,7 +73,7 @@ def location(settings: Settings, event: dict) -> tuple[str, str]:
     """(bucket, key prefix) of the execution's artifacts."""
     run_id = str(event.get("run_id") or "").strip()
     if not run_id:
-        raise ValueError("event.run_id is required to keep or read dbt artifacts")
+        raise InvalidEvent("event.run_id is required to keep or read dbt artifacts")
     execution = str(event.get("execution_id") or "").rsplit(":", 1)[-1] or "no-execution"
     bucket, _, prefix = settings.dbt_artifacts_s3.removeprefix("s3://").partition("/")
     # Airflow run ids carry ':' and '+', which some S3 tools mangle: keep keys plain.
