@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    page = write(Lakehouse(stack), args.out)
+    page = write(Lakehouse(stack), args.out.resolve())
     print(f"data-quality report: {page}")
     return 0
 
