@@ -11,22 +11,12 @@ KEYED = pa.schema([("invocation_id", pa.string()), ("unique_id", pa.string())])
 
 
 @pytest.fixture
-def runtime(local_stack, monkeypatch):
+def runtime(lambda_env):
     """The dbt runtime's modules with the Lambda environment of the local stack."""
     from dbt_runtime import artifacts, iceberg
     from dbt_runtime.settings import Settings
 
-    from local.provision import lambda_environment
-
-    _, provisioned, _ = local_stack
-    env = lambda_environment(provisioned.names, "local", "/unused", {"DUCKDB_PATH": "/unused"})
-    for key, value in {**env, "AWS_ENDPOINT_URL": provisioned.endpoint_url}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "local")
-    iceberg.catalog.cache_clear()
-    yield artifacts, iceberg, Settings.from_env(), provisioned.names.elementary_database
-    iceberg.catalog.cache_clear()
+    return artifacts, iceberg, Settings.from_env(), lambda_env.elementary_database
 
 
 def keyed(*pairs) -> pa.Table:

@@ -14,20 +14,10 @@ WINDOW_COLUMNS = pa.schema(
 
 
 @pytest.fixture
-def iceberg_module(local_stack, monkeypatch):
+def iceberg_module(lambda_env):
     from dbt_runtime import iceberg
 
-    from local.provision import lambda_environment
-
-    _, provisioned, _ = local_stack
-    env = lambda_environment(provisioned.names, "local", "/unused", {"DUCKDB_PATH": "/unused"})
-    for key, value in {**env, "AWS_ENDPOINT_URL": provisioned.endpoint_url}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "local")
-    iceberg.catalog.cache_clear()
-    yield iceberg, provisioned.names.curated_database
-    iceberg.catalog.cache_clear()
+    return iceberg, lambda_env.curated_database
 
 
 def rows(*items):
