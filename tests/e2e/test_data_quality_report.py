@@ -1,9 +1,11 @@
 """Elementary's tables after real runs, and the HTML report built from them, in headless Chromium.
 
-Two days through the real DAG, state machine and Lambdas: one whose data fails tests (a user
-exported with another user's e-mail), one whose mart model fails (a broken copy of the dbt
-project, so the failure does not depend on how bad raw data is handled). Every figure checked
-comes from the Iceberg tables, read back independently of the report's code.
+Two days through the real DAG, state machine and Lambdas: one whose tests fail and warn (a copy
+of the dbt project with two more singular tests, one of severity warn), one whose mart model
+fails (a copy with a broken fct_events). Copies of the project, not bad raw data: the failures
+do not depend on how bad input is handled, and the lakehouse is left as clean as it was for
+the tests that share the stack. Every figure checked comes from the Iceberg tables, read back
+independently of the report's code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -35,58 +38,77 @@ def chromium() -> str:
     return binary
 
 
-def write_duplicate_email_user(s3, bucket: str, day: date) -> None:
-    """A user exported with another user's e-mail: the `unique` tests on email fail."""
-    key = next(
-        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"users/dt={day}/")["Contents"]
-    )
-    first = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()[0])
-    twin = {**first, "user_id": "u9999999"}
-    s3.put_object(
-        Bucket=bucket, Key=f"users/dt={day}/part-99999.jsonl", Body=json.dumps(twin).encode()
-    )
+EXTRA_TESTS = {
+    # Severity warn: a sample day is far smaller than this.
+    "expect_a_million_events": """{{ config(severity='warn') }}
+select count(*) as events from {{ ref('fct_events') }} having count(*) < 1000000
+""",
+    # Fails: most users of a sample day never purchase.
+    "every_user_has_purchased": """select u.user_id
+from {{ ref('dim_users') }} as u
+left join {{ ref('fct_events') }} as e
+    on e.user_id = u.user_id and e.event_type = 'purchase'
+where e.event_id is null
+""",
+}
 
 
-def broken_project(tmp_path: Path) -> Path:
-    """The dbt project with fct_events selecting a column that does not exist."""
+def project_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "dbt_project"
     shutil.copytree(
         report.REPO_ROOT / "dbt_project", copy, ignore=shutil.ignore_patterns("target", "logs")
     )
+    return copy
+
+
+def project_with_extra_tests(tmp_path: Path) -> Path:
+    copy = project_copy(tmp_path)
+    for name, sql in EXTRA_TESTS.items():
+        (copy / "tests" / f"{name}.sql").write_text(sql)
+    return copy
+
+
+def broken_project(tmp_path: Path) -> Path:
+    """The dbt project with fct_events selecting a column that does not exist."""
+    copy = project_copy(tmp_path)
     model = copy / "models" / "marts" / "fct_events.sql"
     text = model.read_text()
-    marker = "select"
-    position = text.rindex(marker)
+    position = text.rindex("select")
     model.write_text(
         text[:position] + "select no_such_column_in_staging as boom, " + text[position + 6 :]
     )
     return copy
 
 
-def set_project_dir(lam, function: str, project_dir: str) -> None:
-    config = lam.get_function_configuration(FunctionName=function)
-    variables = {**config["Environment"]["Variables"], "DBT_PROJECT_DIR": project_dir}
-    lam.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
+@contextmanager
+def project_dir(lakehouse, function: str, directory: Path):
+    """Run `function` with DBT_PROJECT_DIR = `directory`, then restore its configuration."""
+    lam = lakehouse.client("lambda")
+    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    changed = {**variables, "DBT_PROJECT_DIR": str(directory)}
+    lam.update_function_configuration(FunctionName=function, Environment={"Variables": changed})
+    try:
+        yield
+    finally:
+        lam.update_function_configuration(
+            FunctionName=function, Environment={"Variables": variables}
+        )
 
 
 @pytest.fixture(scope="module")
 def two_days(local_stack, tmp_path_factory):
     stack, provisioned, lakehouse = local_stack
     s3 = lakehouse.client("s3")
-    bucket = provisioned.names.raw_bucket
-    sample_data.write_day(s3, bucket, TESTS_FAIL_DAY, events=300, seed=21)
-    write_duplicate_email_user(s3, bucket, TESTS_FAIL_DAY)
-    first = run_dag_for_day(stack, TESTS_FAIL_DAY, log_name="e2e-report-tests-fail.log")
+    names = provisioned.names
+    sample_data.write_day(s3, names.raw_bucket, TESTS_FAIL_DAY, events=300, seed=21)
+    extra = project_with_extra_tests(tmp_path_factory.mktemp("extra-tests"))
+    with project_dir(lakehouse, names.test_executor_function, extra):
+        first = run_dag_for_day(stack, TESTS_FAIL_DAY, log_name="e2e-report-tests-fail.log")
 
-    sample_data.write_day(s3, bucket, MODEL_FAILS_DAY, events=300, seed=22)
-    lam = lakehouse.client("lambda")
-    function = provisioned.names.dbt_executor_function
-    original = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-    set_project_dir(lam, function, str(broken_project(tmp_path_factory.mktemp("broken"))))
-    try:
+    sample_data.write_day(s3, names.raw_bucket, MODEL_FAILS_DAY, events=300, seed=22)
+    broken = broken_project(tmp_path_factory.mktemp("broken"))
+    with project_dir(lakehouse, names.dbt_executor_function, broken):
         second = run_dag_for_day(stack, MODEL_FAILS_DAY, log_name="e2e-report-model-fails.log")
-    finally:
-        set_project_dir(lam, function, original["DBT_PROJECT_DIR"])
     runs = {
         day: next(r for r in lakehouse.runs() if r["interval_start"] == day.isoformat())
         for day in (TESTS_FAIL_DAY, MODEL_FAILS_DAY)
@@ -157,17 +179,22 @@ def test_a_failed_model_is_an_error_and_what_it_feeds_is_skipped(two_days):
     ]
 
 
-def test_failing_tests_are_recorded_with_their_failures(two_days):
+def test_failing_and_warning_tests_are_recorded_with_their_failures(two_days):
     _, runs, lakehouse = two_days
     run = runs[TESTS_FAIL_DAY]
     results = lakehouse.test_results(run["stages"]["tests"]["invocation_id"]).to_pylist()
-    assert len(results) == EXPECTED_TESTS
-    failed = {r["test_short_name"] for r in results if r["status"] == "fail"}
-    assert failed == {"unique_stg_raw_users_email", "unique_dim_users_email"}
-    assert all(r["failures"] > 0 for r in results if r["status"] == "fail")
+    assert len(results) == EXPECTED_TESTS + len(EXTRA_TESTS)
+    statuses = {r["test_short_name"]: r["status"] for r in results}
+    assert statuses.pop("every_user_has_purchased") == "fail"
+    assert statuses.pop("expect_a_million_events") == "warn"
+    assert set(statuses.values()) == {"pass"}
+    assert all(r["failures"] > 0 for r in results if r["status"] in ("fail", "warn"))
     ids = {i["invocation_id"] for i in invocations_of(lakehouse, run)}
     run_results = [r for r in rows_of(lakehouse, "dbt_run_results") if r["invocation_id"] in ids]
-    assert Counter(r["resource_type"] for r in run_results) == {"model": 5, "test": EXPECTED_TESTS}
+    assert Counter(r["resource_type"] for r in run_results) == {
+        "model": 5,
+        "test": EXPECTED_TESTS + len(EXTRA_TESTS),
+    }
     assert {r["status"] for r in run_results if r["resource_type"] == "model"} == {"success"}
 
 
@@ -296,7 +323,8 @@ def test_report_renders_charts_whose_figures_match_the_tables(two_days, tmp_path
         assert +drawn[day] == +expected[day], day
         for status in ("pass", "warn", "fail", "error", "skipped"):
             assert int(page_dom.cells[f"tests.{day}.{status}"]) == expected[day][status]
-    assert drawn[TESTS_FAIL_DAY.isoformat()]["fail"] == 2
+    assert drawn[TESTS_FAIL_DAY.isoformat()]["fail"] == 1
+    assert drawn[TESTS_FAIL_DAY.isoformat()]["warn"] == 1
     assert drawn[MODEL_FAILS_DAY.isoformat()]["skipped"] == EXPECTED_TESTS
 
     # Rows per day per model: the latest successful result of each model for the day.
@@ -311,7 +339,8 @@ def test_report_renders_charts_whose_figures_match_the_tables(two_days, tmp_path
     assert int(page_dom.cells[f"rows.{MODEL_FAILS_DAY}.stg_raw_events"]) == 300
 
     # The failures list names the failing tests and the failed model with dbt's message.
-    assert "unique_dim_users_email" in dom and "no_such_column_in_staging" in dom
+    for name in (*EXTRA_TESTS, "no_such_column_in_staging"):
+        assert name in dom
     # The latest run summary is the model failure's run.
     assert page_dom.cells["latest.run_id"] == runs[MODEL_FAILS_DAY]["run_id"]
     assert page_dom.cells["latest.interval"].startswith(MODEL_FAILS_DAY.isoformat())
