@@ -28,7 +28,8 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
     uncounted = []
     for result in outcome.results:
         node = outcome.manifest_nodes.get(result["unique_id"], {})
-        rows = (result.get("adapter_response") or {}).get("rows_affected")
+        response = result.get("adapter_response") or {}
+        rows = response.get("rows_affected")
         relation = node.get("relation_name")
         if (rows is None or rows < 0) and result["status"] == "success" and relation:
             uncounted.append(relation)
@@ -42,6 +43,8 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
                 "rows": rows if rows is not None and rows >= 0 else None,
                 "duration_s": round(result.get("execution_time") or 0.0, 3),
                 "message": result.get("message"),
+                # dbt-athena reports the bytes Athena scanned; dbt-duckdb reports no scan counter.
+                "bytes_scanned": response.get("data_scanned_in_bytes"),
             }
         )
     counted = count_rows(settings, uncounted)
