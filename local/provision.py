@@ -27,6 +27,17 @@ LAMBDA_HANDLERS = {
     "dbt_executor_function": "dbt_runtime.handlers.dbt_executor.handler",
     "test_executor_function": "dbt_runtime.handlers.test_executor.handler",
 }
+# The run ledger's key: one item per run of a pipeline (Terraform's metadata module: the same).
+RUNS_TABLE_KEYS = {
+    "KeySchema": [
+        {"AttributeName": "pipeline", "KeyType": "HASH"},
+        {"AttributeName": "run_id", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "pipeline", "AttributeType": "S"},
+        {"AttributeName": "run_id", "AttributeType": "S"},
+    ],
+}
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -139,15 +150,8 @@ def provision(
     _ignore_exists(
         ddb.create_table,
         TableName=names.runs_table,
-        KeySchema=[
-            {"AttributeName": "pipeline", "KeyType": "HASH"},
-            {"AttributeName": "run_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pipeline", "AttributeType": "S"},
-            {"AttributeName": "run_id", "AttributeType": "S"},
-        ],
         BillingMode="PAY_PER_REQUEST",
+        **RUNS_TABLE_KEYS,
     )
 
     iam = client("iam", endpoint_url)

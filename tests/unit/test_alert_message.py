@@ -12,28 +12,18 @@ import pytest
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from local.provision import ASL_TEMPLATE, render_template
+from tests.unit.test_state_machine_template import definition
 
 pytestmark = pytest.mark.unit
 RUN_ID = "scheduled__2026-11-21T06:00:00+00:00"
-VARIABLES = {
-    "dbt_executor_arn": "arn:aws:lambda:us-east-1:1:function:dbt",
-    "test_executor_arn": "arn:aws:lambda:us-east-1:1:function:test",
-    "runs_table": "lakehouse-sandbox-runs",
-    "alerts_topic_arn": "arn:aws:sns:us-east-1:1:alerts",
-}
-
-
-def states() -> dict:
-    return json.loads(render_template(ASL_TEMPLATE.read_text(), VARIABLES))["States"]
 
 
 def render(failure_state: str, run_input: dict) -> dict:
     """Run `failure_state` (a Pass that builds $.failure) then NotifyFailure's parameters as a
     Pass state, in moto's Step Functions interpreter; return the rendered Subject/Message."""
-    asl = states()
+    asl = definition()["States"]
     notify = {k: v for k, v in asl["NotifyFailure"]["Parameters"].items() if k != "TopicArn"}
-    definition = {
+    machine = {
         "StartAt": "Failure",
         "States": {
             "Failure": {**asl[failure_state], "Next": "Notify"},
@@ -52,7 +42,7 @@ def render(failure_state: str, run_input: dict) -> dict:
             )
             arn = sfn.create_state_machine(
                 name="alert",
-                definition=json.dumps(definition),
+                definition=json.dumps(machine),
                 roleArn="arn:aws:iam::123456789012:role/states",
             )["stateMachineArn"]
             execution = sfn.start_execution(
@@ -96,7 +86,7 @@ def test_a_model_failure_alert_says_run_interval_stage_error_cause_and_command()
         "Cause: 1 of 2 dbt model(s) failed: fct_events: Conversion Error: bad ts",
     ]
     assert f"Inspect: scripts/runs show {RUN_ID}" in lines
-    assert "--table lakehouse-sandbox-runs" in alert["Message"]
+    assert "--table runs" in alert["Message"]
     assert alert["Subject"] == (
         "lakehouse_raw_to_curated FAILED: 2026-11-20 to 2026-11-21, stage dbt_marts"
     )

@@ -12,6 +12,7 @@ from lakehouse.ledger import RunLedger
 from moto import mock_aws
 
 from local import runs as local_runs
+from local.provision import RUNS_TABLE_KEYS
 
 pytestmark = pytest.mark.unit
 PIPELINE = "lakehouse_raw_to_curated"
@@ -186,18 +187,7 @@ def ledger_table(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         ddb = boto3.resource("dynamodb", region_name="us-east-1")
-        table = ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pipeline", "KeyType": "HASH"},
-                {"AttributeName": "run_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pipeline", "AttributeType": "S"},
-                {"AttributeName": "run_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        table = ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **RUNS_TABLE_KEYS)
         for record in (succeeded_record(), failed_record()):
             table.put_item(Item={k: v for k, v in record.items() if v is not None})
         yield ddb
