@@ -126,6 +126,8 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         scanned = ""
         if athena and model.get("bytes_scanned") is not None:
             scanned = f"  scanned {_bytes(model['bytes_scanned'])}"
+        elif not athena and model.get("rows_read") is not None:
+            scanned = f"  read {model['rows_read']} rows"
         lines.append(
             f"      {model.get('name', '?'):<20} {model.get('status', '?'):<8}"
             f" rows {'-' if rows is None else rows:>9}  {_seconds(model.get('duration_s')):>7}"
@@ -133,8 +135,8 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         )
     if models and not athena:
         lines.append(
-            "      (bytes/rows read: not reported on the local target; Athena reports bytes"
-            " scanned per model)"
+            "      (local target: rows read = rows DuckDB scanned to build each Iceberg model;"
+            " views are not built from data; Athena reports bytes scanned instead)"
         )
     if "total" in stage:
         lines.append(

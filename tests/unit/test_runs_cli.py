@@ -4,6 +4,7 @@ handling, and the ledger reads it shares with the DAG, against moto's in-process
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -72,7 +73,7 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
                 "target": "local",
                 "duration_s": 9.9,
                 "models": marts_models
-                or [{"name": "fct_events", "status": "success", "rows": 2990}],
+                or [{"name": "fct_events", "status": "success", "rows": 2990, "rows_read": 3000}],
             },
         ),
     }
@@ -113,7 +114,8 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     assert "stg_raw_events       success  rows      3000" in text
     assert "tests: 30 passed, 0 warned, 0 failed, 0 errored of 30" in text
     assert "quarantined: 0" in text  # the quarantine model is absent
-    assert "not reported on the local target" in text
+    assert re.search(r"fct_events +success +rows +2990 .* read 3000 rows", text)
+    assert "rows DuckDB scanned to build each Iceberg model" in text
     assert "failed stage" not in text
 
 

@@ -9,6 +9,8 @@ Returns the stage record that the state machine stores in the run ledger. Raises
 
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools import Logger
 
 from dbt_runtime import dbt_invocation, selection
@@ -21,6 +23,20 @@ logger = Logger()
 
 class DbtRunError(RuntimeError):
     """One or more dbt models failed."""
+
+
+def rows_read(settings: Settings, invocation_id: str, alias: str | None) -> int | None:
+    """Rows scanned by a locally built Iceberg model, from the profile its materialization
+    wrote (views and Athena models have none); the file is removed once read."""
+    if settings.target != "local" or not alias:
+        return None
+    profile = settings.tmp_dir / f"{alias}__{invocation_id}.profile.json"
+    try:
+        scanned = json.loads(profile.read_text()).get("cumulative_rows_scanned")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    profile.unlink(missing_ok=True)
+    return scanned
 
 
 def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> list[dict]:
@@ -43,8 +59,10 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
                 "rows": rows if rows is not None and rows >= 0 else None,
                 "duration_s": round(result.get("execution_time") or 0.0, 3),
                 "message": result.get("message"),
-                # dbt-athena reports the bytes Athena scanned; dbt-duckdb reports no scan counter.
+                # dbt-athena reports the bytes Athena scanned; locally DuckDB's profiler counts
+                # the rows the model's build query scanned (the iceberg_table materialization).
                 "bytes_scanned": response.get("data_scanned_in_bytes"),
+                "rows_read": rows_read(settings, outcome.invocation_id, node.get("alias")),
             }
         )
     counted = count_rows(settings, uncounted)
