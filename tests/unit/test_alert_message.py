@@ -77,9 +77,10 @@ def test_a_model_failure_alert_says_run_interval_stage_error_cause_and_command()
     }
     alert = render("DbtMartsFailed", run_input)
     lines = alert["Message"].splitlines()
-    assert lines[:6] == [
+    assert lines[:7] == [
         "Pipeline: lakehouse_raw_to_curated",
         f"Run: {RUN_ID}",
+        "Status: FAILED",
         "Interval: 2026-11-20 to 2026-11-21 (end exclusive)",
         "Failed stage: dbt_marts",
         "Error: DbtRunError",
