@@ -135,8 +135,8 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         )
     if models and not athena:
         lines.append(
-            "      (local target: rows read = rows DuckDB scanned to build each Iceberg model;"
-            " views are not built from data; Athena reports bytes scanned instead)"
+            "      (local target: read = rows each Iceberg model's query read from its sources,"
+            " by DuckDB's profiler; views read nothing when created; Athena: bytes scanned)"
         )
     if "total" in stage:
         lines.append(

@@ -115,7 +115,7 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     assert "tests: 30 passed, 0 warned, 0 failed, 0 errored of 30" in text
     assert "quarantined: 0" in text  # the quarantine model is absent
     assert re.search(r"fct_events +success +rows +2990 .* read 3000 rows", text)
-    assert "rows DuckDB scanned to build each Iceberg model" in text
+    assert "rows each Iceberg model's query read from its sources" in text
     assert "failed stage" not in text
 
 

@@ -22,11 +22,11 @@
 
   {{ run_hooks(pre_hooks) }}
 
-  {#- DuckDB's profiler counts the rows this build query scans (raw files, views, snapshots):
-      the local stand-in for Athena's bytes scanned; the dbt-executor reads the file. -#}
+  {#- DuckDB's profiler counts the rows each scan of this build query yields (raw files, Iceberg
+      snapshots): the local stand-in for Athena's bytes scanned; the dbt-executor reads it. -#}
   {% call statement('profile_rows_read') -%}
     set enable_profiling = 'json';
-    set custom_profiling_settings = '{"CUMULATIVE_ROWS_SCANNED": "true"}';
+    set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}';
     set profiling_output = '{{ profile_file }}'
   {%- endcall %}
   {% call statement('stage_rows') -%}

@@ -26,17 +26,24 @@ class DbtRunError(RuntimeError):
 
 
 def rows_read(settings: Settings, invocation_id: str, alias: str | None) -> int | None:
-    """Rows scanned by a locally built Iceberg model, from the profile its materialization
-    wrote (views and Athena models have none); the file is removed once read."""
+    """Rows a locally built Iceberg model's query read from its sources: the output of every
+    table scan (raw files, Iceberg snapshots) in the DuckDB profile its materialization wrote.
+    Views and Athena models have none. The file is removed once read."""
     if settings.target != "local" or not alias:
         return None
     profile = settings.tmp_dir / f"{alias}__{invocation_id}.profile.json"
     try:
-        scanned = json.loads(profile.read_text()).get("cumulative_rows_scanned")
+        tree = json.loads(profile.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     profile.unlink(missing_ok=True)
-    return scanned
+    total, nodes = 0, [tree]
+    while nodes:
+        node = nodes.pop()
+        if node.get("operator_type") == "TABLE_SCAN":
+            total += int(node.get("operator_cardinality") or 0)
+        nodes += node.get("children") or []
+    return total
 
 
 def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> list[dict]:
