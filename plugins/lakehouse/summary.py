@@ -133,11 +133,6 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
             f" rows {'-' if rows is None else rows:>9}  {_seconds(model.get('duration_s')):>7}"
             f"{scanned}"
         )
-    if models and not athena:
-        lines.append(
-            "      (local target: read = rows each Iceberg model's query read from its sources,"
-            " by DuckDB's profiler; views read nothing when created; Athena: bytes scanned)"
-        )
     if "total" in stage:
         lines.append(
             f"      tests: {stage.get('passed', 0)} passed, {stage.get('warned', 0)} warned, "
@@ -190,6 +185,11 @@ def format_run(record: dict) -> str:
         lines.append("  (no stage recorded)")
     for name, stage in found.items():
         lines += _stage_lines(name, stage)
+    if any(s.get("models") and s.get("target") != "athena" for s in found.values()):
+        lines.append(
+            "  (local target: 'read' = rows each Iceberg model's query read from its sources,"
+            " by DuckDB's profiler; on Athena: bytes scanned)"
+        )
     if record.get("status") == "FAILED":
         lines += [
             "",
