@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down report airflow package deploy bench bench-parse bench-history lock clean install-infra test-infra
+        stack-up stack-down report airflow runs package deploy bench bench-parse bench-history lock clean install-infra test-infra
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
 	@echo "make report  the data-quality report of the local lakehouse -> dist/report/index.html"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
+	@echo "make runs ARGS='show RUN'    the run ledger: list recent runs, show one (scripts/runs)"
 
 $(UV):
 	$(PYTHON) -m venv $(VENVS)/tools
@@ -72,6 +73,10 @@ stack-down:
 
 airflow: install
 	$(LOCAL_PY) -m local.airflow_server --port $(or $(PORT),8080)
+
+# The run ledger CLI: make runs ARGS="list --status FAILED", make runs ARGS="show RUN_ID".
+runs: install
+	scripts/runs $(or $(ARGS),list)
 
 package: install
 	$(LOCAL_PY) -m mwaa.package --out dist/mwaa

@@ -18,16 +18,15 @@ the local stack locally), read when tasks run, never at parse time.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pendulum
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
-from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
 from lakehouse.operators import ExclusiveStepFunctionStartExecutionOperator
-from lakehouse.sensors import StateMachineExecutionSensor
+from lakehouse.sensors import CrawlerStageSensor, StateMachineExecutionSensor
 
 DAG_ID = "lakehouse_raw_to_curated"
 CONFIG = "var.json.lakehouse_config"
@@ -108,6 +107,7 @@ with DAG(
     def record_run_started(plan: dict, **context) -> None:
         from airflow.sdk import Variable
         from lakehouse.ledger import RunLedger
+        from lakehouse.summary import log_record_link
 
         config = Variable.get("lakehouse_config", deserialize_json=True)
         dag_run = context["dag_run"]
@@ -116,6 +116,7 @@ with DAG(
             return str(getattr(value, "value", value))
 
         ledger = RunLedger(config["runs_table"])
+        log_record_link(ledger, plan)
         if plan.get("redrive_of"):
             ledger.record_redriven(plan["pipeline"], plan["redrive_of"], plan["run_id"])
         ledger.record_started(
@@ -139,37 +140,15 @@ with DAG(
         fail_on_already_running=False,
     )
 
-    wait_for_raw_crawler = GlueCrawlerSensor(
+    # Writes the crawler stage (status, start, end, duration) when the crawl ends, either way.
+    wait_for_raw_crawler = CrawlerStageSensor(
         task_id="wait_for_raw_crawler",
         crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
+        runs_table=f"{{{{ {CONFIG}.runs_table }}}}",
+        pipeline=f"{{{{ {CONFIG}.pipeline }}}}",
         poke_interval=POKE_SECONDS,
         timeout=timedelta(hours=1).total_seconds(),
     )
-
-    @task
-    def record_crawler_stage(plan: dict) -> None:
-        from airflow.providers.amazon.aws.hooks.glue_crawler import GlueCrawlerHook
-        from airflow.sdk import Variable
-        from lakehouse.ledger import RunLedger
-
-        config = Variable.get("lakehouse_config", deserialize_json=True)
-        crawl = GlueCrawlerHook().get_crawler(config["raw_crawler"]).get("LastCrawl", {})
-        started = crawl.get("StartTime")
-        # GetCrawler gives no end time for the last crawl; the sensor saw it end by now.
-        ended = crawl.get("EndTime") or datetime.now(UTC)
-        RunLedger(config["runs_table"]).record_stage(
-            plan["pipeline"],
-            plan["run_id"],
-            "crawler",
-            {
-                "stage": "crawler",
-                "crawler": config["raw_crawler"],
-                "status": crawl.get("Status"),
-                "started_at": started.isoformat() if started else None,
-                "ended_at": ended.isoformat(),
-                "duration_s": round((ended - started).total_seconds(), 3) if started else None,
-            },
-        )
 
     plan = plan_run()
     start_transform = ExclusiveStepFunctionStartExecutionOperator(
@@ -189,6 +168,8 @@ with DAG(
     wait_for_transform = StateMachineExecutionSensor(
         task_id="wait_for_transform",
         execution_arn="{{ ti.xcom_pull(task_ids='start_transform') }}",
+        runs_table=f"{{{{ {CONFIG}.runs_table }}}}",
+        pipeline=f"{{{{ {CONFIG}.pipeline }}}}",
         poke_interval=POKE_SECONDS,
         timeout=timedelta(hours=3).total_seconds(),
         retries=0,  # a failed execution is final for this try; clear start_transform to rerun
@@ -198,13 +179,14 @@ with DAG(
     def summarize_run(plan: dict) -> dict:
         from airflow.sdk import Variable
         from lakehouse.ledger import RunLedger
-        from lakehouse.summary import format_run
+        from lakehouse.summary import format_run, log_record_link
 
         config = Variable.get("lakehouse_config", deserialize_json=True)
-        record = RunLedger(config["runs_table"]).get(plan["pipeline"], plan["run_id"])
-        if record is None:
-            raise RuntimeError(f"run {plan['run_id']} is missing from the ledger")
+        ledger = RunLedger(config["runs_table"])
+        ledger.record_duration(plan["pipeline"], plan["run_id"])
+        record = ledger.require(plan["pipeline"], plan["run_id"])
         print(format_run(record))
+        log_record_link(ledger, plan, record.get("execution_arn"))
         return {"run_id": plan["run_id"], "status": record.get("status")}
 
     (
@@ -212,7 +194,6 @@ with DAG(
         >> record_run_started(plan)
         >> start_raw_crawler
         >> wait_for_raw_crawler
-        >> record_crawler_stage(plan)
         >> start_transform
         >> wait_for_transform
         >> summarize_run(plan)

@@ -29,6 +29,17 @@ LAMBDA_HANDLERS = {
 }
 # Prefix of the curated bucket where the dbt-executor leaves its artifacts (Terraform: the same).
 DBT_ARTIFACTS_PREFIX = "dbt_artifacts"
+# The run ledger's key: one item per run of a pipeline (Terraform's metadata module: the same).
+RUNS_TABLE_KEYS = {
+    "KeySchema": [
+        {"AttributeName": "pipeline", "KeyType": "HASH"},
+        {"AttributeName": "run_id", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "pipeline", "AttributeType": "S"},
+        {"AttributeName": "run_id", "AttributeType": "S"},
+    ],
+}
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -142,15 +153,8 @@ def provision(
     _ignore_exists(
         ddb.create_table,
         TableName=names.runs_table,
-        KeySchema=[
-            {"AttributeName": "pipeline", "KeyType": "HASH"},
-            {"AttributeName": "run_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pipeline", "AttributeType": "S"},
-            {"AttributeName": "run_id", "AttributeType": "S"},
-        ],
         BillingMode="PAY_PER_REQUEST",
+        **RUNS_TABLE_KEYS,
     )
 
     iam = client("iam", endpoint_url)

@@ -1,32 +1,233 @@
-"""A readable account of one run, from the ledger record (used by the DAG's last task)."""
+"""A readable account of runs, from their ledger records.
+
+Used by the DAG's tasks (summarize_run, the links in the task logs) and by the `runs` CLI
+(lakehouse.runs_cli): pure functions of ledger items, no AWS calls, no Airflow imports.
+"""
 
 from __future__ import annotations
 
 import json
+import shlex
+from decimal import Decimal
+from urllib.parse import quote
+
+from lakehouse.ledger import elapsed_s
+
+STAGE_ORDER = ("crawler", "dbt_staging", "dbt_marts", "tests")
+# The dbt model whose rows written are the lines quarantined from the raw input.
+QUARANTINE_MODEL = "quarantined_events"
 
 
 def stages(record: dict) -> dict[str, dict]:
-    return {name: json.loads(value) for name, value in (record.get("stages") or {}).items()}
+    """The stage documents in pipeline order (unknown stages after the known ones)."""
+    raw = record.get("stages") or {}
+    decoded = {
+        name: value if isinstance(value, dict) else json.loads(value) for name, value in raw.items()
+    }
+    order = [s for s in STAGE_ORDER if s in decoded] + [s for s in decoded if s not in STAGE_ORDER]
+    return {name: decoded[name] for name in order}
+
+
+def run_duration(record: dict) -> float | None:
+    if record.get("duration_s") is not None:
+        return float(record["duration_s"])
+    return elapsed_s(record.get("started_at"), record.get("finished_at"))
+
+
+def quarantined(record: dict) -> int | None:
+    """Rows the quarantine model wrote in this run: 0 when the model is absent, None when no
+    dbt model ran (nothing was read, so nothing can have been quarantined yet)."""
+    models = [m for stage in stages(record).values() for m in stage.get("models") or []]
+    if not models:
+        return None
+    return sum(int(m.get("rows") or 0) for m in models if m.get("name") == QUARANTINE_MODEL)
+
+
+def _seconds(value) -> str:
+    return "-" if value is None else f"{float(value):.1f}s"
+
+
+def _bytes(value) -> str:
+    value = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def show_command(run_id: str, table: str | None = None, region: str | None = None) -> str:
+    """The CLI command that opens the record (table/region: the AWS form)."""
+    options = ""
+    if table:
+        options += f" --table {shlex.quote(table)}"
+    if region:
+        options += f" --region {shlex.quote(region)}"
+    return f"scripts/runs{options} show {shlex.quote(run_id)}"
+
+
+def console_urls(
+    region: str, table: str, pipeline: str, run_id: str, execution_arn: str | None = None
+) -> dict[str, str]:
+    """AWS console pages of the run: its ledger item and its Step Functions execution."""
+    console = f"https://{region}.console.aws.amazon.com"
+    urls = {
+        "DynamoDB item": (
+            f"{console}/dynamodbv2/home?region={region}#edit-item?itemMode=2"
+            f"&pk={quote(pipeline, safe='')}&sk={quote(run_id, safe='')}"
+            f"&route=ROUTE_ITEM_EXPLORER&table={quote(table, safe='')}"
+        )
+    }
+    if execution_arn:
+        urls["Step Functions execution"] = (
+            f"{console}/states/home?region={region}#/v2/executions/details/{execution_arn}"
+        )
+    return urls
+
+
+def open_record_line(
+    pipeline: str,
+    run_id: str,
+    table: str,
+    region: str | None = None,
+    execution_arn: str | None = None,
+) -> str:
+    """One log line telling how to open the run's record; `region` only on AWS (console)."""
+    if not region:
+        return f"Run record: {show_command(run_id)}"
+    urls = console_urls(region, table, pipeline, run_id, execution_arn)
+    return f"Run record: {show_command(run_id, table, region)} | " + " | ".join(
+        f"{name}: {url}" for name, url in urls.items()
+    )
+
+
+def log_record_link(ledger, plan: dict, execution_arn: str | None = None) -> str:
+    """Print (into the task log) how to open the run's record; console links on AWS."""
+    line = open_record_line(
+        plan["pipeline"], plan["run_id"], ledger.table_name, ledger.console_region(), execution_arn
+    )
+    print(line, flush=True)
+    return line
+
+
+def _stage_lines(name: str, stage: dict) -> list[str]:
+    lines = [
+        f"  {name:<12} {stage.get('status') or '?':<10} {_seconds(stage.get('duration_s')):>9}"
+        f"   {stage.get('started_at') or '-'} -> {stage.get('ended_at') or '-'}"
+    ]
+    if stage.get("crawler"):
+        lines.append(f"      crawler {stage['crawler']}")
+    if stage.get("error"):
+        lines.append(f"      error: {stage['error']}")
+    models = stage.get("models") or []
+    athena = stage.get("target") == "athena"
+    for model in models:
+        rows = model.get("rows")
+        scanned = ""
+        if athena and model.get("bytes_scanned") is not None:
+            scanned = f"  scanned {_bytes(model['bytes_scanned'])}"
+        elif not athena and model.get("rows_read") is not None:
+            scanned = f"  read {model['rows_read']} rows"
+        lines.append(
+            f"      {model.get('name', '?'):<20} {model.get('status', '?'):<8}"
+            f" rows {'-' if rows is None else rows:>9}  {_seconds(model.get('duration_s')):>7}"
+            f"{scanned}"
+        )
+    if "total" in stage:
+        lines.append(
+            f"      tests: {stage.get('passed', 0)} passed, {stage.get('warned', 0)} warned, "
+            f"{stage.get('failed', 0)} failed, {stage.get('errored', 0)} errored"
+            f" of {stage['total']}"
+        )
+        for test in stage.get("failing_tests") or []:
+            failures = test.get("failures")
+            lines.append(
+                f"        {test.get('status', '?'):<5} {test.get('test')}"
+                + (f" ({failures} failing rows)" if failures not in (None, "") else "")
+            )
+    return lines
 
 
 def format_run(record: dict) -> str:
+    """The whole record, for a person: who, what, when, each stage, and why it failed."""
+    full_refresh = record.get("full_refresh_models") or (
+        "all marts" if record.get("full_refresh") else "no"
+    )
+    if isinstance(full_refresh, list):
+        full_refresh = ", ".join(full_refresh)
     lines = [
         f"run {record['run_id']}: {record.get('status')}",
-        f"  interval {record.get('interval_start')} -> {record.get('interval_end')}"
-        f" (full_refresh={record.get('full_refresh')})",
+        f"  pipeline     {record.get('pipeline')}",
+        f"  triggered    {record.get('triggered_by') or '?'} (run type {record.get('run_type')})",
+        f"  interval     {record.get('interval_start')} -> {record.get('interval_end')}"
+        f" (end exclusive), lookback {record.get('lookback_days')} days,"
+        f" full refresh: {full_refresh}",
+        f"  started      {record.get('started_at')}",
+        f"  finished     {record.get('finished_at') or '-'}"
+        f"  (duration {_seconds(run_duration(record))})",
     ]
-    for name, stage in stages(record).items():
+    if record.get("execution_arn"):
+        lines.append(f"  execution    {record['execution_arn']}")
+    for key, label in (
+        ("redrive_of", "redrive of"),
+        ("redriven_by", "redriven by"),
+        ("resume_from", "resumed at"),
+    ):
+        if record.get(key) and not (key == "resume_from" and not record.get("redrive_of")):
+            lines.append(f"  {label:<12} {record[key]}")
+    count = quarantined(record)
+    lines.append(
+        f"  quarantined: {count}" if count is not None else "  quarantined: - (no dbt model ran)"
+    )
+    lines += ["", "  stage        status      duration   started -> ended"]
+    found = stages(record)
+    if not found:
+        lines.append("  (no stage recorded)")
+    for name, stage in found.items():
+        lines += _stage_lines(name, stage)
+    if any(s.get("models") and s.get("target") != "athena" for s in found.values()):
         lines.append(
-            f"  {name:<12} {stage.get('status', '?'):<10} {stage.get('duration_s', 0):>8.1f}s"
+            "  (local target: 'read' = rows each Iceberg model's query read from its sources,"
+            " by DuckDB's profiler; on Athena: bytes scanned)"
         )
-        for model in stage.get("models") or []:
-            lines.append(f"      {model['name']:<16} {model['status']:<8} rows={model['rows']}")
-        if "total" in stage:
-            lines.append(
-                f"      tests: {stage['passed']} passed, {stage['warned']} warned, "
-                f"{stage['failed']} failed, {stage['errored']} errored of {stage['total']}"
-            )
     if record.get("status") == "FAILED":
-        lines.append(f"  failed in {record.get('failed_stage')}: {record.get('error')}")
-        lines.append(f"  cause: {record.get('cause')}")
+        lines += [
+            "",
+            f"  failed stage {record.get('failed_stage')}",
+            f"  error        {record.get('error')}",
+            f"  cause        {record.get('cause')}",
+        ]
     return "\n".join(lines)
+
+
+def format_runs(records: list[dict]) -> str:
+    """One line per run: id, status, interval, duration, failed stage."""
+    header = ("RUN ID", "STATUS", "INTERVAL", "DURATION", "FAILED STAGE")
+    rows = [
+        (
+            r["run_id"],
+            r.get("status") or "?",
+            f"{r.get('interval_start')} -> {r.get('interval_end')}",
+            _seconds(run_duration(r)) if r.get("status") != "RUNNING" else "running",
+            r.get("failed_stage") or "-",
+        )
+        for r in records
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def as_json(record: dict) -> str:
+    """The item as stored (DynamoDB numbers come back as Decimal)."""
+
+    def plain(value):
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, set):
+            return sorted(value)
+        raise TypeError(f"cannot encode {type(value).__name__}")
+
+    return json.dumps(record, indent=2, sort_keys=True, default=plain)

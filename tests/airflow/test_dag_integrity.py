@@ -53,7 +53,6 @@ def test_lakehouse_dag_shape(dagbag):
         "record_run_started",
         "start_raw_crawler",
         "wait_for_raw_crawler",
-        "record_crawler_stage",
         "start_transform",
         "wait_for_transform",
         "summarize_run",
@@ -62,7 +61,7 @@ def test_lakehouse_dag_shape(dagbag):
         assert task.owner == "data-platform"
     kinds = {t.task_id: type(t).__name__ for t in dag.tasks}
     assert kinds["start_raw_crawler"] == "GlueCrawlerRunOperator"
-    assert kinds["wait_for_raw_crawler"] == "GlueCrawlerSensor"
+    assert kinds["wait_for_raw_crawler"] == "CrawlerStageSensor"  # writes the crawler stage
     assert kinds["start_transform"] == "ExclusiveStepFunctionStartExecutionOperator"
     assert kinds["wait_for_transform"] == "StateMachineExecutionSensor"
     start = dag.get_task("start_transform")

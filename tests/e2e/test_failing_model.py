@@ -47,7 +47,7 @@ def test_model_failure_fails_the_run_records_the_cause_and_alerts(local_stack):
     assert len(alerts) == 1
     message = alerts[0]["Message"]
     assert run["run_id"] in message and "FAILED" in message and "Conversion Error" in message
-    assert alerts[0]["Subject"] == "lakehouse_raw_to_curated run FAILED"
+    assert alerts[0]["Subject"].startswith("lakehouse_raw_to_curated FAILED: 2026-11-10")
 
     log = (stack.dir / "e2e-failure.log").read_text()
     assert "StateMachineExecutionFailed" in log and "Conversion Error" in log

@@ -8,6 +8,7 @@
 {% materialization iceberg_table, adapter='duckdb' %}
   {%- set target_relation = this.incorporate(type='view') -%}
   {%- set staging_file = env_var('TMPDIR', '/tmp') ~ '/' ~ this.identifier ~ '__' ~ invocation_id ~ '.parquet' -%}
+  {%- set profile_file = env_var('TMPDIR', '/tmp') ~ '/' ~ this.identifier ~ '__' ~ invocation_id ~ '.profile.json' -%}
   {%- set window_column = config.get('merge_window_column') -%}
   {%- set window = none if (should_full_refresh() or not window_column) else merge_window() -%}
   {%- set options = {
@@ -21,8 +22,18 @@
 
   {{ run_hooks(pre_hooks) }}
 
+  {#- DuckDB's profiler counts the rows each scan of this build query yields (raw files, Iceberg
+      snapshots): the local stand-in for Athena's bytes scanned; the dbt-executor reads it. -#}
+  {% call statement('profile_rows_read') -%}
+    set enable_profiling = 'json';
+    set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}';
+    set profiling_output = '{{ profile_file }}'
+  {%- endcall %}
   {% call statement('stage_rows') -%}
     copy ({{ sql }}) to '{{ staging_file }}' (format parquet)
+  {%- endcall %}
+  {% call statement('profile_off') -%}
+    pragma disable_profiling
   {%- endcall %}
 
   {%- set committed = run_query(

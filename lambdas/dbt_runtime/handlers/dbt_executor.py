@@ -11,6 +11,8 @@ the cause.
 
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools import Logger
 
 from dbt_runtime import artifacts, dbt_invocation, selection
@@ -25,12 +27,34 @@ class DbtRunError(RuntimeError):
     """One or more dbt models failed."""
 
 
+def rows_read(settings: Settings, invocation_id: str, alias: str | None) -> int | None:
+    """Rows a locally built Iceberg model's query read from its sources: the output of every
+    table scan (raw files, Iceberg snapshots) in the DuckDB profile its materialization wrote.
+    Views and Athena models have none. The file is removed once read."""
+    if settings.target != "local" or not alias:
+        return None
+    profile = settings.tmp_dir / f"{alias}__{invocation_id}.profile.json"
+    try:
+        tree = json.loads(profile.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    profile.unlink(missing_ok=True)
+    total, nodes = 0, [tree]
+    while nodes:
+        node = nodes.pop()
+        if node.get("operator_type") == "TABLE_SCAN":
+            total += int(node.get("operator_cardinality") or 0)
+        nodes += node.get("children") or []
+    return total
+
+
 def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> list[dict]:
     models = []
     uncounted = []
     for result in outcome.results:
         node = outcome.manifest_nodes.get(result["unique_id"], {})
-        rows = (result.get("adapter_response") or {}).get("rows_affected")
+        response = result.get("adapter_response") or {}
+        rows = response.get("rows_affected")
         relation = node.get("relation_name")
         if (rows is None or rows < 0) and result["status"] == "success" and relation:
             uncounted.append(relation)
@@ -44,6 +68,10 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
                 "rows": rows if rows is not None and rows >= 0 else None,
                 "duration_s": round(result.get("execution_time") or 0.0, 3),
                 "message": result.get("message"),
+                # dbt-athena reports the bytes Athena scanned; locally DuckDB's profiler counts
+                # the rows the model's build query scanned (the iceberg_table materialization).
+                "bytes_scanned": response.get("data_scanned_in_bytes"),
+                "rows_read": rows_read(settings, outcome.invocation_id, node.get("alias")),
             }
         )
     counted = count_rows(settings, uncounted)

@@ -1,0 +1,52 @@
+"""Rows read per model on the local target: DuckDB's profiler output, read back by the
+dbt-executor (the iceberg_table materialization writes it next to the model's parquet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from dbt_runtime.handlers.dbt_executor import rows_read
+from dbt_runtime.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def settings(tmp_path: Path, target: str) -> Settings:
+    return Settings(
+        target=target,
+        dbt_project_dir=tmp_path,
+        raw_bucket="raw",
+        curated_bucket="curated",
+        raw_database="raw",
+        curated_database="curated",
+        elementary_database="elementary",
+        athena_results_s3="s3://results/",
+        duckdb_path=str(tmp_path / "w.duckdb"),
+        endpoint_url=None,
+        region="us-east-1",
+        tmp_dir=tmp_path,
+    )
+
+
+def test_rows_read_is_what_duckdb_scanned_for_the_build_query(tmp_path):
+    source = tmp_path / "raw.jsonl"
+    source.write_text("".join(f'{{"id": {i}}}\n' for i in range(250)))
+    conn = duckdb.connect()
+    # The statements of dbt_project/macros/materializations/iceberg_table.sql, on a raw file.
+    conn.execute("set enable_profiling = 'json'")
+    conn.execute("""set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}'""")
+    conn.execute(f"set profiling_output = '{tmp_path / 'fct_x__inv1.profile.json'}'")
+    conn.execute(
+        f"copy (select id from read_json('{source}') where id % 5 = 0) "
+        f"to '{tmp_path / 'out.parquet'}' (format parquet)"
+    )
+    conn.execute("pragma disable_profiling")
+
+    assert (
+        rows_read(settings(tmp_path, "local"), "inv1", "fct_x") == 250
+    )  # read from the file, before the filter
+    assert not (tmp_path / "fct_x__inv1.profile.json").exists()  # read once, then removed
+    assert rows_read(settings(tmp_path, "local"), "inv1", "fct_x") is None  # a view: no file
+    assert rows_read(settings(tmp_path, "athena"), "inv1", "fct_x") is None
