@@ -23,6 +23,7 @@ def settings(tmp_path: Path, target: str) -> Settings:
         curated_database="curated",
         elementary_database="elementary",
         athena_results_s3="s3://results/",
+        dbt_artifacts_s3="s3://curated/dbt_artifacts/",
         duckdb_path=str(tmp_path / "w.duckdb"),
         endpoint_url=None,
         region="us-east-1",
