@@ -22,17 +22,18 @@ from datetime import UTC, datetime, timedelta
 
 import pendulum
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
-from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
 from lakehouse.operators import ExclusiveStepFunctionStartExecutionOperator
-from lakehouse.sensors import StateMachineExecutionSensor
+from lakehouse.sensors import CrawlerSensor, StateMachineExecutionSensor
 
 DAG_ID = "lakehouse_raw_to_curated"
 CONFIG = "var.json.lakehouse_config"
 # Seconds between status checks; the local stack sets a short one.
 POKE_SECONDS = int(os.environ.get("LAKEHOUSE_POKE_SECONDS", "30"))
+# First delay before a failed task's retry (doubling after); tests of retries set a short one.
+RETRY_DELAY_SECONDS = int(os.environ.get("LAKEHOUSE_RETRY_DELAY_SECONDS", "120"))
 
 with DAG(
     dag_id=DAG_ID,
@@ -45,7 +46,7 @@ with DAG(
     default_args={
         "owner": "data-platform",
         "retries": 2,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
         "retry_exponential_backoff": True,
         "on_failure_callback": record_task_failure,
     },
@@ -139,7 +140,7 @@ with DAG(
         fail_on_already_running=False,
     )
 
-    wait_for_raw_crawler = GlueCrawlerSensor(
+    wait_for_raw_crawler = CrawlerSensor(
         task_id="wait_for_raw_crawler",
         crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
         poke_interval=POKE_SECONDS,

@@ -62,7 +62,7 @@ def test_lakehouse_dag_shape(dagbag):
         assert task.owner == "data-platform"
     kinds = {t.task_id: type(t).__name__ for t in dag.tasks}
     assert kinds["start_raw_crawler"] == "GlueCrawlerRunOperator"
-    assert kinds["wait_for_raw_crawler"] == "GlueCrawlerSensor"
+    assert kinds["wait_for_raw_crawler"] == "CrawlerSensor"  # GlueCrawlerSensor + the reason
     assert kinds["start_transform"] == "ExclusiveStepFunctionStartExecutionOperator"
     assert kinds["wait_for_transform"] == "StateMachineExecutionSensor"
     start = dag.get_task("start_transform")
