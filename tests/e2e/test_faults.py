@@ -261,3 +261,17 @@ def test_failure_mid_write_keeps_the_previous_snapshot(lake):
 
     redrive(local, lakehouse, failed["run_id"], MID_WRITE)
     assert_marts_match_raw(lakehouse, provisioned)
+
+
+def test_invalid_params_fail_before_the_ledger_and_the_callback_alerts(lake):
+    local, provisioned, lakehouse = lake
+    conf = {"interval_start": "2026-10-09", "interval_end": "2026-10-08"}
+    runs_before = len(lakehouse.runs())
+
+    assert run_dag_for_day(local, date(2026, 10, 8), "faults-params.log", conf) != 0
+
+    assert len(lakehouse.runs()) == runs_before  # plan_run failed: nothing was recorded
+    [alert] = lakehouse.alerts()
+    assert "plan_run" in alert["Message"] and "InvalidRunParams" in alert["Message"]
+    assert "must be after interval_start" in alert["Message"]
+    assert "before it was recorded in the ledger" in alert["Message"]
