@@ -238,9 +238,12 @@ def _epoch(value) -> float:
 
 
 def _read_body(environ) -> bytes:
-    """Read the request body and put it back, so the request can still be served."""
+    """Read the request body and put it back, so the request can still be served. A body of
+    unknown length (chunked uploads, e.g. pyiceberg's files) is left to the server unread."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    if not length:
+        return b""
+    body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 

@@ -136,3 +136,21 @@ def test_invalid_rules_are_refused(emulator):
     with pytest.raises(faults.InvalidRule, match="unknown fields: tims"):
         faults.inject(url, operation="Invoke", error="ServiceException", tims=2)
     assert faults.rules(url)["api"] == []
+
+
+def test_requests_pass_through_unchanged_while_a_rule_waits(emulator):
+    """A rule reads the requests it is matched against; a chunked upload (no Content-Length,
+    as pyiceberg's file writes send) must still reach S3 whole."""
+    import http.client
+    from urllib.parse import urlparse
+
+    url, provisioned, client = emulator
+    faults.inject(url, operation="NoSuchOperation", error="ServiceException")
+    endpoint = urlparse(url)
+    connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+    body = [b"x" * 1000, b"y" * 1000]
+    path = f"/{provisioned.names.raw_bucket}/faults/chunked.bin"
+    connection.request("PUT", path, body=iter(body), encode_chunked=True)
+    assert connection.getresponse().status == 200
+    stored = client("s3").get_object(Bucket=provisioned.names.raw_bucket, Key="faults/chunked.bin")
+    assert stored["Body"].read() == b"".join(body)
