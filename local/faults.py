@@ -42,6 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -230,11 +231,16 @@ class FaultInjector:
 
 
 def _epoch(value) -> float:
-    """GetCrawler's StartTime (epoch seconds in the JSON protocol); unknown reads as 'now'."""
+    """GetCrawler's StartTime: epoch seconds in the JSON protocol (an ISO string is read too);
+    a crawl whose start cannot be read counts as one that predates every rule."""
     try:
         return float(value)
     except (TypeError, ValueError):
-        return time.time()
+        pass
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _read_body(environ) -> bytes:
