@@ -32,6 +32,8 @@ DAG_ID = "lakehouse_raw_to_curated"
 CONFIG = "var.json.lakehouse_config"
 # Seconds between status checks; the local stack sets a short one.
 POKE_SECONDS = int(os.environ.get("LAKEHOUSE_POKE_SECONDS", "30"))
+# First delay before a failed task's retry (doubling after); tests of retries set a short one.
+RETRY_DELAY_SECONDS = int(os.environ.get("LAKEHOUSE_RETRY_DELAY_SECONDS", "120"))
 
 with DAG(
     dag_id=DAG_ID,
@@ -44,7 +46,7 @@ with DAG(
     default_args={
         "owner": "data-platform",
         "retries": 2,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
         "retry_exponential_backoff": True,
         "on_failure_callback": record_task_failure,
     },

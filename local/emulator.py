@@ -5,6 +5,11 @@ Every AWS API goes to moto, except the Lambda Invoke API, which runs our real ha
 no moto internals are patched. Step Functions executes the real ASL (moto's
 `execute_state_machine` switch) and calls its integrations back on this same port.
 
+Fault injection (local/faults.py): `/_lakehouse/faults` on the same port takes rules such as
+"the next 2 Lambda Invoke calls answer TooManyRequestsException (429)" or "the raw crawler's
+next crawl ends FAILED with message M"; every request, the state machine's own integration
+calls included, passes through them first. Rules clear themselves once used up.
+
 Usage: python -m local.emulator --state-dir DIR [--port N]
 Writes DIR/endpoint.json once the server answers, and removes it on exit.
 """
@@ -23,6 +28,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote
 
+from local import faults
 from local.aws import REGION
 
 _CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"}
@@ -37,14 +43,32 @@ def free_port() -> int:
 
 
 class LambdaInvokeMiddleware:
-    """Serves POST /2015-03-31/functions/{name}/invocations; everything else goes to moto."""
+    """Serves POST /2015-03-31/functions/{name}/invocations and the fault-injection rules;
+    everything else goes to moto."""
 
     def __init__(self, moto_app, endpoint_url: str, state_dir: Path):
         self.moto_app = moto_app
         self.endpoint_url = endpoint_url
         self.state_dir = state_dir
+        self.faults = faults.FaultInjector()
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").rstrip("/") == faults.CONTROL_PATH:
+            return self.faults.control(environ, start_response)
+        hit = self.faults.take(environ)
+        if hit is None:
+            return self._serve(environ, start_response)
+        rule, call = hit
+        if rule.forward:  # the call happens; only its answer is lost
+            answer = self._serve(environ, lambda *_args: lambda _data: None)
+            try:
+                for _chunk in answer:
+                    pass
+            finally:
+                getattr(answer, "close", lambda: None)()
+        return faults.error_response(rule, call.protocol, start_response)
+
+    def _serve(self, environ, start_response):
         if environ.get("HTTP_X_AMZ_TARGET") in _CRAWLER_READS:
             return self._fix_crawler_status(environ, start_response)
         match = _INVOKE_RE.match(environ.get("PATH_INFO", ""))
@@ -93,6 +117,7 @@ class LambdaInvokeMiddleware:
                 last = crawler.get("LastCrawl") or {}
                 if last.get("Status") in _CRAWL_STATUS:
                     last["Status"] = _CRAWL_STATUS[last["Status"]]
+            self.faults.fail_crawls(document)
             body = json.dumps(document).encode()
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])

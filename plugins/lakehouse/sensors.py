@@ -7,15 +7,16 @@ from datetime import UTC, datetime
 
 from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.providers.amazon.aws.sensors.step_function import StepFunctionExecutionSensor
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 class StateMachineExecutionFailed(AirflowException):
     """The Step Functions execution ended in FAILED, TIMED_OUT or ABORTED."""
 
 
-class CrawlerFailed(AirflowException):
-    """The Glue crawler's last crawl ended FAILED or CANCELLED."""
+class CrawlFailed(AirflowFailException):
+    """The crawl ended FAILED or CANCELLED. Poking again reads the same crawl, so the sensor
+    fails without retries; rerunning starts a new crawl (start_raw_crawler)."""
 
 
 def _ledger(runs_table: str, aws_conn_id: str | None):
@@ -26,7 +27,11 @@ def _ledger(runs_table: str, aws_conn_id: str | None):
 
 class CrawlerStageSensor(GlueCrawlerSensor):
     """GlueCrawlerSensor that writes the crawler stage to the run ledger when the crawl ends,
-    succeeded or failed (status, start, end, duration, and the crawler's error message)."""
+    succeeded or failed (status, start, end, duration, and the crawler's error message).
+
+    The provider's sensor fails with only "Status: FAILED"; the run ledger and the alert need
+    Glue's reason (LastCrawl.ErrorMessage) and where its log is.
+    """
 
     template_fields = (*GlueCrawlerSensor.template_fields, "runs_table", "pipeline")
 
@@ -46,9 +51,11 @@ class CrawlerStageSensor(GlueCrawlerSensor):
         if status == self.success_statuses:
             self.log.info("Crawler %s: %s", self.crawler_name, status)
             return True
-        raise CrawlerFailed(
+        where = "/".join(p for p in (last.get("LogGroup"), last.get("LogStream")) if p)
+        raise CrawlFailed(
             f"Crawler {self.crawler_name} ended {status}: "
             f"{last.get('ErrorMessage') or '(no error message)'}"
+            + (f" (CloudWatch log: {where})" if where else "")
         )
 
     def _record(self, context, last: dict) -> None:

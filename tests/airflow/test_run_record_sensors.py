@@ -54,11 +54,11 @@ def test_crawler_stage_recorded_when_the_crawl_succeeds(monkeypatch):
 
 
 def test_crawler_stage_recorded_with_the_error_when_the_crawl_fails(monkeypatch):
-    from lakehouse.sensors import CrawlerFailed
+    from lakehouse.sensors import CrawlFailed
 
     crawl = {"Status": "FAILED", "StartTime": datetime.now(UTC), "ErrorMessage": "access denied"}
     sensor, recorder = crawler_sensor(monkeypatch, {"State": "READY", "LastCrawl": crawl})
-    with pytest.raises(CrawlerFailed, match="Crawler raw ended FAILED: access denied"):
+    with pytest.raises(CrawlFailed, match="Crawler raw ended FAILED: access denied"):
         sensor.poke({"dag_run": DagRun()})
     [(_, _, _, record)] = recorder.stages
     assert record["status"] == "FAILED" and record["error"] == "access denied"
