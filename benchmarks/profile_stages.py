@@ -144,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.mode == "profile":
                 tmp_dir = Path(state) / "lambda-tmp" / "profiled"
                 tmp_dir.mkdir(parents=True)
-                for stage in args.stages:
+                # Each stage reads what the one before it built (staging's views are of the
+                # run's interval), so every stage up to the last one asked for is run.
+                last = max(list(STAGES).index(stage) for stage in args.stages)
+                for stage in list(STAGES)[: last + 1]:
                     seconds = profile_stage(lakehouse, names, stage, event, tmp_dir)
                     results[f"{stage}_profiled_s"] = round(seconds, 2)
                     print(f"{stage}: {seconds:.1f} s (profiled)", file=sys.stderr)
