@@ -109,13 +109,13 @@ test-airflow: install
 test-integration: install
 	$(LOCAL_PY) -m pytest -m integration tests
 
-test-e2e: install
+test-e2e: install $(VENVS)/bench/.installed
 	$(LOCAL_PY) -m pytest -m e2e tests
 
 test-infra: install install-infra
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra
 
-test: lint install-infra
+test: lint install-infra $(VENVS)/bench/.installed
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m "not airflow" tests
 	$(AIRFLOW_PY) -m pytest -m airflow tests/airflow
 

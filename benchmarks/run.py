@@ -131,9 +131,12 @@ def cosmos_parse_time(samples: int) -> dict:
         cwd=REPO, check=True, capture_output=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "lambdas"), str(REPO)])},
     )  # fmt: skip
+    bench_python = REPO / ".venvs" / "bench" / "bin" / "python"
+    if not bench_python.exists():
+        raise RuntimeError("no .venvs/bench (Airflow + cosmos): make .venvs/bench/.installed")
     out = REPO / "dist" / "bench" / "cosmos_parse.json"
     subprocess.run(
-        [str(REPO / ".venvs" / "bench" / "bin" / "python"), "-m", "benchmarks.cosmos_compare",
+        [str(bench_python), "-m", "benchmarks.cosmos_compare",
          "--manifest", str(target / "manifest.json"), "--samples", str(max(samples, 3)),
          "--out", str(out)],
         cwd=REPO, check=True, capture_output=True,
