@@ -49,6 +49,13 @@ $(VENVS)/checkov/.installed: requirements/checkov.lock | $(UV)
 	VIRTUAL_ENV=$(VENVS)/checkov $(UV) pip sync --quiet requirements/checkov.lock
 	touch $@
 
+# The benchmark environment: the Airflow side plus astronomer-cosmos (the DbtDag parse-time
+# comparison). Its own venv so cosmos never reaches .venvs/airflow or MWAA.
+$(VENVS)/bench/.installed: requirements/bench.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/bench
+	VIRTUAL_ENV=$(VENVS)/bench $(UV) pip sync --quiet requirements/bench.lock
+	touch $@
+
 # Node tools of the infra checks (asl-validator, the Compose JSON schema), pinned by the lock.
 tests/infra/node_modules/.installed: tests/infra/package-lock.json
 	npm ci --no-audit --no-fund --prefix tests/infra
@@ -88,7 +95,7 @@ deploy: package
 bench-parse: install
 	$(AIRFLOW_PY) -m benchmarks.dag_parse
 
-bench: install
+bench: install $(VENVS)/bench/.installed
 	$(LOCAL_PY) -m benchmarks.run --scale $(or $(SCALE),full) --samples $(or $(SAMPLES),3)
 
 bench-history: install
@@ -112,13 +119,13 @@ test-airflow: install
 test-integration: install
 	$(LOCAL_PY) -m pytest -m integration tests
 
-test-e2e: install
+test-e2e: install $(VENVS)/bench/.installed
 	$(LOCAL_PY) -m pytest -m e2e tests
 
 test-infra: install install-infra
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra
 
-test: lint install-infra
+test: lint install-infra $(VENVS)/bench/.installed
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m "not airflow" tests
 	$(AIRFLOW_PY) -m pytest -m airflow tests/airflow
 
@@ -128,6 +135,8 @@ lock: | $(UV)
 	  -c ../shared/constraints/mwaa-3.3.1.txt -o requirements/airflow.lock
 	$(UV) pip compile --quiet --universal --python-version 3.11 requirements/local.in -o requirements/local.lock
 	$(UV) pip compile --quiet --universal --python-version 3.11 requirements/checkov.in -o requirements/checkov.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 requirements/bench.in \
+	  -c ../shared/constraints/mwaa-3.3.1.txt -o requirements/bench.lock
 	$(UV) pip compile --quiet --universal --python-version 3.11 lambdas/requirements.in \
 	  -c requirements/local.lock -o lambdas/requirements.lock
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+# Everything below this line of docs/benchmarks.md is written by hand (why a target is missed,
+# profiles) and kept when the table above it is regenerated.
+NOTES_MARKER = "<!-- notes below are kept by make bench -->"
 FULL = {"e2e_events": 100_000, "days": 5, "events_per_day": 1_000_000}
 
 
@@ -25,6 +28,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
     e2e = results["e2e_dag_run_s"]["median"]
     ours = statistics.median(t["ours_s"])
     peak_mb = results["dbt_executor_peak_mb"]
+    cosmos = results["cosmos_parse"]
     return [
         (
             f"local end-to-end DAG run, 1 day x {scale['e2e_events']:,} events",
@@ -57,10 +61,12 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             _verdict(parse_ms <= 50),
         ),
         (
-            "astronomer-cosmos DbtDag parse / ours",
+            "astronomer-cosmos DbtDag parse / ours, same dbt project (imports pre-loaded / cold)",
             ">= 10x",
-            "not measured",
-            "**not measured**",
+            f"{cosmos['cosmos_over_ours_parse']:.1f}x / {cosmos['cosmos_over_ours_cold']:.1f}x "
+            f"({cosmos['cosmos']['parse']['median_ms']:.0f} ms vs "
+            f"{cosmos['ours']['parse']['median_ms']:.0f} ms)",
+            _verdict(cosmos["cosmos_over_ours_parse"] >= 10),
         ),
         (
             f"daily run with {history['history_days']} days of history / with 1 day",
@@ -132,4 +138,8 @@ def write_report(results: dict, out: Path) -> None:
         "Raw numbers: `dist/bench/results.json` after a run.",
         "",
     ]
-    (out / "benchmarks.md").write_text("\n".join(lines))
+    page = out / "benchmarks.md"
+    previous = page.read_text() if page.exists() else ""
+    if NOTES_MARKER in previous:
+        lines += [NOTES_MARKER + previous.split(NOTES_MARKER, 1)[1]]
+    page.write_text("\n".join(lines))

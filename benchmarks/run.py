@@ -117,6 +117,33 @@ def parse_time(samples: int) -> dict:
     return json.loads(out.read_text())
 
 
+def cosmos_parse_time(samples: int) -> dict:
+    """Our DAG file vs cosmos's DbtDag of the same project (the bench virtualenv has cosmos).
+
+    The manifest cosmos renders from is made by our own `dbt parse` with the Lambda side's dbt.
+    """
+    target = REPO / "dist" / "bench" / "cosmos"
+    project = REPO / "dbt_project"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(project),
+         "--profiles-dir", str(project), "--target", "local", "--target-path", str(target),
+         "--log-path", str(target / "logs")],
+        cwd=REPO, check=True, capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "lambdas"), str(REPO)])},
+    )  # fmt: skip
+    bench_python = REPO / ".venvs" / "bench" / "bin" / "python"
+    if not bench_python.exists():
+        raise RuntimeError("no .venvs/bench (Airflow + cosmos): make .venvs/bench/.installed")
+    out = REPO / "dist" / "bench" / "cosmos_parse.json"
+    subprocess.run(
+        [str(bench_python), "-m", "benchmarks.cosmos_compare",
+         "--manifest", str(target / "manifest.json"), "--samples", str(max(samples, 3)),
+         "--out", str(out)],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+    return json.loads(out.read_text())
+
+
 def run(scale: Scale, samples: int) -> dict:
     from benchmarks import alternatives
     from benchmarks.transform import execute
@@ -210,6 +237,10 @@ def run(scale: Scale, samples: int) -> dict:
     # 5. DAG file parse time (Airflow's virtualenv).
     print("DAG parse ...", file=sys.stderr, flush=True)
     results["dag_parse"] = parse_time(samples)
+
+    # 6. The same dbt project rendered by astronomer-cosmos: parse time vs our DAG file.
+    print("cosmos DbtDag parse ...", file=sys.stderr, flush=True)
+    results["cosmos_parse"] = cosmos_parse_time(samples)
     return results
 
 

@@ -7,6 +7,7 @@ one, never a half-written table.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
-from pyiceberg.expressions import AlwaysTrue, And, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    EqualTo,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+)
 
 from dbt_runtime.settings import Settings
 
@@ -99,22 +107,58 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def merge_rows(
-    current: pa.Table, incoming: pa.Table, unique_key: list[str], update_condition: str | None
-) -> tuple[pa.Table, int]:
-    """MERGE semantics (dbt-athena's, aliases `src` and `target`) computed in memory.
+def _target_columns(update_condition: str | None, columns: list[str]) -> list[str]:
+    """The table columns `update_condition` reads from `target` (all of them if unsure)."""
+    if not update_condition:
+        return []
+    if re.search(r"\btarget\s*\.\s*\*", update_condition):
+        return list(columns)
+    named = re.findall(
+        r'\btarget\s*\.\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))', update_condition
+    )
+    wanted = {quoted.replace('""', '"') or bare for quoted, bare in named}
+    return [c for c in columns if c in wanted or c.lower() in {w.lower() for w in wanted}]
+
+
+@dataclass
+class MergePlan:
+    """What a merge changes: the incoming rows that win, and the current keys they replace.
+
+    `winners` is `incoming` itself when every incoming row wins (no copy); `replaced` holds the
+    key columns (and `partition_columns`) of the current rows that a winner replaces.
+    """
+
+    winners: pa.Table
+    replaced: pa.Table
+
+    @property
+    def written(self) -> int:
+        return self.winners.num_rows
+
+
+def plan_merge(
+    current_keys: pa.Table,
+    incoming: pa.Table,
+    unique_key: list[str],
+    update_condition: str | None,
+    partition_columns: list[str] = (),
+) -> MergePlan:
+    """MERGE semantics (dbt-athena's, aliases `src` and `target`), decided on keys alone.
 
     A key only in `incoming` is inserted; a key in both takes the incoming row when
     `update_condition` holds (always, without one); every other current row is kept.
-    Returns the merged rows and how many incoming rows were written. DuckDB does the join:
-    pyiceberg's upsert has no update condition and no way to bound its scan to a window.
+    `current_keys` needs only the key columns, the columns `update_condition` reads from
+    `target` and `partition_columns`: the rest of the current rows is never read to decide.
+    DuckDB does the join: pyiceberg's upsert has no update condition and no way to bound its
+    scan to a window.
     """
     import duckdb
 
+    row = "__lakehouse_row"
     con = duckdb.connect()
     try:
-        con.register("src", incoming)
-        con.register("target", current)
+        con.register("src", incoming.append_column(row, pa.array(range(incoming.num_rows))))
+        con.register("target", current_keys)
         keys = ", ".join(_quote(k) for k in unique_key)
         null_keys = " OR ".join(f"{_quote(k)} IS NULL" for k in unique_key)
         nulls, duplicates = con.execute(
@@ -129,21 +173,48 @@ def merge_rows(
         on = " AND ".join(f"target.{_quote(k)} = src.{_quote(k)}" for k in unique_key)
         wins = f"coalesce(({update_condition}), false)" if update_condition else "true"
         matched = f"target.{_quote(unique_key[0])} IS NOT NULL"
+        replaced_columns = ", ".join(
+            f"target.{_quote(c)}" for c in dict.fromkeys([*unique_key, *partition_columns])
+        )
         con.execute(
-            f"""CREATE TEMP TABLE winners AS
-                SELECT src.* FROM src LEFT JOIN target ON {on}
+            f"""CREATE TEMP TABLE decided AS
+                SELECT src.{_quote(row)} AS won, {matched} AS replaces, {replaced_columns}
+                FROM src LEFT JOIN target ON {on}
                 WHERE NOT ({matched}) OR {wins}"""
         )
-        written = con.execute("SELECT count(*) FROM winners").fetchone()[0]
-        merged = con.execute(
-            f"""SELECT * FROM winners
-                UNION ALL BY NAME
-                SELECT target.* FROM target
-                WHERE NOT EXISTS (SELECT 1 FROM winners AS src WHERE {on})"""
+        won = con.execute("SELECT DISTINCT won FROM decided ORDER BY won").to_arrow_table()["won"]
+        replaced = con.execute(
+            "SELECT * EXCLUDE (won, replaces) FROM decided WHERE replaces"
         ).to_arrow_table()
-        return merged, written
     finally:
         con.close()
+    winners = incoming if len(won) == incoming.num_rows else incoming.take(won)
+    return MergePlan(winners=winners, replaced=replaced)
+
+
+def kept_rows(current: pa.RecordBatchReader | pa.Table, replaced: pa.Table, unique_key: list[str]):
+    """The current rows whose key is not in `replaced`, streamed through DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("target", current)
+        con.register("replaced", replaced)
+        on = " AND ".join(f"target.{_quote(k)} = replaced.{_quote(k)}" for k in unique_key)
+        return con.execute(
+            f"SELECT target.* FROM target WHERE NOT EXISTS (SELECT 1 FROM replaced WHERE {on})"
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def merge_rows(
+    current: pa.Table, incoming: pa.Table, unique_key: list[str], update_condition: str | None
+) -> tuple[pa.Table, int]:
+    """The merged rows of `current` and `incoming` (see plan_merge) and the rows written."""
+    plan = plan_merge(current, incoming, unique_key, update_condition)
+    kept = kept_rows(current, plan.replaced, unique_key)
+    return pa.concat_tables([plan.winners, kept], promote_options="permissive"), plan.written
 
 
 def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -155,6 +226,71 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
         for field in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _identity_partition_columns(iceberg_table) -> list[str] | None:
+    """The identity-partition columns, or None when a partition is not one column value."""
+    schema = iceberg_table.schema()
+    fields = iceberg_table.spec().fields
+    if any(str(f.transform) != "identity" for f in fields):
+        return None
+    return [schema.find_field(f.source_id).name for f in fields]
+
+
+def _partition_filter(columns: list[str], values: dict):
+    """The row filter of one partition (identity transforms: one value per column)."""
+    expression = AlwaysTrue()
+    for column in columns:
+        value = values[column]
+        if value is None:
+            term = IsNull(column)
+        else:
+            term = EqualTo(column, value.isoformat() if isinstance(value, date) else value)
+        expression = term if isinstance(expression, AlwaysTrue) else And(expression, term)
+    return expression
+
+
+def merge_into(
+    iceberg_table,
+    incoming: pa.Table,
+    unique_key: list[str],
+    update_condition: str | None,
+    row_filter,
+) -> int:
+    """Merge `incoming` into the rows of `row_filter` (see plan_merge) in one commit.
+
+    Only what the merge changes is written: the winners are appended as new files, and only the
+    partitions holding a replaced row are rewritten, one at a time, streamed from their files,
+    without their replaced rows. Partitions that only gain rows, and every partition that no
+    winner touches, keep their files. Returns the number of rows written.
+    """
+    schema = iceberg_table.schema().as_arrow()
+    partitions = _identity_partition_columns(iceberg_table)
+    needed = dict.fromkeys(
+        [*unique_key, *_target_columns(update_condition, schema.names), *(partitions or [])]
+    )
+    current_keys = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(needed))
+    plan = plan_merge(
+        current_keys.to_arrow(), incoming, unique_key, update_condition, partitions or []
+    )
+    del current_keys
+    if partitions:
+        touched = plan.replaced.select(partitions).group_by(partitions).aggregate([]).to_pylist()
+        filters = [And(row_filter, _partition_filter(partitions, values)) for values in touched]
+    else:  # no identity partitions: the whole window is one unit to rewrite
+        filters = [row_filter] if plan.replaced.num_rows else []
+    with iceberg_table.transaction() as tx:
+        for partition in filters:
+            reader = iceberg_table.scan(row_filter=partition).to_arrow_batch_reader()
+            kept = kept_rows(reader, plan.replaced.select(unique_key), unique_key)
+            if kept.num_rows:
+                tx.overwrite(_conform(kept, schema), overwrite_filter=partition)
+            else:
+                tx.delete(partition)
+            del kept
+        if plan.written:
+            tx.append(_conform(plan.winners, schema))
+    return plan.written
 
 
 def write(
@@ -170,8 +306,8 @@ def write(
 ) -> dict:
     """Write `data` in one commit and return the operation, rows written and metadata location.
 
-    With a `unique_key` on an existing table: merge (see merge_rows), reading and rewriting only
-    the partitions of `window` (the whole table without one). Otherwise, or on a full refresh:
+    With a `unique_key` on an existing table: merge (see merge_into), reading and rewriting
+    only partitions of `window` (the whole table without one). Otherwise, or on a full refresh:
     replace the table. A failure anywhere before the commit leaves the current snapshot as is.
     """
     if window is not None:
@@ -188,10 +324,7 @@ def write(
             _evolve_schema(iceberg_table, data.schema)
         if unique_key and existed and not full_refresh:
             row_filter = window.expression() if window else AlwaysTrue()
-            current = iceberg_table.scan(row_filter=row_filter).to_arrow()
-            merged, rows = merge_rows(current, data, unique_key, update_condition)
-            schema = iceberg_table.schema().as_arrow()
-            iceberg_table.overwrite(_conform(merged, schema), overwrite_filter=row_filter)
+            rows = merge_into(iceberg_table, data, unique_key, update_condition, row_filter)
             operation = "merge"
         else:
             iceberg_table.overwrite(data)

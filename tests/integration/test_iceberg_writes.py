@@ -2,7 +2,7 @@
 catalog and S3: a merge touches only its window, and a write that fails leaves the table at
 its previous snapshot."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
@@ -74,3 +74,67 @@ def test_a_windowed_merge_keeps_other_partitions_and_a_failed_commit_changes_not
     after = iceberg.catalog().load_table((database, table_name))
     assert after.current_snapshot().snapshot_id == snapshot
     assert after.scan().to_arrow().num_rows == 3
+
+
+def data_files(table) -> dict[date, set[str]]:
+    """The data files of the current snapshot, by event_date partition."""
+    files: dict[date, set[str]] = {}
+    for task in table.scan().plan_files():
+        day = date(1970, 1, 1) + timedelta(days=task.file.partition[0])  # Iceberg's date: days
+        files.setdefault(day, set()).add(task.file.file_path)
+    return files
+
+
+def test_a_merge_writes_only_what_changes(iceberg_module):
+    """New keys are appended without rewriting anything; a replaced row rewrites only its own
+    partition; the table ends with exactly the rows the merge semantics give."""
+    iceberg, database = iceberg_module
+    table_name = "merge_layout_probe"
+    d1, d2, d3 = date(2026, 4, 1), date(2026, 4, 2), date(2026, 4, 3)
+    options = {
+        "unique_key": ["event_id"],
+        "partitioned_by": ["event_date"],
+        "update_condition": "src.landed_on <= target.landed_on",
+    }
+    iceberg.write(
+        database,
+        table_name,
+        rows(("a", d1, "2026-04-01"), ("b", d1, "2026-04-01"), ("c", d2, "2026-04-02")),
+        **options,
+    )
+    table = iceberg.catalog().load_table((database, table_name))
+    before = data_files(table)
+
+    window = iceberg.MergeWindow("event_date", "2026-04-01", "2026-04-04")
+    result = iceberg.write(
+        database, table_name, rows(("d", d3, "2026-04-03"), ("e", d1, "2026-04-03")),
+        window=window, **options,
+    )  # fmt: skip
+    assert (result["operation"], result["rows_written"]) == ("merge", 2)
+    table = iceberg.catalog().load_table((database, table_name))
+    after_insert = data_files(table)
+    for partition, files in before.items():  # nothing rewritten, files only added
+        assert files <= after_insert[partition]
+
+    # b lands again earlier (wins, replaces its row in d1); c lands later (loses, nothing written)
+    result = iceberg.write(
+        database, table_name, rows(("b", d1, "2026-03-31"), ("c", d2, "2026-04-05")),
+        window=window, **options,
+    )  # fmt: skip
+    assert result["rows_written"] == 1
+    table = iceberg.catalog().load_table((database, table_name))
+    after_update = data_files(table)
+    assert after_update[d2] == after_insert[d2]  # c lost: its partition untouched
+    assert after_update[d3] == after_insert[d3]
+    assert not after_update[d1] & before[d1]  # d1 rewritten without the old b
+    stored = {
+        r["event_id"]: (r["event_date"], r["landed_on"])
+        for r in table.scan().to_arrow().to_pylist()
+    }
+    assert stored == {
+        "a": (d1, "2026-04-01"),
+        "b": (d1, "2026-03-31"),
+        "c": (d2, "2026-04-02"),
+        "d": (d3, "2026-04-03"),
+        "e": (d1, "2026-04-03"),
+    }

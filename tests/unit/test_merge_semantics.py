@@ -97,3 +97,26 @@ def test_only_incremental_models_can_be_named_for_a_full_refresh():
         selection.requested_models(event, project)
     with pytest.raises(InvalidEvent, match="lookback_days"):
         selection.lookback_days({"lookback_days": 365})
+
+
+def test_the_merge_is_decided_on_keys_and_the_columns_the_condition_reads():
+    condition = (
+        "(src.value > target.value"
+        " or (src.value = target.value and src.landed_on >= target.landed_on))"
+    )
+    assert iceberg._target_columns(condition, ["event_id", "value", "landed_on", "other"]) == [
+        "value",
+        "landed_on",
+    ]
+    assert iceberg._target_columns('src."x" < target."Odd ""name"""', ['Odd "name"', "x"]) == [
+        'Odd "name"'
+    ]
+    assert iceberg._target_columns(None, ["value"]) == []
+    current = events(("a", 1, "d1"), ("b", 2, "d3"))
+    incoming = events(("a", 10, "d2"), ("b", 20, "d2"), ("c", 3, "d2"))
+    keys_only = current.select(["event_id", "landed_on"])  # `value` is never read from target
+    plan = iceberg.plan_merge(keys_only, incoming, ["event_id"], FIRST_LANDING_WINS)
+    assert as_dict(plan.winners) == {"b": (20, "d2"), "c": (3, "d2")}
+    assert plan.replaced.to_pylist() == [{"event_id": "b"}]
+    everything_wins = iceberg.plan_merge(keys_only, events(("z", 0, "d0")), ["event_id"], None)
+    assert everything_wins.winners.num_rows == 1 and everything_wins.replaced.num_rows == 0
