@@ -63,6 +63,14 @@ with DAG(
             maximum=90,
             description="Merge late events up to this many days before the day they landed",
         ),
+        "max_bad_row_share": Param(
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Fail the run, before the marts change, when more than this share of "
+            "the interval's raw event lines is quarantined",
+        ),
         "full_refresh": Param(False, type="boolean", description="Rebuild every mart from raw"),
         "full_refresh_models": Param(
             [],

@@ -69,4 +69,5 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
     for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
         payload = states[stage]["Parameters"]["Payload"]
         assert payload["lookback_days.$"] == "$.lookback_days"
+        assert payload["max_bad_row_share.$"] == "$.max_bad_row_share"
         assert payload["full_refresh_models.$"] == "$.full_refresh_models"

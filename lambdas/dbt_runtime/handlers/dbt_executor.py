@@ -65,7 +65,13 @@ def _run_stage(settings: Settings, event: dict) -> dict:
     layer = event.get("select")
     refresh_models = selection.requested_models(event, settings.dbt_project_dir)
     plan = selection.invocations(layer, bool(event.get("full_refresh")), refresh_models)
-    dbt_vars = dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event))
+    dbt_vars = dbt_invocation.dbt_vars(
+        settings,
+        event,
+        interval,
+        selection.lookback_days(event),
+        selection.max_bad_row_share(event),
+    )
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage"), layer=layer)
     started_at = utc_now()
     models: list[dict] = []
@@ -82,7 +88,11 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         models += _model_records(settings, outcome)
         failed = [m for m in models if m["status"] not in ("success", "skipped")]
         if failed:
-            details = "; ".join(f"{m['name']}: {m['message']}" for m in failed)
+            # The bad-share check fails each mart it guards with the same message: say it once.
+            by_message: dict[str, list[str]] = {}
+            for m in failed:
+                by_message.setdefault(m["message"], []).append(m["name"])
+            details = "; ".join(f"{', '.join(names)}: {msg}" for msg, names in by_message.items())
             raise DbtRunError(f"{len(failed)} of {len(models)} dbt model(s) failed: {details}")
         if not outcome.success:
             raise DbtRunError(f"dbt run failed: {outcome.exception or 'see the function logs'}")
@@ -97,6 +107,7 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         "invocation_ids": invocation_ids,
         "target": settings.target,
         "lookback_days": dbt_vars.get("lookback_days"),
+        "max_bad_row_share": dbt_vars.get("max_bad_row_share"),
         "models": models,
     }
     logger.info("dbt run finished", extra={"record": record})
