@@ -19,17 +19,19 @@ def test_model_failure_fails_the_run_records_the_cause_and_alerts(local_stack):
     s3 = lakehouse.client("s3")
     bucket = provisioned.names.raw_bucket
     sample_data.write_day(s3, bucket, DAY, events=200, seed=3)
-    # A producer bug: one event whose timestamp cannot be parsed. Staging stays a view, so it
-    # is the marts' dbt model that fails on it.
+    # A producer bug in the users export: a timestamp that cannot be parsed. (Bad event lines
+    # are quarantined instead, see test_quarantine.py; the users export is still read as typed
+    # JSON.) Staging stays a view, so it is a dbt model reading it that fails.
     bad = {
-        "event_id": "bad-1",
-        "user_id": "u0000001",
-        "event_type": "login",
-        "event_ts": "the day before yesterday",
-        "properties": {},
+        "user_id": "u9999999",
+        "email": "bad@example.com",
+        "country": "US",
+        "plan": "free",
+        "signed_up_at": "the day before yesterday",
+        "updated_at": "2026-11-10T23:59:59Z",
     }
     s3.put_object(
-        Bucket=bucket, Key=f"events/dt={DAY}/part-99999.jsonl", Body=json.dumps(bad).encode()
+        Bucket=bucket, Key=f"users/dt={DAY}/part-99999.jsonl", Body=json.dumps(bad).encode()
     )
     lakehouse.alerts()  # start from an empty inbox
 

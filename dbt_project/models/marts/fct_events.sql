@@ -10,6 +10,7 @@
 -- Built after the quarantine rows are written; the pre-hook fails it, before it writes
 -- anything, when too much of the raw input is bad (macros/bad_row_share.sql).
 -- depends_on: {{ ref('quarantined_events') }}
+-- depends_on: {{ ref('stg_raw_event_lines') }}
 
 -- One row per event, in the day it happened. A redelivered event keeps its first landing:
 -- within a run by the ranking below, across runs by the merge's update_condition, so reruns
