@@ -51,6 +51,25 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
     return models
 
 
+def _rebuild_staging_views(
+    settings: Settings, event: dict, refresh_models: list[str], dbt_vars: dict
+) -> None:
+    """A redrive that starts at the marts: rebuild the staging views for this run first.
+
+    The views are shared by every run and hold the interval of whichever run built them last
+    (a backfill has run other days since the failure), so the marts would read another day.
+    They are views: rebuilding them writes no data, and the failed run's staging record stands.
+    """
+    for step in selection.invocations("staging", bool(event.get("full_refresh")), refresh_models):
+        outcome = dbt_invocation.run(
+            settings, ["run", *step.args()], dbt_vars, full_refresh=step.full_refresh
+        )
+        if not outcome.success:
+            raise DbtRunError(
+                f"the staging views could not be rebuilt for the redrive: {outcome.exception}"
+            )
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
     settings = Settings.from_env()
@@ -74,6 +93,8 @@ def _run_stage(settings: Settings, event: dict) -> dict:
     )
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage"), layer=layer)
     started_at = utc_now()
+    if layer == "marts" and event.get("resume_from") == "dbt_marts":
+        _rebuild_staging_views(settings, event, refresh_models, dbt_vars)
     models: list[dict] = []
     invocation_ids: list[str] = []
     elapsed = 0.0
