@@ -51,6 +51,17 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
     return models
 
 
+def _failure_details(failed: list[dict]) -> str:
+    """One entry per distinct cause: the bad-share check fails every mart it guards with the
+    same message, which dbt only frames with the model's name."""
+    causes: dict[str, tuple[list[str], str]] = {}
+    for model in failed:
+        message = model["message"] or ""
+        cause = "\n".join(line for line in message.splitlines() if model["name"] not in line)
+        causes.setdefault(cause, ([], message))[0].append(model["name"])
+    return "; ".join(f"{', '.join(names)}: {message}" for names, message in causes.values())
+
+
 def _rebuild_staging_views(
     settings: Settings, event: dict, refresh_models: list[str], dbt_vars: dict
 ) -> None:
@@ -109,12 +120,9 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         models += _model_records(settings, outcome)
         failed = [m for m in models if m["status"] not in ("success", "skipped")]
         if failed:
-            # The bad-share check fails each mart it guards with the same message: say it once.
-            by_message: dict[str, list[str]] = {}
-            for m in failed:
-                by_message.setdefault(m["message"], []).append(m["name"])
-            details = "; ".join(f"{', '.join(names)}: {msg}" for msg, names in by_message.items())
-            raise DbtRunError(f"{len(failed)} of {len(models)} dbt model(s) failed: {details}")
+            raise DbtRunError(
+                f"{len(failed)} of {len(models)} dbt model(s) failed: {_failure_details(failed)}"
+            )
         if not outcome.success:
             raise DbtRunError(f"dbt run failed: {outcome.exception or 'see the function logs'}")
 
