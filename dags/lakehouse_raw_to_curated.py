@@ -7,8 +7,10 @@ day): record the run in the DynamoDB ledger, crawl the raw zone, then run the st
 
 **Params**: `interval_start`/`interval_end` (YYYY-MM-DD, end exclusive) to run another range
 than the data interval; `lookback_days`, how late an event may arrive and still be merged into
-its day; `full_refresh` to rebuild every mart from raw, or `full_refresh_models` for some;
-`redrive_of` (a failed run's id) to repeat its transform from the stage that failed.
+its day; `max_bad_row_share`, the share of quarantined raw event lines above which the run
+fails before the marts change; `full_refresh` to rebuild every mart from raw, or
+`full_refresh_models` for some; `redrive_of` (a failed run's id) to repeat its transform from
+the stage that failed.
 Runbooks: docs/runbooks.md.
 
 Settings come from the Airflow Variable `lakehouse_config` (written by Terraform on AWS and by
@@ -63,6 +65,14 @@ with DAG(
             minimum=0,
             maximum=90,
             description="Merge late events up to this many days before the day they landed",
+        ),
+        "max_bad_row_share": Param(
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Fail the run, before the marts change, when more than this share of "
+            "the interval's raw event lines is quarantined",
         ),
         "full_refresh": Param(False, type="boolean", description="Rebuild every mart from raw"),
         "full_refresh_models": Param(

@@ -20,20 +20,8 @@
       {%- do columns.update({column.name: duckdb_type(column.data_type)}) -%}
     {%- endfor -%}
   {%- endif -%}
-  {%- set days = ['*'] if flags.FULL_REFRESH else interval_days() -%}
-  {%- set patterns = [] -%}
-  {%- for day in days -%}
-    {%- do patterns.append("s3://" ~ var("raw_bucket") ~ "/" ~ table_name ~ "/dt=" ~ day ~ "/*.jsonl") -%}
-  {%- endfor -%}
-  {#- Like an Athena partition without files, a day without files is zero rows (DuckDB's
-      read_json would fail on a pattern that matches nothing). -#}
-  {%- if execute -%}
-    {%- set found = run_query("select count(*) from glob([" ~ ("'" ~ patterns | join("', '") ~ "'") ~ "])") -%}
-    {%- set any_files = found.columns[0].values()[0] > 0 -%}
-  {%- else -%}
-    {%- set any_files = true -%}
-  {%- endif -%}
-  {%- if any_files -%}
+  {%- set patterns = raw_file_patterns(table_name) -%}
+  {%- if raw_files_exist(patterns) -%}
   read_json(
     [{%- for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor -%}],
     format = 'newline_delimited',
@@ -46,6 +34,26 @@
   {%- else -%}
   (select {% for name, type in columns.items() %}cast(null as {{ type }}) as {{ name }}, {% endfor %}cast(null as varchar) as dt where false)
   {%- endif %}
+{%- endmacro %}
+
+{#- The S3 patterns of a raw table's files: the interval's days, or every day on a full refresh. -#}
+{% macro raw_file_patterns(table_name) -%}
+  {%- set days = ['*'] if flags.FULL_REFRESH else interval_days() -%}
+  {%- set patterns = [] -%}
+  {%- for day in days -%}
+    {%- do patterns.append("s3://" ~ var("raw_bucket") ~ "/" ~ table_name ~ "/dt=" ~ day ~ "/*.jsonl") -%}
+  {%- endfor -%}
+  {{ return(patterns) }}
+{%- endmacro %}
+
+{#- Like an Athena partition without files, a day without files is zero rows (DuckDB's readers
+    fail on a pattern that matches nothing), so look first. -#}
+{% macro raw_files_exist(patterns) -%}
+  {%- if not execute -%}
+    {{ return(true) }}
+  {%- endif -%}
+  {%- set found = run_query("select count(*) from glob([" ~ ("'" ~ patterns | join("', '") ~ "'") ~ "])") -%}
+  {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
 {% macro duckdb_type(athena_type) -%}

@@ -145,7 +145,11 @@ def release_local_database(settings: Settings) -> None:
 
 
 def dbt_vars(
-    settings: Settings, event: dict, interval: Interval, lookback_days: int | None = None
+    settings: Settings,
+    event: dict,
+    interval: Interval,
+    lookback_days: int | None = None,
+    max_bad_row_share: float | None = None,
 ) -> dict:
     values = {
         "interval_start": interval.start.isoformat(),
@@ -155,4 +159,6 @@ def dbt_vars(
     }
     if lookback_days is not None:
         values["lookback_days"] = lookback_days
+    if max_bad_row_share is not None:
+        values["max_bad_row_share"] = max_bad_row_share
     return values

@@ -67,6 +67,16 @@ def invocations(layer: str, full_refresh: bool, models: list[str]) -> list[Invoc
     return [Invocation(refreshed, None, True), Invocation(everything, refreshed, False)]
 
 
+def max_bad_row_share(event: dict) -> float | None:
+    """The event's bad-row threshold, or None to keep the dbt project's default."""
+    value = event.get("max_bad_row_share")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidEvent(f"event.max_bad_row_share must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
 def lookback_days(event: dict) -> int | None:
     """The event's lookback, or None to keep the dbt project's default."""
     value = event.get("lookback_days")

@@ -87,6 +87,10 @@ class RunLedger:
                 "full_refresh": plan["full_refresh"],
                 "full_refresh_models": plan.get("full_refresh_models") or [],
                 "lookback_days": plan.get("lookback_days"),
+                # DynamoDB numbers are Decimals (boto3 rejects floats).
+                "max_bad_row_share": None
+                if plan.get("max_bad_row_share") is None
+                else Decimal(str(plan["max_bad_row_share"])),
                 "resume_from": plan.get("resume_from"),
                 **({"redrive_of": plan["redrive_of"]} if plan.get("redrive_of") else {}),
                 "triggered_by": triggered_by,

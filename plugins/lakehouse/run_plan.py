@@ -22,6 +22,9 @@ TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
 # Days before its landing day a late event may be stamped and still be merged (the DAG param's
 # default; dbt_project/macros/merge_window.sql applies it).
 DEFAULT_LOOKBACK_DAYS = 2
+# The run fails, before the marts change, when more than this share of the interval's raw event
+# lines is quarantined (the DAG param's default; dbt_project/macros/bad_row_share.sql applies it).
+DEFAULT_MAX_BAD_ROW_SHARE = 0.05
 
 
 class InvalidRunParams(ValueError):
@@ -40,6 +43,7 @@ class RunPlan:
     full_refresh_models: tuple[str, ...] = ()
     resume_from: str = TRANSFORM_STAGES[0]
     redrive_of: str | None = None
+    max_bad_row_share: float = DEFAULT_MAX_BAD_ROW_SHARE
 
     def state_machine_input(self) -> dict:
         return {
@@ -49,6 +53,7 @@ class RunPlan:
             "full_refresh": self.full_refresh,
             "full_refresh_models": list(self.full_refresh_models),
             "lookback_days": self.lookback_days,
+            "max_bad_row_share": self.max_bad_row_share,
             "resume_from": self.resume_from,
         }
 
@@ -94,6 +99,15 @@ def _lookback(params: dict) -> int:
     return value
 
 
+def _max_bad_row_share(params: dict) -> float:
+    value = params.get("max_bad_row_share", DEFAULT_MAX_BAD_ROW_SHARE)
+    if value is None:
+        return DEFAULT_MAX_BAD_ROW_SHARE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidRunParams(f"max_bad_row_share must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
 def _refresh_models(params: dict) -> tuple[str, ...]:
     value = params.get("full_refresh_models") or []
     if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
@@ -105,6 +119,12 @@ def _recorded_lookback(record: dict) -> int:
     # Records written before lookback_days existed ran with the default.
     value = record.get("lookback_days")
     return DEFAULT_LOOKBACK_DAYS if value is None else int(value)
+
+
+def _recorded_max_bad_row_share(record: dict) -> float:
+    # Records written before max_bad_row_share existed ran with the default.
+    value = record.get("max_bad_row_share")
+    return DEFAULT_MAX_BAD_ROW_SHARE if value is None else float(value)
 
 
 def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: str) -> RunPlan:
@@ -129,6 +149,7 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
         full_refresh=bool(failed.get("full_refresh")),
         execution_name_base=execution_name_base(run_id),
         lookback_days=_recorded_lookback(failed),
+        max_bad_row_share=_recorded_max_bad_row_share(failed),
         full_refresh_models=tuple(failed.get("full_refresh_models") or ()),
         # A failure before the state machine (crawler, an Airflow task) redoes all of it.
         resume_from=stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0],
@@ -182,4 +203,5 @@ def plan_run(
         execution_name_base=execution_name_base(run_id),
         lookback_days=lookback,
         full_refresh_models=_refresh_models(params),
+        max_bad_row_share=_max_bad_row_share(params),
     )

@@ -43,6 +43,7 @@ def test_lakehouse_dag_shape(dagbag):
         "interval_start",
         "interval_end",
         "lookback_days",
+        "max_bad_row_share",
         "full_refresh",
         "full_refresh_models",
         "redrive_of",

@@ -15,7 +15,7 @@ from local.demo import run_dag_for_day
 
 pytestmark = pytest.mark.e2e
 DAY = date(2026, 11, 20)
-EXPECTED_TESTS = 30
+EXPECTED_TESTS = 36
 
 
 def raw_lines(s3, bucket: str, prefix: str) -> list[dict]:
@@ -102,11 +102,13 @@ def test_elementary_has_one_passing_row_per_test_of_the_run(daily_run):
     assert set(results["status"].to_pylist()) == {"pass"}
     assert len(set(results["test_unique_id"].to_pylist())) == EXPECTED_TESTS
     assert {t for t in results["table_name"].to_pylist()} == {
+        "stg_raw_event_lines",
         "stg_raw_events",
         "stg_raw_users",
         "fct_events",
         "dim_users",
         "daily_metrics",
+        "quarantined_events",
     }
     assert tests_stage["passed"] == EXPECTED_TESTS and tests_stage["failed"] == 0
 

@@ -1,8 +1,9 @@
 """docs/runbooks.md, executed: every `sh` block runs against a local stack with Airflow's
 scheduler, in the order an operator would meet them, and the marts are checked after each.
 
-Scenario: 10 days of raw data, one of them corrupt. Backfill the 10 days (9 succeed, the
-corrupt day fails); fix the file; redrive the failed run (it resumes at the failed stage);
+Scenario: 10 days of raw data, one of them corrupt (a delivery of garbage lines: too much bad
+input for the bad-row threshold). Backfill the 10 days (9 succeed, the corrupt day fails);
+inspect its quarantined rows; fix the file; redrive the failed run (it resumes at the failed stage);
 recover the backfill (only failed runs are reprocessed, finished days are not rebuilt); rerun
 a day three times (marts unchanged); full-refresh fct_events from raw (marts unchanged: the
 incremental build equals the rebuild); compact and expire snapshots (marts unchanged).
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "lakehouse_raw_to_curated"
 FIRST, LAST = date(2026, 1, 1), date(2026, 1, 10)
 BROKEN = date(2026, 1, 5)
+GARBAGE = 40  # of 300 + 42 lines that day: 11.7%, over the default max_bad_row_share of 5%
 RERUN = date(2026, 1, 6)
 MARTS = {"fct_events": "event_id", "dim_users": "user_id", "daily_metrics": "event_date"}
 
@@ -128,18 +130,20 @@ def scenario(tmp_path_factory):
         while day <= LAST:
             sample_data.write_day(s3, bucket, day, events=300, seed=100 + day.day)
             day += timedelta(days=1)
-        # A delivery cut short: its last line is truncated, so the day cannot be read.
+        # A delivery that is mostly garbage (an error page saved instead of the data): bad
+        # lines are quarantined, and this many fail the day on the bad-row threshold.
         good = [
             json.dumps(e, separators=(",", ":"))
             for e in sample_data.events_for_day(BROKEN, 5, seed=999, late_share=0)
         ]
         key = f"events/dt={BROKEN}/part-09999.jsonl"
-        corrupt = "\n".join(good[:-1]) + "\n" + good[-1][: len(good[-1]) // 2]
-        s3.put_object(Bucket=bucket, Key=key, Body=corrupt.encode())
+        corrupt = "\n".join(good[:2] + ["<html><body>502 Bad Gateway</body></html>"] * GARBAGE)
+        s3.put_object(Bucket=bucket, Key=key, Body=(corrupt + "\n").encode())
         with running(stack) as base:
             yield {
                 "stack": stack, "lakehouse": lh, "base": base, "s3": s3, "bucket": bucket,
                 "fix": lambda: s3.put_object(Bucket=bucket, Key=key, Body="\n".join(good) + "\n"),
+                "fixed_ids": [json.loads(line)["event_id"] for line in good], "key": key,
             }  # fmt: skip
 
 
@@ -178,9 +182,18 @@ def test_1_backfill_runs_every_day_and_the_corrupt_day_fails(scenario):
         for i in range(10)
     }, f"see {stack_dir / 'airflow-server.log'}"
     failed = next(r for r in scenario["lakehouse"].runs() if r["interval_start"] == str(BROKEN))
-    assert failed["status"] == "FAILED" and failed["failed_stage"] in ("dbt_staging", "dbt_marts")
-    assert "JSON" in failed["cause"] or "json" in failed["cause"]
+    assert failed["status"] == "FAILED" and failed["failed_stage"] == "dbt_marts"
+    assert f"Too many bad raw event lines: {GARBAGE} of {300 + GARBAGE + 2}" in failed["cause"]
+    assert f"malformed_json={GARBAGE}" in failed["cause"]
     scenario["backfill_runs"] = runs
+
+
+def test_1b_the_quarantined_rows_say_why_the_day_failed(scenario):
+    output = run_section("Inspect quarantined rows", scenario["stack"].dir, DAY=str(BROKEN))
+    lines = [line for line in output.splitlines() if scenario["key"] in line]
+    assert len(lines) == GARBAGE, output
+    assert all("malformed_json" in line for line in lines)
+    assert {int(line.split()[2]) for line in lines} == set(range(3, GARBAGE + 3))  # line numbers
 
 
 def test_2_redrive_resumes_the_failed_run_at_its_failed_stage(scenario):
@@ -203,8 +216,11 @@ def test_2_redrive_resumes_the_failed_run_at_its_failed_stage(scenario):
     assert record["resume_from"] == original["failed_stage"]
     assert (record["interval_start"], record["interval_end"]) == (str(BROKEN), "2026-01-06")
     stages_run = [i["function"] for i in lh.lambda_invocations(record["execution_arn"])]
-    expected = {"dbt_staging": 3, "dbt_marts": 2}[original["failed_stage"]]
-    assert len(stages_run) == expected, stages_run  # completed stages were not run again
+    assert original["failed_stage"] == "dbt_marts"
+    assert len(stages_run) == 2, stages_run  # the completed staging stage was not run again
+    # ...but its views were rebuilt for the redriven day: the fixed delivery was merged
+    facts = {f["event_id"]: f for f in lh.table("fct_events").to_pylist()}
+    assert all(facts[i]["landed_on"] == str(BROKEN) for i in scenario["fixed_ids"])
 
 
 def test_3_recovering_the_backfill_reprocesses_only_the_failed_day(scenario):

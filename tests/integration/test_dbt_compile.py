@@ -14,7 +14,15 @@ import pytest
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).parent / "dbt"
-MODELS = ("stg_raw_events", "stg_raw_users", "fct_events", "dim_users", "daily_metrics")
+MODELS = (
+    "stg_raw_event_lines",
+    "stg_raw_events",
+    "stg_raw_users",
+    "fct_events",
+    "dim_users",
+    "daily_metrics",
+    "quarantined_events",
+)
 
 
 def compile_athena(tmp_path: Path, *extra: str, lookback_days: int = 2) -> Path:
@@ -40,7 +48,7 @@ def test_every_model_compiles_for_athena_and_staging_prunes_raw_partitions(tmp_p
     compiled = compile_athena(tmp_path)
     for model in MODELS:
         assert list(compiled.rglob(f"{model}.sql")), f"{model} did not compile"
-    for model in ("stg_raw_events", "stg_raw_users"):
+    for model in ("stg_raw_event_lines", "stg_raw_users"):
         sql = next(compiled.rglob(f"{model}.sql")).read_text()
         assert "dt >= '2026-11-20' and dt < '2026-11-21'" in sql
         assert '"awsdatacatalog"' in sql  # the Glue table the crawler maintains
@@ -48,7 +56,7 @@ def test_every_model_compiles_for_athena_and_staging_prunes_raw_partitions(tmp_p
 
 def test_full_refresh_reads_every_raw_partition(tmp_path):
     compiled = compile_athena(tmp_path, "--full-refresh")
-    sql = next(compiled.rglob("stg_raw_events.sql")).read_text()
+    sql = next(compiled.rglob("stg_raw_event_lines.sql")).read_text()
     assert "dt >=" not in sql and "1 = 1" in sql
 
 
@@ -82,3 +90,56 @@ def test_a_lookback_outside_its_bounds_is_rejected(tmp_path):
     )  # fmt: skip
     assert result.returncode != 0
     assert "lookback_days must be between 0 and 90" in result.stdout
+
+
+def test_athena_reads_raw_events_as_lines_and_validates_them_with_trino_json(tmp_path):
+    compiled = compile_athena(tmp_path)
+    lines = next(compiled.rglob("stg_raw_event_lines.sql")).read_text()
+    # the Glue lines table (terraform/modules/catalog), the file from "$path", no line numbers
+    assert '"awsdatacatalog"."lakehouse_dev_raw"."events_lines"' in lines
+    assert '"$path" as source_file, cast(null as bigint) as line_number' in lines
+    # Trino's JSON functions, each guarded so that a bad line is a value, never a query error
+    assert "try(json_parse(line))" in lines
+    assert "json_extract_scalar(document, '$.event_id')" in lines
+    assert "cast(try(from_iso8601_timestamp(event_ts_text)) at time zone 'UTC'" in lines
+    assert "length(to_utf8(line)) as line_bytes" in lines
+    assert "line_bytes <= 65536" in lines
+    assert "not in ('page_view', 'add_to_cart', 'purchase', 'login', 'signup')" in lines
+    assert "event_ts < timestamp '2000-01-01'" in lines
+    assert "date_add('day', 2, cast(landed_on as date))" in lines
+    events = next(compiled.rglob("stg_raw_events.sql")).read_text()
+    assert "where reason is null" in events
+
+
+def test_quarantined_events_is_an_iceberg_merge_and_the_marts_check_the_bad_share(tmp_path):
+    compiled = compile_athena(tmp_path)
+    manifest = json.loads((compiled.parents[2] / "manifest.json").read_text())
+    nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    config = nodes["quarantined_events"]["config"]
+    assert (config["materialized"], config["incremental_strategy"]) == ("incremental", "merge")
+    assert config["table_type"] == "iceberg" and config["unique_key"] == "quarantine_id"
+    assert config["partitioned_by"] == ["landed_on"]
+    assert config["incremental_predicates"] == [
+        "target.landed_on >= date '2026-11-18'",
+        "target.landed_on < date '2026-11-21'",
+    ]
+    sql = next(compiled.rglob("quarantined_events.sql")).read_text()
+    assert "lower(to_hex(md5(to_utf8(" in sql and "substr(line, 1, 4096) as raw_line" in sql
+    for mart in ("fct_events", "dim_users"):
+        hooks = [h["sql"] for h in nodes[mart]["config"]["pre-hook"]]
+        assert hooks == ["{{ assert_bad_row_share() }}"], mart
+        assert "model.lakehouse.quarantined_events" in nodes[mart]["depends_on"]["nodes"], mart
+
+
+def test_a_bad_row_share_outside_0_to_1_fails_the_marts(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    result = subprocess.run(
+        [str(DBT), "compile", "--target", "athena", "--no-populate-cache",
+         "--project-dir", str(project), "--profiles-dir", str(project),
+         "--inline", "select {{ assert_bad_row_share() }} 1",
+         "--vars", json.dumps({"max_bad_row_share": 1.5})],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "max_bad_row_share must be between 0 and 1, got 1.5" in result.stdout

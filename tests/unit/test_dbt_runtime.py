@@ -93,3 +93,24 @@ def test_every_test_result_becomes_one_elementary_row_pass_or_fail():
     assert second["severity"] == "ERROR"
     table = elementary.as_arrow(rows)
     assert table.schema == elementary.TEST_RESULTS_SCHEMA and table.num_rows == 2
+
+
+def test_a_cause_shared_by_several_models_is_reported_once():
+    pytest.importorskip("aws_lambda_powertools")
+    from dbt_runtime.handlers.dbt_executor import _failure_details
+
+    def framed(name: str, cause: str) -> str:
+        return (
+            f"Compilation Error in model {name} (models/marts/{name}.sql)\n  {cause}\n"
+            f"  > called by model {name} (models/marts/{name}.sql)"
+        )
+
+    failed = [
+        {"name": "fct_events", "message": framed("fct_events", "Too many bad raw event lines")},
+        {"name": "dim_users", "message": framed("dim_users", "Too many bad raw event lines")},
+        {"name": "daily_metrics", "message": "Runtime Error: division by zero"},
+    ]
+    details = _failure_details(failed)
+    assert details.count("Too many bad raw event lines") == 1
+    assert details.startswith("fct_events, dim_users: Compilation Error in model fct_events")
+    assert details.endswith("; daily_metrics: Runtime Error: division by zero")

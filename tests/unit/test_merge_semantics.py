@@ -91,7 +91,12 @@ def test_a_partial_full_refresh_is_two_dbt_invocations_per_stage():
 
 def test_only_incremental_models_can_be_named_for_a_full_refresh():
     project = REPO / "dbt_project"
-    assert selection.refreshable_models(project) == ["daily_metrics", "dim_users", "fct_events"]
+    assert selection.refreshable_models(project) == [
+        "daily_metrics",
+        "dim_users",
+        "fct_events",
+        "quarantined_events",
+    ]
     event = {"full_refresh_models": ["fct_events", "stg_raw_events"]}
     with pytest.raises(InvalidEvent, match="stg_raw_events"):
         selection.requested_models(event, project)
@@ -120,3 +125,15 @@ def test_the_merge_is_decided_on_keys_and_the_columns_the_condition_reads():
     assert plan.replaced.to_pylist() == [{"event_id": "b"}]
     everything_wins = iceberg.plan_merge(keys_only, events(("z", 0, "d0")), ["event_id"], None)
     assert everything_wins.winners.num_rows == 1 and everything_wins.replaced.num_rows == 0
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.01, "0.1", True])
+def test_a_bad_row_share_outside_0_to_1_is_rejected(value):
+    with pytest.raises(InvalidEvent, match="max_bad_row_share"):
+        selection.max_bad_row_share({"max_bad_row_share": value})
+
+
+def test_the_bad_row_share_reaches_dbt_as_a_var():
+    assert selection.max_bad_row_share({}) is None
+    assert selection.max_bad_row_share({"max_bad_row_share": 0}) == 0.0
+    assert selection.max_bad_row_share({"max_bad_row_share": 0.25}) == 0.25

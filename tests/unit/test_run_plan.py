@@ -25,6 +25,7 @@ def test_scheduled_run_covers_its_logical_day():
         "full_refresh": False,
         "full_refresh_models": [],
         "lookback_days": 2,
+        "max_bad_row_share": 0.05,
         "resume_from": "dbt_staging",
     }
 
@@ -47,6 +48,9 @@ def test_params_override_the_interval():
         ({"interval_start": "yesterday", "interval_end": "2026-10-01"}, "date"),
         ({"lookback_days": -1}, "lookback_days"),
         ({"lookback_days": "3"}, "lookback_days"),
+        ({"max_bad_row_share": 1.5}, "max_bad_row_share"),
+        ({"max_bad_row_share": "0.1"}, "max_bad_row_share"),
+        ({"max_bad_row_share": True}, "max_bad_row_share"),
         ({"full_refresh_models": "fct_events"}, "list of model names"),
         # 99 days + 2 days of lookback: 101 partitions in one merge
         ({"interval_start": "2026-01-01", "interval_end": "2026-04-10"}, "backfill the range"),
@@ -85,6 +89,12 @@ def test_a_long_range_is_allowed_as_a_full_refresh_and_up_to_the_partition_limit
     assert plan_run("p", "manual__x", START, END, params).interval_end == "2026-04-09"
 
 
+def test_max_bad_row_share_reaches_the_state_machine():
+    plan = plan_run("p", "manual__x", START, END, {"max_bad_row_share": 0.5})
+    assert plan.state_machine_input()["max_bad_row_share"] == 0.5
+    assert plan_run("p", "manual__x", START, END, {"max_bad_row_share": 0}).max_bad_row_share == 0
+
+
 def test_full_refresh_models_and_lookback_reach_the_state_machine():
     params = {"full_refresh_models": ["fct_events", "fct_events"], "lookback_days": 5}
     machine_input = plan_run("p", "manual__x", START, END, params).state_machine_input()
@@ -100,6 +110,7 @@ FAILED_RUN = {
     "full_refresh": False,
     "full_refresh_models": ["dim_users"],
     "lookback_days": 4,
+    "max_bad_row_share": 0.2,
 }
 
 
@@ -112,6 +123,7 @@ def test_a_redrive_repeats_the_failed_run_from_its_failed_stage():
         4,
         ["dim_users"],
     )
+    assert machine_input["max_bad_row_share"] == 0.2  # the failed run's threshold
     assert plan.run_id == "manual__redrive" and plan.redrive_of == "scheduled__x"
     crawler_failure = {**FAILED_RUN, "failed_stage": "wait_for_raw_crawler"}
     assert redrive_plan("p", "r", crawler_failure, "x").resume_from == "dbt_staging"

@@ -70,7 +70,10 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
     for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
         payload = states[stage]["Parameters"]["Payload"]
         assert payload["lookback_days.$"] == "$.lookback_days"
+        assert payload["max_bad_row_share.$"] == "$.max_bad_row_share"
         assert payload["full_refresh_models.$"] == "$.full_refresh_models"
+    # a redrive entering at the marts rebuilds the staging views for its own interval first
+    assert states["DbtMarts"]["Parameters"]["Payload"]["resume_from.$"] == "$.resume_from"
 
 
 def test_the_failure_path_records_the_run_artifacts_without_hiding_the_error():

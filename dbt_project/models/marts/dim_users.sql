@@ -1,10 +1,16 @@
 {{ config(
+    pre_hook="{{ assert_bad_row_share() }}",
     unique_key='user_id',
     update_condition=(
         '(src.updated_at > target.updated_at'
         ~ ' or (src.updated_at = target.updated_at and src.landed_on >= target.landed_on))'
     ),
 ) }}
+
+-- Built after the quarantine rows are written; the pre-hook fails it, before it writes
+-- anything, when too much of the raw input is bad (macros/bad_row_share.sql).
+-- depends_on: {{ ref('quarantined_events') }}
+-- depends_on: {{ ref('stg_raw_event_lines') }}
 
 -- The latest known attributes of every user. The update_condition keeps the newest version
 -- whichever order days are run in: rerunning an older day never rolls a user back.

@@ -1,10 +1,16 @@
 {{ config(
+    pre_hook="{{ assert_bad_row_share() }}",
     unique_key='event_id',
     partitioned_by=['event_date'],
     merge_window_column='event_date',
     incremental_predicates=merge_window_predicates('target.event_date'),
     update_condition='src.landed_on <= target.landed_on',
 ) }}
+
+-- Built after the quarantine rows are written; the pre-hook fails it, before it writes
+-- anything, when too much of the raw input is bad (macros/bad_row_share.sql).
+-- depends_on: {{ ref('quarantined_events') }}
+-- depends_on: {{ ref('stg_raw_event_lines') }}
 
 -- One row per event, in the day it happened. A redelivered event keeps its first landing:
 -- within a run by the ranking below, across runs by the merge's update_condition, so reruns

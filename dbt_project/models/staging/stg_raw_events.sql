@@ -1,16 +1,13 @@
--- One row per raw event line of the run's interval, typed and named consistently.
-with source as (
-    select * from {{ raw_source('events') }}
-    where {{ raw_partition_filter() }}
-)
-
+-- One row per usable raw event line of the run's interval, typed and named consistently.
+-- Lines that cannot be used are in stg_raw_event_lines with their reason (quarantined_events).
 select
-    cast(event_id as varchar) as event_id,
-    cast(user_id as varchar) as user_id,
-    lower(event_type) as event_type,
-    {{ parse_iso_timestamp('event_ts') }} as event_ts,
-    cast({{ parse_iso_timestamp('event_ts') }} as date) as event_date,
-    cast(revenue as decimal(12, 2)) as revenue,
-    {{ json_text('properties') }} as properties,
-    dt as landed_on
-from source
+    event_id,
+    user_id,
+    event_type,
+    event_ts,
+    cast(event_ts as date) as event_date,
+    revenue,
+    properties,
+    landed_on
+from {{ ref('stg_raw_event_lines') }}
+where reason is null

@@ -81,6 +81,36 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
     return models
 
 
+def _failure_details(failed: list[dict]) -> str:
+    """One entry per distinct cause: the bad-share check fails every mart it guards with the
+    same message, which dbt only frames with the model's name."""
+    causes: dict[str, tuple[list[str], str]] = {}
+    for model in failed:
+        message = model["message"] or ""
+        cause = "\n".join(line for line in message.splitlines() if model["name"] not in line)
+        causes.setdefault(cause, ([], message))[0].append(model["name"])
+    return "; ".join(f"{', '.join(names)}: {message}" for names, message in causes.values())
+
+
+def _rebuild_staging_views(
+    settings: Settings, event: dict, refresh_models: list[str], dbt_vars: dict
+) -> None:
+    """A redrive that starts at the marts: rebuild the staging views for this run first.
+
+    The views are shared by every run and hold the interval of whichever run built them last
+    (a backfill has run other days since the failure), so the marts would read another day.
+    They are views: rebuilding them writes no data, and the failed run's staging record stands.
+    """
+    for step in selection.invocations("staging", bool(event.get("full_refresh")), refresh_models):
+        outcome = dbt_invocation.run(
+            settings, ["run", *step.args()], dbt_vars, full_refresh=step.full_refresh
+        )
+        if not outcome.success:
+            raise DbtRunError(
+                f"the staging views could not be rebuilt for the redrive: {outcome.exception}"
+            )
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
     settings = Settings.from_env()
@@ -96,9 +126,17 @@ def _run_stage(settings: Settings, event: dict) -> dict:
     artifacts.location(settings, event)  # a malformed event fails before dbt runs
     refresh_models = selection.requested_models(event, settings.dbt_project_dir)
     plan = selection.invocations(layer, bool(event.get("full_refresh")), refresh_models)
-    dbt_vars = dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event))
+    dbt_vars = dbt_invocation.dbt_vars(
+        settings,
+        event,
+        interval,
+        selection.lookback_days(event),
+        selection.max_bad_row_share(event),
+    )
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage"), layer=layer)
     started_at = utc_now()
+    if layer == "marts" and event.get("resume_from") == "dbt_marts":
+        _rebuild_staging_views(settings, event, refresh_models, dbt_vars)
     models: list[dict] = []
     invocation_ids: list[str] = []
     elapsed = 0.0
@@ -119,8 +157,9 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         artifacts.save(settings, event, event.get("stage", f"dbt_{layer}"), outcome, counted)
         failed = [m for m in models if m["status"] not in ("success", "skipped")]
         if failed:
-            details = "; ".join(f"{m['name']}: {m['message']}" for m in failed)
-            raise DbtRunError(f"{len(failed)} of {len(models)} dbt model(s) failed: {details}")
+            raise DbtRunError(
+                f"{len(failed)} of {len(models)} dbt model(s) failed: {_failure_details(failed)}"
+            )
         if not outcome.success:
             raise DbtRunError(f"dbt run failed: {outcome.exception or 'see the function logs'}")
 
@@ -134,6 +173,7 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         "invocation_ids": invocation_ids,
         "target": settings.target,
         "lookback_days": dbt_vars.get("lookback_days"),
+        "max_bad_row_share": dbt_vars.get("max_bad_row_share"),
         "models": models,
     }
     logger.info("dbt run finished", extra={"record": record})

@@ -165,3 +165,57 @@ resource "aws_glue_crawler" "raw" {
     CreatePartitionIndex = true
   })
 }
+
+################################################################################
+# Raw lines tables: every raw line as text, next to the crawled tables
+################################################################################
+
+# dbt parses and validates the raw JSON itself (staging), so that a bad line is quarantined
+# instead of failing the query: Athena's JSON SerDe would fail the whole scan on a malformed
+# line. One string column per line (\u0001 never appears unescaped in valid JSON), partition
+# projection on dt so a new day is readable without a crawl. The crawled tables stay for
+# discovery (schema, new fields).
+resource "aws_glue_catalog_table" "raw_lines" {
+  for_each = toset([for prefix in var.raw_prefixes : trimsuffix(prefix, "/")])
+
+  name          = "${each.key}_lines"
+  database_name = aws_glue_catalog_database.this["raw"].name
+  description   = "Raw ${each.key} as text lines (one row per line of the JSONL files)"
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    EXTERNAL                      = "TRUE"
+    classification                = "text"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "2020-01-01,NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "storage.location.template"   = "s3://${var.raw_bucket}/${each.key}/dt=$${dt}/"
+  }
+
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = "s3://${var.raw_bucket}/${each.key}/"
+    input_format  = "org.apache.hadoop.mapred.TextInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+      parameters = {
+        "field.delim"          = "\u0001"
+        "serialization.format" = "\u0001"
+      }
+    }
+
+    columns {
+      name = "line"
+      type = "string"
+    }
+  }
+}

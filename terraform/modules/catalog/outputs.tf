@@ -22,3 +22,8 @@ output "security_configuration_name" {
   description = "Name of the Glue security configuration."
   value       = aws_glue_security_configuration.this.name
 }
+
+output "raw_lines_tables" {
+  description = "Glue tables of the raw zone read as text lines, by prefix (e.g. events => events_lines)."
+  value       = { for prefix, table in aws_glue_catalog_table.raw_lines : prefix => table.name }
+}

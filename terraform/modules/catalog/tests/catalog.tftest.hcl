@@ -63,3 +63,22 @@ run "databases_and_incremental_crawler" {
     error_message = "Glue writes with the CMK"
   }
 }
+
+run "raw_lines_tables_read_every_line_as_text" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_glue_catalog_table.raw_lines)) == toset(["events", "users"])
+    error_message = "one lines table per raw prefix"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.raw_lines["events"].name == "events_lines" && aws_glue_catalog_table.raw_lines["events"].storage_descriptor[0].columns[0].name == "line"
+    error_message = "events_lines has a single string column `line`"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.raw_lines["events"].parameters["storage.location.template"] == "s3://lakehouse-test-raw/events/dt=$${dt}/"
+    error_message = "partition projection on dt over the same prefix as the crawler"
+  }
+}

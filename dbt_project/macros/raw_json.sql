@@ -1,0 +1,95 @@
+{#- JSON of a raw line, parsed in SQL with the engine's JSON functions (Trino's on Athena,
+    DuckDB's locally). A "document" is the parsed line when it is a JSON object, else null. -#}
+
+{% macro json_object_or_null(line) -%}
+  {{ return(adapter.dispatch('json_object_or_null')(line)) }}
+{%- endmacro %}
+{% macro default__json_object_or_null(line) -%}
+  case when substr(json_format(try(json_parse({{ line }}))), 1, 1) = '{' then try(json_parse({{ line }})) end
+{%- endmacro %}
+{% macro duckdb__json_object_or_null(line) -%}
+  case when json_valid({{ line }}) and json_type({{ line }}) = 'OBJECT' then {{ line }} end
+{%- endmacro %}
+
+{#- What a top-level member is: missing, null, string, number, boolean, object or array. -#}
+{% macro json_kind(document, key) -%}
+  {{ return(adapter.dispatch('json_kind')(document, key)) }}
+{%- endmacro %}
+{% macro default__json_kind(document, key) -%}
+  case
+    when {{ document }} is null or json_extract({{ document }}, '$.{{ key }}') is null then 'missing'
+    else case substr(json_format(json_extract({{ document }}, '$.{{ key }}')), 1, 1)
+      when 'n' then 'null' when '"' then 'string' when '{' then 'object' when '[' then 'array'
+      when 't' then 'boolean' when 'f' then 'boolean' else 'number' end
+  end
+{%- endmacro %}
+{% macro duckdb__json_kind(document, key) -%}
+  case json_type({{ document }}, '$.{{ key }}')
+    when 'NULL' then 'null' when 'VARCHAR' then 'string' when 'OBJECT' then 'object'
+    when 'ARRAY' then 'array' when 'BOOLEAN' then 'boolean'
+    when 'BIGINT' then 'number' when 'UBIGINT' then 'number' when 'DOUBLE' then 'number'
+    when 'HUGEINT' then 'number'
+    else 'missing'
+  end
+{%- endmacro %}
+
+{#- A scalar member as text (a string's value, a number's digits); null otherwise. -#}
+{% macro json_scalar_text(document, key) -%}
+  {{ return(adapter.dispatch('json_scalar_text')(document, key)) }}
+{%- endmacro %}
+{% macro default__json_scalar_text(document, key) -%}
+  json_extract_scalar({{ document }}, '$.{{ key }}')
+{%- endmacro %}
+{% macro duckdb__json_scalar_text(document, key) -%}
+  json_extract_string({{ document }}, '$.{{ key }}')
+{%- endmacro %}
+
+{#- A member as JSON text (objects, e.g. properties). -#}
+{% macro json_member_text(document, key) -%}
+  {{ return(adapter.dispatch('json_member_text')(document, key)) }}
+{%- endmacro %}
+{% macro default__json_member_text(document, key) -%}
+  json_format(json_extract({{ document }}, '$.{{ key }}'))
+{%- endmacro %}
+{% macro duckdb__json_member_text(document, key) -%}
+  cast(json_extract({{ document }}, '$.{{ key }}') as varchar)
+{%- endmacro %}
+
+{#- Size of a text in bytes (UTF-8). -#}
+{% macro byte_length(text) -%}
+  {{ return(adapter.dispatch('byte_length')(text)) }}
+{%- endmacro %}
+{% macro default__byte_length(text) -%}
+  length(to_utf8({{ text }}))
+{%- endmacro %}
+{% macro duckdb__byte_length(text) -%}
+  strlen({{ text }})
+{%- endmacro %}
+
+{#- An ISO-8601 text as a UTC timestamp, or null when it is not one. -#}
+{% macro try_parse_iso_timestamp(text) -%}
+  {{ return(adapter.dispatch('try_parse_iso_timestamp')(text)) }}
+{%- endmacro %}
+{% macro default__try_parse_iso_timestamp(text) -%}
+  cast(try(from_iso8601_timestamp({{ text }})) at time zone 'UTC' as timestamp(6))
+{%- endmacro %}
+{% macro duckdb__try_parse_iso_timestamp(text) -%}
+  cast(try_cast({{ text }} as timestamptz) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- A stable key for a text (quarantine rows). -#}
+{% macro text_hash(text) -%}
+  {{ return(adapter.dispatch('text_hash')(text)) }}
+{%- endmacro %}
+{% macro default__text_hash(text) -%}
+  lower(to_hex(md5(to_utf8({{ text }}))))
+{%- endmacro %}
+{% macro duckdb__text_hash(text) -%}
+  md5({{ text }})
+{%- endmacro %}
+
+{#- The accepted event types, defined once: staging quarantines any other type, and the
+    `accepted_event_type` test checks fct_events against the same list. -#}
+{% macro accepted_event_types() -%}
+  {{ return(var('event_types')) }}
+{%- endmacro %}

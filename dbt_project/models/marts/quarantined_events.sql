@@ -1,0 +1,35 @@
+{{ config(
+    unique_key='quarantine_id',
+    partitioned_by=['landed_on'],
+    merge_window_column='landed_on',
+    incremental_predicates=merge_window_predicates('target.landed_on'),
+) }}
+
+-- Every raw event line of the run's interval that cannot be used, with why (see
+-- stg_raw_event_lines). Merged on a key of the line's identity, so a rerun of a day rewrites
+-- its rows instead of adding them again; the rows a run writes are the lines it quarantined.
+with bad as (
+    select
+        *,
+        -- Athena gives no line numbers: identical lines of one file are told apart by order.
+        row_number() over (
+            partition by source_file, line_number, line order by landed_on
+        ) as copy_in_file
+    from {{ ref('stg_raw_event_lines') }}
+    where reason is not null
+)
+
+select
+    {{ text_hash(
+        "source_file || '|' || coalesce(cast(line_number as varchar), '') || '|' || coalesce(line, '')"
+        ~ " || '|' || cast(copy_in_file as varchar)") }} as quarantine_id,
+    cast(landed_on as date) as landed_on,
+    source_file,
+    line_number,
+    reason,
+    substr(detail, 1, 1000) as detail,
+    substr(line, 1, {{ var('quarantine_line_chars') }}) as raw_line,
+    line_bytes,
+    '{{ var("run_id") }}' as run_id,
+    '{{ invocation_id }}' as invocation_id
+from bad

@@ -1,0 +1,336 @@
+"""Bad raw input through the real DAG: every kind is quarantined with its reason, source file
+and line, the good lines reach the marts, the run summary counts them, reruns do not duplicate
+them, raw files are never modified, and too much bad input fails the run before the marts
+change (then a higher threshold lets it through)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow.compute as pc
+import pytest
+
+from local import sample_data
+from local.demo import run_dag_for_day
+
+pytestmark = pytest.mark.e2e
+DAY = date(2026, 11, 5)
+NEXT_DAY = date(2026, 11, 6)
+GARBAGE_DAY = date(2026, 11, 7)
+GOOD_EVENTS = 400  # with ~15 bad lines, well under the default 5% threshold
+MARTS = ("fct_events", "dim_users", "daily_metrics")
+
+
+def event(event_id: str, **overrides) -> dict:
+    record = {
+        "event_id": event_id,
+        "user_id": "u0000001",
+        "event_type": "page_view",
+        "event_ts": f"{DAY}T12:00:00.000000Z",
+        "properties": {"page": "/", "device": "desktop"},
+    }
+    record.update(overrides)
+    return {k: v for k, v in record.items() if v is not _DROP}
+
+
+_DROP = object()
+
+
+def jsonl(*records) -> bytes:
+    return b"".join(
+        (r if isinstance(r, bytes) else json.dumps(r, ensure_ascii=False).encode()) + b"\n"
+        for r in records
+    )
+
+
+@dataclass
+class Case:
+    """One raw file of the bad day: its bytes, the quarantine rows it must give
+    ((line_number, reason), in line order) and the event ids that must reach fct_events."""
+
+    body: bytes
+    quarantined: list[tuple[int | None, str]] = field(default_factory=list)
+    good: list[str] = field(default_factory=list)
+
+
+def _cases() -> dict[str, Case]:
+    ok = event("k-ok")
+    good_line = json.dumps(ok).encode()
+    return {
+        "malformed_json": Case(
+            jsonl(event("mj-1"), b'{"event_id": "mj-2", "user_id": ', event("mj-3")),
+            [(2, "malformed_json")],
+            ["mj-1", "mj-3"],
+        ),
+        # A delivery cut short: the last line is half a record, without its newline.
+        "truncated_file": Case(
+            jsonl(event("tf-1"), event("tf-2")) + json.dumps(event("tf-3")).encode()[:30],
+            [(3, "malformed_json")],
+            ["tf-1", "tf-2"],
+        ),
+        "empty_file": Case(b""),
+        "missing_required_field": Case(
+            jsonl(event("mr-1"), event("mr-2", event_ts=_DROP), event("mr-3", event_type=None)),
+            [(2, "missing_required_field"), (3, "missing_required_field")],
+            ["mr-1"],
+        ),
+        "wrong_type_revenue": Case(
+            jsonl(event("wr-1", event_type="purchase", revenue="abc"), event("wr-2")),
+            [(1, "wrong_type")],
+            ["wr-2"],
+        ),
+        "wrong_type_timestamp": Case(
+            jsonl(event("wt-1", event_ts="the day before yesterday"), event("wt-2")),
+            [(1, "wrong_type")],
+            ["wt-2"],
+        ),
+        "unknown_event_type": Case(
+            jsonl(event("ut-1", event_type="teleport"), event("ut-2", event_type="LOGIN")),
+            [(1, "unknown_event_type")],
+            ["ut-2"],
+        ),
+        "event_ts_out_of_range": Case(
+            jsonl(
+                event("tr-1", event_ts="1999-12-31T23:59:59Z"),
+                event("tr-2", event_ts="2026-11-08T00:00:00Z"),  # 3 days after landing
+                event("tr-3", event_ts="2026-11-06T12:00:00Z"),  # within a day: accepted
+            ),
+            [(1, "event_ts_out_of_range"), (2, "event_ts_out_of_range")],
+            [],  # tr-3 is stamped after its landing day: staged, not merged (lookback rule)
+        ),
+        "null_user_id": Case(
+            jsonl(event("nu-1", user_id=None), event("nu-2")),
+            [(1, "null_user_id")],
+            ["nu-2"],
+        ),
+        "duplicate_event_id": Case(
+            jsonl(event("dup-1"), event("dup-2"), event("dup-1", event_type="login")),
+            [(3, "duplicate_event_id")],
+            ["dup-1", "dup-2"],
+        ),
+        "oversized_record": Case(
+            jsonl(event("os-1", properties={"page": "/" + "x" * 70_000}), event("os-2")),
+            [(1, "oversized_record")],
+            ["os-2"],
+        ),
+        "non_ascii": Case(
+            jsonl(event("na-1", properties={"page": "/café/东京/🎉", "device": "móvil"})),
+            [],
+            ["na-1"],
+        ),
+        "new_field": Case(
+            jsonl(event("nf-1", campaign="winter", properties={"page": "/", "extra": 1})),
+            [],
+            ["nf-1"],
+        ),
+        "invalid_encoding": Case(
+            good_line + b"\n" + b'{"event_id": "ie-1\xff"}\n', [(None, "invalid_encoding")]
+        ),
+    }
+
+
+CASES = _cases()
+
+
+def raw_checksums(s3, bucket: str) -> dict[str, str]:
+    sums = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            sums[obj["Key"]] = hashlib.sha256(body).hexdigest()
+    return sums
+
+
+def run_for(lakehouse, day: date) -> dict:
+    return next(r for r in lakehouse.runs() if r["interval_start"] == day.isoformat())
+
+
+def models_of(run: dict, stage: str) -> dict[str, dict]:
+    return {m["name"]: m for m in run["stages"][stage]["models"]}
+
+
+@pytest.fixture(scope="module")
+def bad_day(local_stack):
+    stack, provisioned, lakehouse = local_stack
+    s3 = lakehouse.client("s3")
+    bucket = provisioned.names.raw_bucket
+    sample_data.write_day(s3, bucket, DAY, events=GOOD_EVENTS, seed=5)
+    files = {}
+    for kind, case in CASES.items():
+        key = f"events/dt={DAY}/bad-{kind}.jsonl"
+        s3.put_object(Bucket=bucket, Key=key, Body=case.body)
+        files[kind] = f"s3://{bucket}/{key}"
+    before = raw_checksums(s3, bucket)
+    code = run_dag_for_day(stack, DAY, log_name="e2e-quarantine.log")
+    run = run_for(lakehouse, DAY)
+    return {
+        "code": code,
+        "run": run,
+        "files": files,
+        "before": before,
+        "quarantine": lakehouse.table("quarantined_events").to_pylist(),
+        "fct": {r["event_id"]: r for r in lakehouse.table("fct_events").to_pylist()},
+        "lakehouse": lakehouse,
+        "s3": s3,
+        "bucket": bucket,
+        "stack": stack,
+    }
+
+
+def rows_of_file(quarantine: list[dict], source_file: str) -> list[dict]:
+    return sorted(
+        (r for r in quarantine if r["source_file"] == source_file),
+        key=lambda r: r["line_number"] or 0,
+    )
+
+
+def test_the_day_with_bad_input_succeeds(bad_day):
+    assert bad_day["code"] == 0, "see e2e-quarantine.log in the stack directory"
+    assert bad_day["run"]["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_each_kind_of_bad_input(bad_day, kind):
+    case = CASES[kind]
+    rows = rows_of_file(bad_day["quarantine"], bad_day["files"][kind])
+    assert [(r["line_number"], r["reason"]) for r in rows] == case.quarantined
+    for row in rows:
+        assert str(row["landed_on"]) == DAY.isoformat()
+        assert row["detail"], row
+        assert row["run_id"] == bad_day["run"]["run_id"]
+    lines = case.body.split(b"\n")
+    for row in rows:
+        if row["line_number"] is not None:  # the raw line as read, bounded
+            assert row["raw_line"] == lines[row["line_number"] - 1].decode()[:4096]
+    for event_id in case.good:
+        assert event_id in bad_day["fct"], f"{event_id} ({kind}) is not in fct_events"
+    quarantined_ids = {
+        json.loads(lines[n - 1]).get("event_id")
+        for n, reason in case.quarantined
+        if n and reason not in ("malformed_json", "oversized_record", "duplicate_event_id")
+    }
+    assert not quarantined_ids & set(bad_day["fct"])
+
+
+def test_details_say_what_is_wrong(bad_day):
+    by_file = {
+        kind: rows_of_file(bad_day["quarantine"], path) for kind, path in bad_day["files"].items()
+    }
+    assert "revenue is a string" in by_file["wrong_type_revenue"][0]["detail"]
+    assert "the day before yesterday" in by_file["wrong_type_timestamp"][0]["detail"]
+    assert "event_ts" in by_file["missing_required_field"][0]["detail"]
+    assert "teleport" in by_file["unknown_event_type"][0]["detail"]
+    assert "bad-duplicate_event_id.jsonl:1" in by_file["duplicate_event_id"][0]["detail"]
+    oversized = by_file["oversized_record"][0]
+    assert oversized["line_bytes"] > 65536 and len(oversized["raw_line"]) == 4096
+
+
+def test_non_ascii_text_and_new_fields_pass_through(bad_day):
+    non_ascii = json.loads(bad_day["fct"]["na-1"]["properties"])
+    assert non_ascii == {"page": "/café/东京/🎉", "device": "móvil"}
+    new_field = bad_day["fct"]["nf-1"]
+    assert "campaign" not in new_field  # ignored by staging, still in the raw file
+    assert json.loads(new_field["properties"]) == {"page": "/", "extra": 1}
+    assert bad_day["fct"]["ut-2"]["event_type"] == "login"
+
+
+def test_the_stage_records_count_the_quarantined_lines(bad_day):
+    quarantined = sum(len(c.quarantined) for c in CASES.values())
+    total_lines = GOOD_EVENTS + sum(
+        len(c.body.split(b"\n")) - (1 if c.body.endswith(b"\n") or not c.body else 0)
+        for kind, c in CASES.items()
+        if kind != "invalid_encoding"
+    )
+    staging = models_of(bad_day["run"], "dbt_staging")
+    marts = models_of(bad_day["run"], "dbt_marts")
+    assert marts["quarantined_events"]["rows"] == quarantined
+    assert staging["stg_raw_event_lines"]["rows"] == total_lines + 1  # + the undecodable file
+    assert staging["stg_raw_events"]["rows"] == total_lines + 1 - quarantined
+    assert len(bad_day["quarantine"]) == quarantined
+    assert bad_day["run"]["stages"]["tests"]["failed"] == 0
+
+
+def test_raw_files_are_never_modified(bad_day):
+    assert raw_checksums(bad_day["s3"], bad_day["bucket"]) == bad_day["before"]
+
+
+def test_a_rerun_does_not_duplicate_quarantine_rows(bad_day):
+    lakehouse = bad_day["lakehouse"]
+    assert run_dag_for_day(bad_day["stack"], DAY, log_name="e2e-quarantine-rerun.log") == 0
+    again = lakehouse.table("quarantined_events").to_pylist()
+    key = lambda r: (r["source_file"], r["line_number"], r["reason"])  # noqa: E731
+    assert sorted(map(key, again)) == sorted(map(key, bad_day["quarantine"]))
+    marts = models_of(run_for(lakehouse, DAY), "dbt_marts")
+    assert marts["quarantined_events"]["rows"] == len(bad_day["quarantine"])
+    assert raw_checksums(bad_day["s3"], bad_day["bucket"]) == bad_day["before"]
+
+
+def test_a_redelivery_on_a_later_day_keeps_the_first_landing(bad_day):
+    lakehouse, s3, bucket = bad_day["lakehouse"], bad_day["s3"], bad_day["bucket"]
+    redelivered = event("mj-1", event_type="login", event_ts=f"{DAY}T13:00:00Z")
+    fresh = event("rd-1", event_ts=f"{NEXT_DAY}T01:00:00Z")
+    s3.put_object(
+        Bucket=bucket, Key=f"events/dt={NEXT_DAY}/part-00000.jsonl", Body=jsonl(redelivered, fresh)
+    )
+    assert run_dag_for_day(bad_day["stack"], NEXT_DAY, log_name="e2e-redelivery.log") == 0
+    fct = {r["event_id"]: r for r in lakehouse.table("fct_events").to_pylist()}
+    assert fct["mj-1"]["landed_on"] == DAY.isoformat()  # the first landing, unchanged
+    assert fct["mj-1"]["event_type"] == "page_view"
+    assert fct["rd-1"]["landed_on"] == NEXT_DAY.isoformat()
+    run = run_for(lakehouse, NEXT_DAY)
+    # The redelivery is staged (not quarantined: it is not a duplicate within the day) but
+    # the merge does not write it: fct_events' rows written count new landings only.
+    assert models_of(run, "dbt_staging")["stg_raw_events"]["rows"] == 2
+    assert models_of(run, "dbt_marts")["fct_events"]["rows"] == 1
+    assert models_of(run, "dbt_marts")["quarantined_events"]["rows"] == 0
+
+
+@pytest.fixture(scope="module")
+def garbage_day(bad_day):
+    """A day where most lines are garbage: the default threshold fails the run."""
+    lakehouse, s3, bucket = bad_day["lakehouse"], bad_day["s3"], bad_day["bucket"]
+    good = [event(f"gd-{i}", event_ts=f"{GARBAGE_DAY}T0{i % 10}:00:00Z") for i in range(20)]
+    body = jsonl(*good, *[b"<html>502 Bad Gateway</html>"] * 30)
+    s3.put_object(Bucket=bucket, Key=f"events/dt={GARBAGE_DAY}/part-00000.jsonl", Body=body)
+    snapshots = {m: lakehouse.iceberg_table(m).current_snapshot().snapshot_id for m in MARTS}
+    lakehouse.alerts()  # start from an empty inbox
+    code = run_dag_for_day(bad_day["stack"], GARBAGE_DAY, log_name="e2e-garbage.log")
+    return code, run_for(lakehouse, GARBAGE_DAY), snapshots
+
+
+def test_too_much_bad_input_fails_the_run_before_the_marts_change(bad_day, garbage_day):
+    code, run, snapshots = garbage_day
+    lakehouse = bad_day["lakehouse"]
+    assert code != 0
+    assert run["status"] == "FAILED" and run["failed_stage"] == "dbt_marts"
+    cause = run["cause"]
+    assert "Too many bad raw event lines: 30 of 50 (share 0.6000)" in cause
+    assert "exceed max_bad_row_share 0.05" in cause
+    assert "malformed_json=30" in cause and "quarantined_events" in cause
+    assert "The marts were not changed" in cause
+    assert cause.count("Too many bad raw event lines") == 1  # said once for all guarded marts
+    for mart, snapshot_id in snapshots.items():
+        assert lakehouse.iceberg_table(mart).current_snapshot().snapshot_id == snapshot_id, mart
+    quarantine = lakehouse.table("quarantined_events")
+    of_day = quarantine.filter(pc.equal(quarantine["landed_on"], GARBAGE_DAY))
+    assert of_day.num_rows == 30  # written, so the user can see why
+    assert set(of_day["line_number"].to_pylist()) == set(range(21, 51))
+    assert any("Too many bad raw event lines" in a["Message"] for a in lakehouse.alerts())
+
+
+def test_a_higher_threshold_lets_the_day_through(bad_day, garbage_day):
+    lakehouse = bad_day["lakehouse"]
+    code = run_dag_for_day(
+        bad_day["stack"], GARBAGE_DAY, "e2e-garbage-raised.log", {"max_bad_row_share": 0.7}
+    )
+    assert code == 0
+    run = run_for(lakehouse, GARBAGE_DAY)
+    assert run["status"] == "SUCCEEDED"
+    assert models_of(run, "dbt_marts")["fct_events"]["rows"] == 20
+    fct = lakehouse.table("fct_events")
+    assert pc.sum(pc.equal(fct["landed_on"], GARBAGE_DAY.isoformat())).as_py() == 20
+    quarantine = lakehouse.table("quarantined_events")
+    assert pc.sum(pc.equal(quarantine["landed_on"], GARBAGE_DAY)).as_py() == 30  # not doubled
