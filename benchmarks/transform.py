@@ -26,6 +26,7 @@ def execute(lakehouse: Lakehouse, start: date, end: date, run_id: str, **options
         "full_refresh": False,
         "full_refresh_models": [],
         "lookback_days": 2,
+        "max_bad_row_share": 0.05,  # the DAG param's default (plugins/lakehouse/run_plan.py)
         "resume_from": "dbt_staging",
         **options,
     }

@@ -45,7 +45,13 @@ def failure_alert(
     ]
     if log_url:
         lines.append(f"Airflow task log: {log_url}")
-    return f"{pipeline} run FAILED", "\n".join(lines)
+    # The state machine's alert subject has the same shape (pipeline, interval, where it failed).
+    where = (
+        f"{record['interval_start']} to {record.get('interval_end')}, task {task_id}"
+        if record and record.get("interval_start")
+        else f"task {task_id}"
+    )
+    return f"{pipeline} FAILED: {where}"[:100], "\n".join(lines)
 
 
 def record_task_failure(context) -> None:

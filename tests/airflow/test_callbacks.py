@@ -79,7 +79,9 @@ def test_a_failure_outside_the_state_machine_is_recorded_and_alerted(published):
     assert Ledger.item["status"] == "FAILED" and Ledger.item["error"] == "RuntimeError"
     [alert] = published
     assert alert["target_arn"] == CONFIG["alerts_topic_arn"]
-    assert alert["subject"] == "lakehouse_raw_to_curated run FAILED"
+    assert alert["subject"] == (
+        "lakehouse_raw_to_curated FAILED: 2026-11-20 to 2026-11-21, task wait_for_raw_crawler"
+    )
     message = alert["message"]
     for part in (
         RUN_ID,
@@ -106,6 +108,7 @@ def test_a_run_that_failed_before_its_ledger_record_alerts(published):
     [alert] = published
     assert "plan_run" in alert["message"] and "must be after interval_start" in alert["message"]
     assert "before it was recorded in the ledger" in alert["message"]
+    assert alert["subject"] == "lakehouse_raw_to_curated FAILED: task plan_run"
 
 
 def test_the_callback_never_raises(published):

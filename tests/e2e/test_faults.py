@@ -121,7 +121,7 @@ def run_failing_day(local, provisioned, lakehouse, day: date, log_name: str) -> 
     alerts = lakehouse.alerts()
     assert len(alerts) == 1, [a["Message"] for a in alerts]  # one alert, never two
     assert record["run_id"] in alerts[0]["Message"]
-    assert alerts[0]["Subject"] == f"{DAG_ID} run FAILED"
+    assert alerts[0]["Subject"].startswith(f"{DAG_ID} FAILED: {day.isoformat()} to ")
     record["alert"] = alerts[0]["Message"]
     return record
 

@@ -51,3 +51,21 @@ def test_rows_read_is_what_duckdb_scanned_for_the_build_query(tmp_path):
     assert not (tmp_path / "fct_x__inv1.profile.json").exists()  # read once, then removed
     assert rows_read(settings(tmp_path, "local"), "inv1", "fct_x") is None  # a view: no file
     assert rows_read(settings(tmp_path, "athena"), "inv1", "fct_x") is None
+
+
+def test_raw_files_read_as_lines_count_their_lines_not_their_files(tmp_path):
+    source = tmp_path / "raw.jsonl"
+    source.write_text("".join(f'{{"id": {i}}}\n' for i in range(120)))
+    conn = duckdb.connect()
+    conn.execute("set enable_profiling = 'json'")
+    conn.execute("""set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}'""")
+    conn.execute(f"set profiling_output = '{tmp_path / 'fct_y__inv2.profile.json'}'")
+    # The shape of dbt_project/macros/raw_lines.sql: one row per file, split into lines.
+    conn.execute(
+        f"copy (select line from (select unnest(string_split(content, chr(10))) as line "
+        f"from read_text('{source}')) where line <> '') "
+        f"to '{tmp_path / 'out.parquet'}' (format parquet)"
+    )
+    conn.execute("pragma disable_profiling")
+
+    assert rows_read(settings(tmp_path, "local"), "inv2", "fct_y") == 121  # + the empty tail

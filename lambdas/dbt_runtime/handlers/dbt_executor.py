@@ -30,7 +30,10 @@ class DbtRunError(RuntimeError):
 def rows_read(settings: Settings, invocation_id: str, alias: str | None) -> int | None:
     """Rows a locally built Iceberg model's query read from its sources: the output of every
     table scan (raw files, Iceberg snapshots) in the DuckDB profile its materialization wrote.
-    Views and Athena models have none. The file is removed once read."""
+    Views and Athena models have none. The file is removed once read.
+
+    Raw files are read whole and split into lines (macros/raw_lines.sql): their scan yields one
+    row per file, so an UNNEST is counted by its output (the lines) instead of what is below it."""
     if settings.target != "local" or not alias:
         return None
     profile = settings.tmp_dir / f"{alias}__{invocation_id}.profile.json"
@@ -42,8 +45,10 @@ def rows_read(settings: Settings, invocation_id: str, alias: str | None) -> int 
     total, nodes = 0, [tree]
     while nodes:
         node = nodes.pop()
-        if node.get("operator_type") == "TABLE_SCAN":
+        if node.get("operator_type") in ("TABLE_SCAN", "UNNEST"):
             total += int(node.get("operator_cardinality") or 0)
+            if node.get("operator_type") == "UNNEST":
+                continue
         nodes += node.get("children") or []
     return total
 
