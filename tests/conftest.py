@@ -17,9 +17,11 @@ for path in (REPO_ROOT, REPO_ROOT / "plugins", REPO_ROOT / "lambdas"):
 import pytest  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_stack(tmp_path_factory):
-    """A private local stack for the test session, in a temporary state directory."""
+    """A private local stack for each test module, in a temporary state directory: a module's
+    assertions about the lakehouse (tables, runs, reports) see only the days it wrote, whichever
+    modules ran before it or next to it."""
     from tests.stacks import started_stack
 
     with started_stack(tmp_path_factory.mktemp("stack")) as stack:

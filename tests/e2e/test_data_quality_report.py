@@ -29,6 +29,15 @@ pytestmark = pytest.mark.e2e
 TESTS_FAIL_DAY = date(2026, 11, 12)
 MODEL_FAILS_DAY = date(2026, 11, 13)
 EXPECTED_TESTS = 36  # tests/e2e/test_daily_run.py: the project's tests
+PROJECT_MODELS = [
+    "daily_metrics",
+    "dim_users",
+    "fct_events",
+    "quarantined_events",
+    "stg_raw_event_lines",
+    "stg_raw_events",
+    "stg_raw_users",
+]
 
 
 def chromium() -> str:
@@ -192,7 +201,7 @@ def test_failing_and_warning_tests_are_recorded_with_their_failures(two_days):
     ids = {i["invocation_id"] for i in invocations_of(lakehouse, run)}
     run_results = [r for r in rows_of(lakehouse, "dbt_run_results") if r["invocation_id"] in ids]
     assert Counter(r["resource_type"] for r in run_results) == {
-        "model": 5,
+        "model": len(PROJECT_MODELS),
         "test": EXPECTED_TESTS + len(EXTRA_TESTS),
     }
     assert {r["status"] for r in run_results if r["resource_type"] == "model"} == {"success"}
@@ -201,15 +210,7 @@ def test_failing_and_warning_tests_are_recorded_with_their_failures(two_days):
 def test_models_and_tests_tables_hold_the_project(two_days):
     _, _, lakehouse = two_days
     models = rows_of(lakehouse, "dbt_models")
-    assert sorted(m["name"] for m in models) == [
-        "daily_metrics",
-        "dim_users",
-        "fct_events",
-        "quarantined_events",
-        "stg_raw_event_lines",
-        "stg_raw_events",
-        "stg_raw_users",
-    ]
+    assert sorted(m["name"] for m in models) == PROJECT_MODELS
     assert {m["materialization"] for m in models} >= {"view"}
     tests = rows_of(lakehouse, "dbt_tests")
     assert len(tests) == len({t["unique_id"] for t in tests}) == EXPECTED_TESTS
