@@ -55,7 +55,9 @@ def run_section(title: str, stack_dir: Path, **variables: str) -> str:
     env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(stack_dir), **variables}
     output = []
     for block in SECTIONS[title]:
-        for attempt in range(3):
+        # SQLite answers "locked" without waiting when a reader must upgrade to a writer next
+        # to the scheduler's writes (its busy timeout does not apply), more often under load.
+        for attempt in range(8):
             result = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", block],
                 cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
