@@ -31,19 +31,25 @@ def settings(tmp_path: Path, target: str) -> Settings:
     )
 
 
+def profiled(output: Path, statement: str) -> None:
+    """Run one statement the way dbt_project/macros/materializations/iceberg_table.sql does:
+    under DuckDB's JSON profiler, writing its profile to `output`."""
+    conn = duckdb.connect()
+    conn.execute("set enable_profiling = 'json'")
+    conn.execute("""set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}'""")
+    conn.execute(f"set profiling_output = '{output}'")
+    conn.execute(statement)
+    conn.execute("pragma disable_profiling")
+
+
 def test_rows_read_is_what_duckdb_scanned_for_the_build_query(tmp_path):
     source = tmp_path / "raw.jsonl"
     source.write_text("".join(f'{{"id": {i}}}\n' for i in range(250)))
-    conn = duckdb.connect()
-    # The statements of dbt_project/macros/materializations/iceberg_table.sql, on a raw file.
-    conn.execute("set enable_profiling = 'json'")
-    conn.execute("""set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}'""")
-    conn.execute(f"set profiling_output = '{tmp_path / 'fct_x__inv1.profile.json'}'")
-    conn.execute(
+    profiled(
+        tmp_path / "fct_x__inv1.profile.json",
         f"copy (select id from read_json('{source}') where id % 5 = 0) "
-        f"to '{tmp_path / 'out.parquet'}' (format parquet)"
+        f"to '{tmp_path / 'out.parquet'}' (format parquet)",
     )
-    conn.execute("pragma disable_profiling")
 
     assert (
         rows_read(settings(tmp_path, "local"), "inv1", "fct_x") == 250
@@ -56,16 +62,12 @@ def test_rows_read_is_what_duckdb_scanned_for_the_build_query(tmp_path):
 def test_raw_files_read_as_lines_count_their_lines_not_their_files(tmp_path):
     source = tmp_path / "raw.jsonl"
     source.write_text("".join(f'{{"id": {i}}}\n' for i in range(120)))
-    conn = duckdb.connect()
-    conn.execute("set enable_profiling = 'json'")
-    conn.execute("""set custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true"}'""")
-    conn.execute(f"set profiling_output = '{tmp_path / 'fct_y__inv2.profile.json'}'")
     # The shape of dbt_project/macros/raw_lines.sql: one row per file, split into lines.
-    conn.execute(
+    profiled(
+        tmp_path / "fct_y__inv2.profile.json",
         f"copy (select line from (select unnest(string_split(content, chr(10))) as line "
         f"from read_text('{source}')) where line <> '') "
-        f"to '{tmp_path / 'out.parquet'}' (format parquet)"
+        f"to '{tmp_path / 'out.parquet'}' (format parquet)",
     )
-    conn.execute("pragma disable_profiling")
 
     assert rows_read(settings(tmp_path, "local"), "inv2", "fct_y") == 121  # + the empty tail
