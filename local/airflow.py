@@ -9,8 +9,10 @@ the connection/Variable that the local stack provisioned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -61,11 +63,25 @@ def environment(stack: LocalStack) -> dict[str, str]:
     return env
 
 
+def ensure_database(stack: LocalStack, env: dict[str, str]) -> None:
+    """Create the metadata database once, in SQLite's write-ahead-log mode.
+
+    MWAA's metadata database is PostgreSQL. Locally it is SQLite, where the default rollback
+    journal makes every reader block the scheduler's writes and a CLI write next to a busy
+    scheduler fail with "database is locked"; in WAL mode readers never block the writer. The
+    mode is stored in the file, so every Airflow process that opens it gets it.
+    """
+    database = stack.dir / "airflow" / "airflow.db"
+    if not database.exists():
+        subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
+    with contextlib.closing(sqlite3.connect(database, timeout=60)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
 def run(args: list[str], stack: LocalStack | None = None, **kwargs) -> subprocess.CompletedProcess:
     stack = stack or LocalStack()
     env = environment(stack)
-    if not (stack.dir / "airflow" / "airflow.db").exists():
-        subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
+    ensure_database(stack, env)
     return subprocess.run([airflow_bin(), *args], env=env, **kwargs)
 
 

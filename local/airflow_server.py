@@ -62,10 +62,7 @@ def running(stack: LocalStack, port: int | None = None, timeout_s: float = 240):
     base URL, and stop every process on the way out."""
     port = port or free_port()
     env = server_environment(stack, port)
-    if not (stack.dir / "airflow" / "airflow.db").exists():
-        subprocess.run(
-            [airflow.airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True
-        )
+    airflow.ensure_database(stack, env)
     log = open(stack.dir / "airflow-server.log", "ab")
     proc = subprocess.Popen(
         [airflow.airflow_bin(), "standalone"],

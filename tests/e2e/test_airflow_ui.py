@@ -14,7 +14,8 @@ from local import sample_data
 from local.airflow_server import running
 from tests.stacks import started_stack
 
-pytestmark = pytest.mark.e2e
+# cost: one run, plus starting Airflow standalone
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
 DAG_ID = "lakehouse_raw_to_curated"
 MANUAL_DAY = date(2026, 11, 5)
 

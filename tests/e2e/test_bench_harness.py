@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# cost: the DAG run, raw -> curated and history benchmarks, at a tiny scale
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(5)]
 REPO = Path(__file__).resolve().parents[2]
 
 

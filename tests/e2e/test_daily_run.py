@@ -13,7 +13,7 @@ import pytest
 from local import sample_data
 from local.demo import run_dag_for_day
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
 DAY = date(2026, 11, 20)
 EXPECTED_TESTS = 36
 

@@ -25,7 +25,8 @@ import pytest
 from local import report, sample_data
 from local.demo import run_dag_for_day
 
-pytestmark = pytest.mark.e2e
+# cost: two runs, plus headless Chromium
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
 TESTS_FAIL_DAY = date(2026, 11, 12)
 MODEL_FAILS_DAY = date(2026, 11, 13)
 EXPECTED_TESTS = 36  # tests/e2e/test_daily_run.py: the project's tests

@@ -20,7 +20,7 @@ from local.demo import DAG_ID, run_dag_for_day
 from tests.e2e.test_daily_run import raw_lines
 from tests.stacks import started_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(11)]
 EVENTS = 120
 TRANSIENT, RETRIED, CRAWL, TIMEOUT, UNHANDLED, MID_WRITE = (
     date(2026, 10, day) for day in range(1, 7)

@@ -16,7 +16,7 @@ import pytest
 from local import sample_data
 from local.demo import run_dag_for_day
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(5)]
 DAY = date(2026, 11, 5)
 NEXT_DAY = date(2026, 11, 6)
 GARBAGE_DAY = date(2026, 11, 7)

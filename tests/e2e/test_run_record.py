@@ -17,7 +17,7 @@ from local import sample_data
 from local.demo import run_dag_for_day
 from tests.e2e.test_daily_run import raw_lines
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 18)
 FAILING_DAY = date(2026, 11, 12)
