@@ -57,7 +57,7 @@ def _healthy(base: str) -> bool:
 
 
 @contextmanager
-def running(stack: LocalStack, port: int | None = None, timeout_s: float = 240):
+def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
     """Start Airflow, wait until the API, scheduler and DAG processor are healthy, yield the
     base URL, and stop every process on the way out."""
     port = port or free_port()

@@ -172,7 +172,7 @@ def test_1_backfill_runs_every_day_and_the_corrupt_day_fails(scenario):
     def backfill_runs_created():
         return len([r for r in dag_runs(base) if r["run_type"] == "backfill"]) == DAYS
 
-    wait_until(backfill_runs_created, f"the backfill did not create its {DAYS} runs", 90)
+    wait_until(backfill_runs_created, f"the backfill did not create its {DAYS} runs", 300)
 
     def finished():
         runs = [r for r in dag_runs(base) if r["run_type"] == "backfill"]
