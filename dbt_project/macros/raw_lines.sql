@@ -18,7 +18,9 @@
 {#- DuckDB: each file read whole (read_blob: no maximum line size, so an oversized record is
     just a long line) and split on newlines. A file that is not valid UTF-8 cannot be split
     into text lines: it becomes one row with decodable = false (quarantined as a whole file).
-    The empty string after a file's final newline is not a line; an empty file has no lines. -#}
+    The empty string after a file's final newline is not a line; an empty file has no lines.
+    The files are read in one pass: DuckDB materialises a CTE that is used twice, which held
+    every raw file of the interval in memory at once. -#}
 {% macro duckdb__raw_lines(table_name) -%}
   {%- set relation = source('raw', table_name ~ '_lines') -%}
   {%- set patterns = raw_file_patterns(table_name) -%}
@@ -32,16 +34,17 @@
         from read_blob([{%- for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor -%}])
     ),
     numbered as (
-        select source_file, dt, generate_subscripts(lines, 1) as line_number, unnest(lines) as line, len(lines) as line_count
-        from (select source_file, dt, string_split(text, chr(10)) as lines from files where text is not null)
+        select source_file, dt, decodable, generate_subscripts(lines, 1) as line_number, unnest(lines) as line, len(lines) as line_count
+        from (
+            select source_file, dt, text is not null as decodable,
+                   coalesce(string_split(text, chr(10)), [cast(null as varchar)]) as lines
+            from files
+        )
     )
-    select dt, source_file, cast(line_number as bigint) as line_number, rtrim(line, chr(13)) as line, true as decodable
+    select dt, source_file, case when decodable then cast(line_number as bigint) end as line_number,
+           rtrim(line, chr(13)) as line, decodable
     from numbered
-    where not (line_number = line_count and line = '')
-    union all
-    select dt, source_file, cast(null as bigint), cast(null as varchar), false
-    from files
-    where text is null
+    where not decodable or not (line_number = line_count and line = '')
   )
   {%- else -%}
   (select cast(null as varchar) as dt, cast(null as varchar) as source_file, cast(null as bigint) as line_number,
