@@ -19,8 +19,8 @@
     just a long line) and split on newlines. A file that is not valid UTF-8 cannot be split
     into text lines: it becomes one row with decodable = false (quarantined as a whole file).
     The empty string after a file's final newline is not a line; an empty file has no lines.
-    The files are read in one pass: DuckDB materialises a CTE that is used twice, which held
-    every raw file of the interval in memory at once. -#}
+    The files are read in one pass, with no CTE used twice: DuckDB materialises such a CTE,
+    which here would be the text of every raw file of the interval. -#}
 {% macro duckdb__raw_lines(table_name) -%}
   {%- set relation = source('raw', table_name ~ '_lines') -%}
   {%- set patterns = raw_file_patterns(table_name) -%}
