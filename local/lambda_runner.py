@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,7 @@ class ExecutionEnvironment:
     key: str
     process: subprocess.Popen
     control: IO[str]
+    tmp_dir: Path
 
     def discard(self) -> None:
         if self.process.poll() is None:
@@ -53,13 +55,11 @@ class ExecutionEnvironment:
                 pass
         self.process.wait()
         self.control.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
 
 _idle: list[ExecutionEnvironment] = []
 _idle_lock = threading.Lock()
-# Invocations that use the local target's DuckDB file run one at a time: DuckDB lets one
-# process open a database file, where Athena would serve concurrent queries.
-_database_locks: dict[str, threading.Lock] = {}
 
 
 def _acquire(function_name: str, key: str) -> ExecutionEnvironment | None:
@@ -94,7 +94,12 @@ def lambda_python() -> str:
     return os.environ.get("LAMBDA_PYTHON") or sys.executable
 
 
-def _spawn(name: str, key: str, handler: str, env: dict, tmp_dir: Path, log_path: Path):
+def _spawn(name: str, key: str, handler: str, env: dict, state_dir: Path, log_path: Path):
+    # Each execution environment has a /tmp of its own, as on Lambda: concurrent invocations
+    # of one function (runs of different intervals) must not share dbt's project copy,
+    # target path or DuckDB files.
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=state_dir / "lambda-tmp"))
+    env = {**env, "TMPDIR": str(tmp_dir), "HOME": str(tmp_dir)}
     read_fd, write_fd = os.pipe()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -108,7 +113,7 @@ def _spawn(name: str, key: str, handler: str, env: dict, tmp_dir: Path, log_path
             pass_fds=(write_fd,),
         )
     os.close(write_fd)
-    return ExecutionEnvironment(name, key, process, os.fdopen(read_fd, "r"))
+    return ExecutionEnvironment(name, key, process, os.fdopen(read_fd, "r"), tmp_dir)
 
 
 def _reset_peak_memory(pid: int) -> None:
@@ -131,29 +136,15 @@ def _log(log_path: Path, line: str) -> None:
         log.write(line.encode() + b"\n")
 
 
-def _database_lock(path: str | None):
-    if not path:
-        return contextlib.nullcontext()
-    with _idle_lock:
-        return _database_locks.setdefault(path, threading.Lock())
-
-
 def invoke(
     function: dict, event: bytes, endpoint_url: str, state_dir: Path, region: str
 ) -> InvokeResult:
-    """Run `function` (a GetFunctionConfiguration answer) on `event` and return its answer."""
-    variables = (function.get("Environment") or {}).get("Variables", {})
-    with _database_lock(variables.get("DUCKDB_PATH")):
-        return _invoke(function, event, endpoint_url, state_dir, region)
+    """Run `function` (a GetFunctionConfiguration answer) on `event` and return its answer.
 
-
-def _invoke(
-    function: dict, event: bytes, endpoint_url: str, state_dir: Path, region: str
-) -> InvokeResult:
+    Invocations run concurrently, each in an environment of its own, like Lambda's."""
     name = function["FunctionName"]
     timeout_s = int(function.get("Timeout") or 3)
-    tmp_dir = state_dir / "lambda-tmp" / name
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "lambda-tmp").mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -171,9 +162,6 @@ def _invoke(
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL": endpoint_url,
-        # Lambda gives each function a private, writable /tmp and a read-only code directory.
-        "TMPDIR": str(tmp_dir),
-        "HOME": str(tmp_dir),
         **(function.get("Environment") or {}).get("Variables", {}),
     }
     handler = function["Handler"]
@@ -182,10 +170,12 @@ def _invoke(
     environment = _acquire(name, key)
     start = "warm" if environment else "cold"
     if environment is None:
-        environment = _spawn(name, key, handler, env, tmp_dir, log_path)
+        environment = _spawn(name, key, handler, env, state_dir, log_path)
     _log(log_path, f"START {name} ({start}) {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
 
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=".json", delete=False) as result_file:
+    with tempfile.NamedTemporaryFile(
+        dir=environment.tmp_dir, suffix=".json", delete=False
+    ) as result_file:
         result_path = Path(result_file.name)
     request = {"event_json": event.decode("utf-8", "replace"), "result_path": str(result_path)}
     request["timeout_s"] = timeout_s

@@ -75,6 +75,7 @@ def lambda_environment(
         "ELEMENTARY_DATABASE": names.elementary_database,
         "ATHENA_RESULTS_S3": f"s3://{names.query_results_bucket}/",
         "DBT_ARTIFACTS_S3": f"s3://{names.curated_bucket}/{DBT_ARTIFACTS_PREFIX}/",
+        "RUNS_TABLE": names.runs_table,
         "POWERTOOLS_SERVICE_NAME": "lakehouse-dbt-runtime",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         **(extra or {}),

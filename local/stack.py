@@ -110,8 +110,11 @@ class LocalStack:
         """Stop the emulator and forget what it held (its state lives in memory), together
         with the files that describe that state; Airflow's own database is kept."""
         self.down()
-        for name in ("warehouse.duckdb", "warehouse.duckdb.wal", "stack.json", "airflow.env"):
+        for name in ("stack.json", "airflow.env"):
             (self.dir / name).unlink(missing_ok=True)
+        # The local target's DuckDB files: one per run (dbt_runtime.settings.Settings.for_run).
+        for path in self.dir.glob("warehouse*.duckdb*"):
+            path.unlink(missing_ok=True)
         shutil.rmtree(self.dir / "lambda-tmp", ignore_errors=True)
 
     def down(self) -> bool:

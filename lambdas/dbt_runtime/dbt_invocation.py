@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -45,6 +47,18 @@ class Interval:
         return cls(start, end)
 
 
+_RUN_KEY = re.compile(r"^[a-z0-9_]{1,40}$")
+
+
+def run_key(event: dict) -> str:
+    """The key of the run's own relations (dbt_project/macros/run_scoped.sql): set by the run
+    plan from the DAG run id; a redrive carries the failed run's."""
+    key = event.get("run_key")
+    if not isinstance(key, str) or not _RUN_KEY.match(key):
+        raise InvalidEvent(f"event.run_key must be 1-40 characters of [a-z0-9_], got {key!r}")
+    return key
+
+
 @dataclass
 class DbtOutcome:
     command: str
@@ -80,6 +94,9 @@ def run(
     from dbt.cli.main import dbtRunner
 
     ensure_dbt_can_lock()
+    if settings.target == "local":
+        # profiles.yml reads the path from the environment: this run's own DuckDB file.
+        os.environ["DUCKDB_PATH"] = settings.duckdb_path
     project = prepare_project(settings)
     target_path = settings.tmp_dir / "dbt_target"
     log_path = settings.tmp_dir / "dbt_logs"
@@ -156,9 +173,33 @@ def dbt_vars(
         "interval_end": interval.end.isoformat(),
         "raw_bucket": settings.raw_bucket,
         "run_id": str(event.get("run_id", "")),
+        "run_key": run_key(event),
     }
     if lookback_days is not None:
         values["lookback_days"] = lookback_days
     if max_bad_row_share is not None:
         values["max_bad_row_share"] = max_bad_row_share
     return values
+
+
+def operation(settings: Settings, macro: str, dbt_vars: dict) -> None:
+    """`dbt run-operation MACRO` with the run's vars; raises RuntimeError when it fails."""
+    from dbt.cli.main import dbtRunner
+
+    ensure_dbt_can_lock()
+    if settings.target == "local":
+        os.environ["DUCKDB_PATH"] = settings.duckdb_path
+    project = prepare_project(settings)
+    result = dbtRunner().invoke(
+        [
+            "run-operation", macro,
+            "--project-dir", str(project),
+            "--profiles-dir", str(project),
+            "--target", settings.target,
+            "--target-path", str(settings.tmp_dir / "dbt_target"),
+            "--log-path", str(settings.tmp_dir / "dbt_logs"),
+            "--vars", json.dumps(dbt_vars),
+        ]
+    )  # fmt: skip
+    if not result.success:
+        raise RuntimeError(f"dbt run-operation {macro} failed: {result.exception!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 TARGETS = ("local", "athena")
@@ -32,6 +32,8 @@ class Settings:
     # records them in Elementary's tables (s3://bucket/prefix/).
     dbt_artifacts_s3: str
     duckdb_path: str
+    # The run ledger's table: the marts stage takes its merge lock there (dbt_runtime.merge_lock).
+    runs_table: str
     endpoint_url: str | None
     region: str
     tmp_dir: Path
@@ -62,11 +64,22 @@ class Settings:
             athena_results_s3=required("ATHENA_RESULTS_S3"),
             dbt_artifacts_s3=_s3_prefix(required("DBT_ARTIFACTS_S3")),
             duckdb_path=duckdb_path,
+            runs_table=required("RUNS_TABLE"),
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
             region=os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             tmp_dir=tmp_dir,
         )
+
+    def for_run(self, run_key: str) -> Settings:
+        """The settings of one run. Locally each run has a DuckDB file of its own beside
+        DUCKDB_PATH, holding its run-scoped relations: DuckDB lets one process open a file at a
+        time, and runs of different intervals execute at the same time (on Athena the run's
+        relations are tables of their own in the shared catalog)."""
+        if self.target != "local":
+            return self
+        path = Path(self.duckdb_path)
+        return replace(self, duckdb_path=str(path.with_name(f"{path.stem}.{run_key}{path.suffix}")))
 
 
 def _s3_prefix(value: str) -> str:

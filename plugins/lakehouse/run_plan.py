@@ -44,11 +44,17 @@ class RunPlan:
     resume_from: str = TRANSFORM_STAGES[0]
     redrive_of: str | None = None
     max_bad_row_share: float = DEFAULT_MAX_BAD_ROW_SHARE
+    run_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.run_key:
+            object.__setattr__(self, "run_key", run_key(self.run_id))
 
     def state_machine_input(self) -> dict:
         return {
             "pipeline": self.pipeline,
             "run_id": self.run_id,
+            "run_key": self.run_key,
             "interval": {"start": self.interval_start, "end": self.interval_end},
             "full_refresh": self.full_refresh,
             "full_refresh_models": list(self.full_refresh_models),
@@ -75,6 +81,12 @@ def execution_name_base(run_id: str) -> str:
     digest = hashlib.sha256(run_id.encode()).hexdigest()[:8]
     room = _NAME_MAX - _TRY_SUFFIX_MAX - len(digest) - 1
     return f"{readable[:room]}-{digest}"
+
+
+def run_key(run_id: str) -> str:
+    """The key of a run's own relations (dbt_project/macros/run_scoped.sql): a digest of the
+    DAG run id, so every try of the run reuses them and no two runs share them."""
+    return "r" + hashlib.sha256(run_id.encode()).hexdigest()[:12]
 
 
 def execution_name(base: str, try_number: int) -> str:
@@ -141,6 +153,8 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
             f"redrive_of: run {redrive_of!r} is {failed.get('status')}, only FAILED runs redrive"
         )
     stage = failed.get("failed_stage")
+    # A failure before the state machine (crawler, an Airflow task) redoes all of it.
+    resume_from = stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0]
     return RunPlan(
         pipeline=pipeline,
         run_id=run_id,
@@ -151,9 +165,14 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
         lookback_days=_recorded_lookback(failed),
         max_bad_row_share=_recorded_max_bad_row_share(failed),
         full_refresh_models=tuple(failed.get("full_refresh_models") or ()),
-        # A failure before the state machine (crawler, an Airflow task) redoes all of it.
-        resume_from=stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0],
+        resume_from=resume_from,
         redrive_of=redrive_of,
+        # Resuming after staging reads the failed run's parse of its raw data (kept because it
+        # failed; a failed redrive recorded the key it used); starting over parses again, into
+        # relations of its own.
+        run_key=(failed.get("run_key") or run_key(redrive_of))
+        if resume_from != TRANSFORM_STAGES[0]
+        else run_key(run_id),
     )
 
 

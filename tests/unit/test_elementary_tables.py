@@ -189,6 +189,7 @@ def test_artifacts_location_is_required_and_plain(monkeypatch):
         "ELEMENTARY_DATABASE": "e",
         "ATHENA_RESULTS_S3": "s3://q/",
         "DBT_ARTIFACTS_S3": "s3://cur/dbt_artifacts",
+        "RUNS_TABLE": "runs",
     }.items():
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()

@@ -25,6 +25,7 @@ def settings(tmp_path: Path, target: str) -> Settings:
         athena_results_s3="s3://results/",
         dbt_artifacts_s3="s3://curated/dbt_artifacts/",
         duckdb_path=str(tmp_path / "w.duckdb"),
+        runs_table="runs",
         endpoint_url=None,
         region="us-east-1",
         tmp_dir=tmp_path,

@@ -8,6 +8,7 @@ from lakehouse.run_plan import (
     execution_name_base,
     plan_run,
     redrive_plan,
+    run_key,
 )
 
 pytestmark = pytest.mark.unit
@@ -21,6 +22,7 @@ def test_scheduled_run_covers_its_logical_day():
     assert plan.state_machine_input() == {
         "pipeline": "p",
         "run_id": "scheduled__2026-11-20T06:00:00+00:00",
+        "run_key": run_key("scheduled__2026-11-20T06:00:00+00:00"),
         "interval": {"start": "2026-11-20", "end": "2026-11-21"},
         "full_refresh": False,
         "full_refresh_models": [],
@@ -127,6 +129,20 @@ def test_a_redrive_repeats_the_failed_run_from_its_failed_stage():
     assert plan.run_id == "manual__redrive" and plan.redrive_of == "scheduled__x"
     crawler_failure = {**FAILED_RUN, "failed_stage": "wait_for_raw_crawler"}
     assert redrive_plan("p", "r", crawler_failure, "x").resume_from == "dbt_staging"
+
+
+def test_each_run_has_relations_of_its_own_and_a_redrive_resumes_from_the_failed_runs():
+    keys = {run_key(f"backfill__2026-11-{day:02d}T06:00:00+00:00") for day in range(1, 31)}
+    assert len(keys) == 30 and all(k.isalnum() and k.islower() and len(k) <= 40 for k in keys)
+    first = plan_run("p", "manual__a", START, END, {})
+    assert first.run_key == run_key("manual__a") == first.state_machine_input()["run_key"]
+    # Resuming at the marts reads the failed run's parse; a failed redrive recorded its key.
+    assert redrive_plan("p", "r2", FAILED_RUN, "scheduled__x").run_key == run_key("scheduled__x")
+    chained = {**FAILED_RUN, "run_key": "rfeedface0000"}
+    assert redrive_plan("p", "r3", chained, "r2").run_key == "rfeedface0000"
+    # Starting over (a failure before staging ended) parses again, into its own relations.
+    staging_failure = {**FAILED_RUN, "failed_stage": "dbt_staging"}
+    assert redrive_plan("p", "r4", staging_failure, "x").run_key == run_key("r4")
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,16 @@
                              revenue not a number (or too large), properties not an object
       unknown_event_type     event_type not in the `event_types` var
       event_ts_out_of_range  before min_event_ts, or more than a day after the landing day ends
-      duplicate_event_id     an event_id already read in this interval (the first line, by
-                             landing day, file and line, is kept)
-    Fields nobody asked for are ignored (they stay in the raw line). -#}
+      duplicate_event_id     an event_id of another usable line of this interval: one line is
+                             kept, the one of the earliest landing day, then file name, then
+                             line text (byte order); the others are duplicates
+    Fields nobody asked for are ignored (they stay in the raw line).
+
+    A table of the run (run-scoped, macros/run_scoped.sql): the raw files of the interval are
+    read once, here, and every model and test downstream reads this result. Being written once
+    also makes the choice among duplicates a single decision that every consumer sees; it uses
+    no line number, which Athena does not have, so both engines keep the same line. -#}
+{{ config(materialized='table', table_type='iceberg', format='parquet') }}
 {%- set required = ['event_id', 'user_id', 'event_type', 'event_ts'] -%}
 {%- set optional = ['revenue', 'properties'] -%}
 {%- set event_types = accepted_event_types() -%}
@@ -132,16 +139,18 @@ described as (
     from classified
 ),
 
--- Within the interval the first line of an event_id wins; the others are duplicates. (Across
--- days a repeated event_id is a redelivery: fct_events' merge keeps its first landing.)
+-- Within the interval one line of an event_id is kept; the others are duplicates. (Across
+-- days a repeated event_id is a redelivery: fct_events' merge keeps its first landing.) The
+-- order uses only values both engines have; identical lines of one file tie, and either is
+-- the same line.
 ordered as (
     select
         *,
         row_number() over (
-            partition by event_id_text order by landed_on, source_file, line_number
+            partition by event_id_text order by landed_on, source_file, line, line_number
         ) as occurrence,
         first_value(source_file || ':' || coalesce(cast(line_number as varchar), '?')) over (
-            partition by event_id_text order by landed_on, source_file, line_number
+            partition by event_id_text order by landed_on, source_file, line, line_number
         ) as first_read_at
     from described
     where reason is null
@@ -154,7 +163,7 @@ select
     line,
     line_bytes,
     case when occurrence > 1 then 'duplicate_event_id' end as reason,
-    case when occurrence > 1 then 'event_id ' || event_id_text || ' first read at ' || first_read_at end as detail,
+    case when occurrence > 1 then 'event_id ' || event_id_text || ' is also at ' || first_read_at || ' (kept)' end as detail,
     event_id_text as event_id,
     user_id_text as user_id,
     event_type,

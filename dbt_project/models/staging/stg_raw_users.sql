@@ -1,5 +1,7 @@
 -- The users exported during the run's interval, typed: one row per user, their latest export
 -- (a user changed on several days of the interval appears in several daily exports).
+-- A table of the run (run-scoped): the export is read once; dim_users and the tests read this.
+{{ config(materialized='table', table_type='iceberg', format='parquet') }}
 with source as (
     select * from {{ raw_source('users') }}
     where {{ raw_partition_filter() }}

@@ -1,21 +1,23 @@
 """dbt-executor Lambda: `dbt run` for one layer (staging or marts) over the run's interval.
 
-Event: {"stage": "dbt_staging", "select": "staging"|"marts", "run_id": "...",
+Event: {"stage": "dbt_staging", "select": "staging"|"marts", "run_id": "...", "run_key": "...",
         "interval": {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, "lookback_days": 2,
         "full_refresh": false, "full_refresh_models": ["fct_events"]}
 Returns the stage record that the state machine stores in the run ledger. Each dbt invocation's
 artifacts are kept in S3 (dbt_runtime.artifacts), failed ones included, for the test-executor.
 Raises DbtRunError (the Step Functions error name) when any model fails, with dbt's message as
-the cause.
+the cause, and MartsLockBusy when another run is merging into the marts (retried by the state
+machine). {"select": "cleanup"} drops the run's own relations once the run has succeeded.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import artifacts, dbt_invocation, selection
+from dbt_runtime import artifacts, dbt_invocation, merge_lock, selection
 from dbt_runtime.dbt_invocation import Interval, utc_now
 from dbt_runtime.row_counts import count_rows
 from dbt_runtime.settings import Settings
@@ -51,6 +53,24 @@ def rows_read(settings: Settings, invocation_id: str, alias: str | None) -> int 
                 continue
         nodes += node.get("children") or []
     return total
+
+
+RAW_SOURCE_PREFIX = "source.lakehouse.raw."
+
+
+def raw_reads(outcome: dbt_invocation.DbtOutcome) -> dict[str, int]:
+    """How many of the invocation's executed nodes read each raw source table: the statements
+    that scan the raw zone (dbt's manifest knows what each node reads, on both engines)."""
+    reads: dict[str, int] = {}
+    for result in outcome.results:
+        if result["status"] == "skipped":
+            continue
+        node = outcome.manifest_nodes.get(result["unique_id"], {})
+        for parent in (node.get("depends_on") or {}).get("nodes") or []:
+            if parent.startswith(RAW_SOURCE_PREFIX):
+                table = parent.removeprefix(RAW_SOURCE_PREFIX)
+                reads[table] = reads.get(table, 0) + 1
+    return reads
 
 
 def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> list[dict]:
@@ -97,32 +117,42 @@ def _failure_details(failed: list[dict]) -> str:
     return "; ".join(f"{', '.join(names)}: {message}" for names, message in causes.values())
 
 
-def _rebuild_staging_views(
-    settings: Settings, event: dict, refresh_models: list[str], dbt_vars: dict
-) -> None:
-    """A redrive that starts at the marts: rebuild the staging views for this run first.
-
-    The views are shared by every run and hold the interval of whichever run built them last
-    (a backfill has run other days since the failure), so the marts would read another day.
-    They are views: rebuilding them writes no data, and the failed run's staging record stands.
-    """
-    for step in selection.invocations("staging", bool(event.get("full_refresh")), refresh_models):
-        outcome = dbt_invocation.run(
-            settings, ["run", *step.args()], dbt_vars, full_refresh=step.full_refresh
-        )
-        if not outcome.success:
-            raise DbtRunError(
-                f"the staging views could not be rebuilt for the redrive: {outcome.exception}"
-            )
-
-
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
-    settings = Settings.from_env()
+    settings = Settings.from_env().for_run(dbt_invocation.run_key(event))
     try:
+        if event.get("select") == "cleanup":
+            return _drop_run_relations(settings, event)
+        if event.get("select") == "marts":
+            pipeline = event.get("pipeline")
+            if not isinstance(pipeline, str) or not pipeline:
+                raise dbt_invocation.InvalidEvent("event.pipeline must be the pipeline's name")
+            lease_s = context.get_remaining_time_in_millis() / 1000
+            with merge_lock.held(settings, pipeline, str(event.get("run_id")), lease_s):
+                return _run_stage(settings, event)
         return _run_stage(settings, event)
     finally:
         dbt_invocation.release_local_database(settings)
+
+
+def _drop_run_relations(settings: Settings, event: dict) -> dict:
+    """The run succeeded: drop its run-scoped relations (a failed run keeps them for its
+    redrive). Locally the run's DuckDB file goes too."""
+    started_at = utc_now()
+    interval = Interval.from_event(event)
+    dbt_invocation.operation(
+        settings, "drop_run_relations", dbt_invocation.dbt_vars(settings, event, interval)
+    )
+    if settings.target == "local":
+        dbt_invocation.release_local_database(settings)
+        for suffix in ("", ".wal"):
+            Path(settings.duckdb_path + suffix).unlink(missing_ok=True)
+    return {
+        "stage": "cleanup",
+        "status": "SUCCEEDED",
+        "started_at": started_at,
+        "ended_at": utc_now(),
+    }
 
 
 def _run_stage(settings: Settings, event: dict) -> dict:
@@ -140,9 +170,8 @@ def _run_stage(settings: Settings, event: dict) -> dict:
     )
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage"), layer=layer)
     started_at = utc_now()
-    if layer == "marts" and event.get("resume_from") == "dbt_marts":
-        _rebuild_staging_views(settings, event, refresh_models, dbt_vars)
     models: list[dict] = []
+    reads: dict[str, int] = {}
     invocation_ids: list[str] = []
     elapsed = 0.0
     for step in plan:
@@ -153,6 +182,8 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         if not outcome.results and outcome.exception:
             raise DbtRunError(f"dbt run could not start: {outcome.exception}")
         invocation_ids.append(outcome.invocation_id)
+        for table, count in raw_reads(outcome).items():
+            reads[table] = reads.get(table, 0) + count
         step_models = _model_records(settings, outcome)
         models += step_models
         # Kept before any failure is raised: the test-executor records failed runs too.
@@ -180,6 +211,7 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         "lookback_days": dbt_vars.get("lookback_days"),
         "max_bad_row_share": dbt_vars.get("max_bad_row_share"),
         "models": models,
+        "raw_reads": reads,
     }
     logger.info("dbt run finished", extra={"record": record})
     return record

@@ -42,7 +42,7 @@ def handler(event: dict, context) -> dict:
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage", "tests"), mode=mode)
     if mode == "record_only":
         return record_only(settings, event)
-    return run_tests(settings, event)
+    return run_tests(settings.for_run(dbt_invocation.run_key(event)), event)
 
 
 def record(settings: Settings, documents: list[dict]) -> dict[str, int]:

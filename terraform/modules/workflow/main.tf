@@ -47,6 +47,7 @@ locals {
     ATHENA_RESULTS_S3       = "s3://${var.query_results_bucket}/"
     DBT_ARTIFACTS_S3        = "s3://${var.curated_bucket}/${local.dbt_artifacts_prefix}/"
     ATHENA_WORKGROUP        = var.athena_workgroup
+    RUNS_TABLE              = var.runs_table
     POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
     POWERTOOLS_LOG_LEVEL    = "INFO"
   }
@@ -250,6 +251,16 @@ data "aws_iam_policy_document" "lambda" {
     sid       = "WriteOwnPrefix"
     actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${local.s3_arn}${var.curated_bucket}/${local.writes[each.key]}/*"]
+  }
+
+  # The dbt-executor's marts stage holds a lease item in the run ledger (dbt_runtime.merge_lock).
+  dynamic "statement" {
+    for_each = each.key == "dbt_executor" ? [1] : []
+    content {
+      sid       = "MartsLock"
+      actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+      resources = [var.runs_table_arn]
+    }
   }
 
   statement {
