@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import re
 import shutil
 import time
@@ -94,9 +93,6 @@ def run(
     from dbt.cli.main import dbtRunner
 
     ensure_dbt_can_lock()
-    if settings.target == "local":
-        # profiles.yml reads the path from the environment: this run's own DuckDB file.
-        os.environ["DUCKDB_PATH"] = settings.duckdb_path
     project = prepare_project(settings)
     target_path = settings.tmp_dir / "dbt_target"
     log_path = settings.tmp_dir / "dbt_logs"
@@ -175,6 +171,9 @@ def dbt_vars(
         "run_id": str(event.get("run_id", "")),
         "run_key": run_key(event),
     }
+    if settings.target == "local":
+        # profiles.yml opens this run's own DuckDB file (Settings.for_run).
+        values["duckdb_path"] = settings.duckdb_path
     if lookback_days is not None:
         values["lookback_days"] = lookback_days
     if max_bad_row_share is not None:
@@ -187,8 +186,6 @@ def operation(settings: Settings, macro: str, dbt_vars: dict) -> None:
     from dbt.cli.main import dbtRunner
 
     ensure_dbt_can_lock()
-    if settings.target == "local":
-        os.environ["DUCKDB_PATH"] = settings.duckdb_path
     project = prepare_project(settings)
     result = dbtRunner().invoke(
         [

@@ -95,7 +95,7 @@ def test_result_rows(invocation_id: str, results: list[dict], nodes: dict) -> li
                 "detected_at": _completed_at(result),
                 "database_name": model.get("database"),
                 "schema_name": model.get("schema"),
-                "table_name": model.get("alias") or model.get("name"),
+                "table_name": relation_name(model),
                 "column_name": node.get("column_name"),
                 "test_type": "dbt_test",
                 "test_sub_type": "generic" if metadata else "singular",
@@ -297,6 +297,15 @@ def _tags(node: dict) -> list:
 
 def _meta(node: dict) -> dict:
     return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+
+
+def relation_name(model: dict) -> str | None:
+    """The table a test ran on. A run-scoped relation (dbt_project/macros/run_scoped.sql) is
+    named by its model: its per-run name is gone once the run succeeds, and results of one
+    model must line up across runs."""
+    if _meta(model).get("run_scoped"):
+        return model.get("name")
+    return model.get("alias") or model.get("name")
 
 
 def run_result_rows(documents: list[dict]) -> list[dict]:

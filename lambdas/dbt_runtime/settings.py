@@ -79,7 +79,9 @@ class Settings:
         if self.target != "local":
             return self
         path = Path(self.duckdb_path)
-        return replace(self, duckdb_path=str(path.with_name(f"{path.stem}.{run_key}{path.suffix}")))
+        return replace(
+            self, duckdb_path=str(path.with_name(f"{path.stem}__{run_key}{path.suffix}"))
+        )
 
 
 def _s3_prefix(value: str) -> str:

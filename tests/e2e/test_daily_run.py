@@ -58,7 +58,18 @@ def test_execution_history_shows_both_lambdas_ran(daily_run):
         ("lakehouse-local-dbt-executor", "TaskSucceeded"),
         ("lakehouse-local-dbt-executor", "TaskSucceeded"),
         ("lakehouse-local-test-executor", "TaskSucceeded"),
+        ("lakehouse-local-dbt-executor", "TaskSucceeded"),  # the run's relations dropped
     ]
+
+
+def test_the_run_reads_each_raw_file_once_and_leaves_nothing_of_its_own(daily_run, local_stack):
+    stack, *_ = local_stack
+    _, run, *_ = daily_run
+    # Only the staging stage's run-scoped tables read raw: the marts and the tests read them.
+    assert run["stages"]["dbt_staging"]["raw_reads"] == {"events_lines": 1, "users": 1}
+    assert run["stages"]["dbt_marts"]["raw_reads"] == {}
+    # The run succeeded, so its DuckDB file (its run-scoped relations) is gone.
+    assert run["run_key"] and not list(stack.dir.glob(f"warehouse__{run['run_key']}*"))
 
 
 def test_marts_match_counts_computed_from_the_raw_files(daily_run):

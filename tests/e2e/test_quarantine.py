@@ -106,10 +106,17 @@ def _cases() -> dict[str, Case]:
             [(1, "null_user_id")],
             ["nu-2"],
         ),
+        # The kept line is the one whose text sorts first (a rule Athena can follow too: it
+        # has no line numbers): "login" < "page_view", so line 1 stays and line 3 is the copy.
         "duplicate_event_id": Case(
-            jsonl(event("dup-1"), event("dup-2"), event("dup-1", event_type="login")),
+            jsonl(event("dup-1", event_type="login"), event("dup-2"), event("dup-1")),
             [(3, "duplicate_event_id")],
             ["dup-1", "dup-2"],
+        ),
+        "duplicate_event_id_sorted_first": Case(
+            jsonl(event("dup-3"), event("dup-3", event_type="login")),
+            [(1, "duplicate_event_id")],
+            ["dup-3"],
         ),
         "oversized_record": Case(
             jsonl(event("os-1", properties={"page": "/" + "x" * 70_000}), event("os-2")),
