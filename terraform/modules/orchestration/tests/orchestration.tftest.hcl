@@ -86,6 +86,19 @@ run "mwaa_environment" {
   }
 
   assert {
+    condition = aws_mwaa_environment.this.airflow_configuration_options == merge(
+      yamldecode(file("../../../mwaa/airflow_configuration.yaml")).every_airflow,
+      yamldecode(file("../../../mwaa/airflow_configuration.yaml")).mwaa_only,
+    )
+    error_message = "MWAA gets exactly the options of mwaa/airflow_configuration.yaml"
+  }
+
+  assert {
+    condition     = tonumber(aws_mwaa_environment.this.airflow_configuration_options["lakehouse.max_active_runs"]) > 1
+    error_message = "runs of different intervals may overlap (the DAG's max_active_runs)"
+  }
+
+  assert {
     condition     = aws_secretsmanager_secret.lakehouse_config.name == "airflow/variables/lakehouse_config"
     error_message = "the Variable lakehouse_config is served by the secrets backend"
   }
