@@ -86,9 +86,12 @@ run "mwaa_environment" {
   }
 
   assert {
-    condition = aws_mwaa_environment.this.airflow_configuration_options == merge(
-      yamldecode(file("../../../mwaa/airflow_configuration.yaml")).every_airflow,
-      yamldecode(file("../../../mwaa/airflow_configuration.yaml")).mwaa_only,
+    condition = (
+      length(aws_mwaa_environment.this.airflow_configuration_options) == length(local.airflow_configuration_file.every_airflow) + length(local.airflow_configuration_file.mwaa_only)
+      && alltrue([
+        for option, value in merge(local.airflow_configuration_file.every_airflow, local.airflow_configuration_file.mwaa_only) :
+        lookup(aws_mwaa_environment.this.airflow_configuration_options, option, null) == value
+      ])
     )
     error_message = "MWAA gets exactly the options of mwaa/airflow_configuration.yaml"
   }
