@@ -15,6 +15,15 @@ Runbooks: docs/runbooks.md.
 
 Settings come from the Airflow Variable `lakehouse_config` (written by Terraform on AWS and by
 the local stack locally), read when tasks run, never at parse time.
+
+**Concurrency**: up to `[lakehouse] max_active_runs` runs at a time (Airflow configuration option
+`lakehouse.max_active_runs`, from mwaa/airflow_configuration.yaml, which MWAA and the local
+Airflow both get); each run starts its own execution, nothing serialises them.
+
+**Waiting**: `start_transform` only starts the execution. `wait_for_raw_crawler` and
+`wait_for_transform` defer to the Amazon provider's triggers (the triggerer polls; no worker slot
+is held) until the crawl or the execution ends, however long that takes, then fail once with the
+crawler's or the execution's error and cause.
 """
 
 from __future__ import annotations
@@ -24,15 +33,21 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+from airflow.providers.amazon.aws.operators.step_function import (
+    StepFunctionStartExecutionOperator,
+)
 from airflow.sdk import DAG, Param, task
+from airflow.sdk.configuration import conf
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
-from lakehouse.operators import ExclusiveStepFunctionStartExecutionOperator
 from lakehouse.sensors import CrawlerStageSensor, StateMachineExecutionSensor
 
 DAG_ID = "lakehouse_raw_to_curated"
 CONFIG = "var.json.lakehouse_config"
-# Seconds between status checks; the local stack sets a short one.
+# Runs active at a time: an Airflow configuration option of this project
+# (mwaa/airflow_configuration.yaml), so MWAA and the local Airflow read the same value.
+MAX_ACTIVE_RUNS = conf.getint("lakehouse", "max_active_runs", fallback=3)
+# Seconds between status checks (the triggers' waiter delay); the local stack sets a short one.
 POKE_SECONDS = int(os.environ.get("LAKEHOUSE_POKE_SECONDS", "30"))
 # First delay before a failed task's retry (doubling after); tests of retries set a short one.
 RETRY_DELAY_SECONDS = int(os.environ.get("LAKEHOUSE_RETRY_DELAY_SECONDS", "120"))
@@ -42,7 +57,7 @@ with DAG(
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=MAX_ACTIVE_RUNS,
     doc_md=__doc__,
     tags=["lakehouse", "dbt", "step-functions"],
     default_args={
@@ -149,25 +164,31 @@ with DAG(
         task_id="start_raw_crawler",
         crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
         wait_for_completion=False,
+        # Only starts the crawl: deferred (operators.default_deferrable on MWAA) it would wait
+        # for the crawl too, which is wait_for_raw_crawler's job.
+        deferrable=False,
         fail_on_already_running=False,
     )
 
-    # Writes the crawler stage (status, start, end, duration) when the crawl ends, either way.
+    # Defers until the crawl ends; writes the crawler stage (status, start, end, duration)
+    # either way, and fails with Glue's error message and log location.
     wait_for_raw_crawler = CrawlerStageSensor(
         task_id="wait_for_raw_crawler",
         crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
         runs_table=f"{{{{ {CONFIG}.runs_table }}}}",
         pipeline=f"{{{{ {CONFIG}.pipeline }}}}",
         poke_interval=POKE_SECONDS,
-        timeout=timedelta(hours=1).total_seconds(),
+        timeout=timedelta(hours=1).total_seconds(),  # how long the crawl may run
     )
 
     plan = plan_run()
-    start_transform = ExclusiveStepFunctionStartExecutionOperator(
+    start_transform = StepFunctionStartExecutionOperator(
         task_id="start_transform",
-        # One start at a time across every run, backfills included (see the operator).
-        max_active_tis_per_dag=1,
-        poll_seconds=POKE_SECONDS,
+        # Only starts the execution. Deferred (operators.default_deferrable on MWAA) it would
+        # also wait for the end, capped by its waiter (30 x 60 s), and fail on a failed
+        # execution, so its retries would start new executions (and new alerts) for one failure.
+        # Waiting is wait_for_transform's job: a failure surfaces once, with its cause.
+        deferrable=False,
         state_machine_arn=f"{{{{ {CONFIG}.state_machine_arn }}}}",
         name=(
             "{{ ti.xcom_pull(task_ids='plan_run')['execution_name_base'] }}-t{{ ti.try_number }}"
@@ -182,8 +203,8 @@ with DAG(
         execution_arn="{{ ti.xcom_pull(task_ids='start_transform') }}",
         runs_table=f"{{{{ {CONFIG}.runs_table }}}}",
         pipeline=f"{{{{ {CONFIG}.pipeline }}}}",
+        # The triggerer's polls cover the state machine's own timeout (see the sensor).
         poke_interval=POKE_SECONDS,
-        timeout=timedelta(hours=3).total_seconds(),
         retries=0,  # a failed execution is final for this try; clear start_transform to rerun
     )
 

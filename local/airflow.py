@@ -2,9 +2,11 @@
 
   python -m local.airflow dags test lakehouse_raw_to_curated 2026-11-20T06:00:00+00:00
 
-Airflow keeps its own environment (MWAA's constraints); this only sets the variables that point
-it at the repository's dags/ and plugins/, a private AIRFLOW_HOME in the state directory, and
-the connection/Variable that the local stack provisioned.
+Airflow keeps its own environment (MWAA's constraints); this sets the Airflow configuration
+options every Airflow gets (mwaa/airflow_configuration.yaml, what Terraform gives MWAA, as
+AIRFLOW__SECTION__KEY variables), the variables that point it at the repository's dags/ and
+plugins/, a private AIRFLOW_HOME in the state directory, and the connection/Variable that the
+local stack provisioned.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from local.provision import REPO_ROOT
 from local.stack import LocalStack
+from mwaa import airflow_configuration
 
 AIRFLOW_VENV = Path(os.environ.get("AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow"))
 
@@ -44,6 +47,8 @@ def environment(stack: LocalStack) -> dict[str, str]:
         env[key] = shlex.split(value)[0] if value else ""
     home = stack.dir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
+    # MWAA's options (operators.default_deferrable, ...): locally the same DAG, same behaviour.
+    env.update(airflow_configuration.environment())
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -52,14 +52,15 @@ def _healthy(base: str) -> bool:
         return False
     return all(
         (health.get(component) or {}).get("status") == "healthy"
-        for component in ("metadatabase", "scheduler", "dag_processor")
+        # the triggerer runs the deferred waits (MWAA's operators.default_deferrable)
+        for component in ("metadatabase", "scheduler", "dag_processor", "triggerer")
     )
 
 
 @contextmanager
 def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
-    """Start Airflow, wait until the API, scheduler and DAG processor are healthy, yield the
-    base URL, and stop every process on the way out."""
+    """Start Airflow, wait until the API, scheduler, DAG processor and triggerer are healthy,
+    yield the base URL, and stop every process on the way out."""
     port = port or free_port()
     env = server_environment(stack, port)
     airflow.ensure_database(stack, env)

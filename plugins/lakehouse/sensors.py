@@ -1,13 +1,33 @@
-"""Sensors that wait like the Amazon provider's, fail with what went wrong, and keep the run
-ledger up to date with what they saw."""
+"""Deferrable waits that fail with what went wrong and keep the run ledger up to date.
+
+Each wait checks once in a worker; while the crawl or the execution runs, it defers to the
+Amazon provider's waiter trigger (the triggerer polls every `poke_interval` seconds; no worker
+slot is held) and resumes in a worker for one more check, which records the outcome and fails
+with its cause. When the trigger's budget of polls runs out while the thing still runs, the
+wait defers again: it never ends early, only when the crawl or the execution does (or, for the
+crawler, when the crawl has run longer than `timeout`).
+"""
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import UTC, datetime
 
 from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.providers.amazon.aws.sensors.step_function import StepFunctionExecutionSensor
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.amazon.aws.triggers.glue_crawler import GlueCrawlerCompleteTrigger
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+)
+
+# Polls per deferral when nothing bounds the wait (an execution without TimeoutSeconds): a day.
+UNBOUNDED_WAIT_SECONDS = 24 * 3600
+# Read when the task runs: caps the polls of one deferral (tests prove that a wait whose budget
+# runs out defers again instead of failing).
+MAX_ATTEMPTS_ENV = "LAKEHOUSE_WAIT_MAX_ATTEMPTS"
 
 
 class StateMachineExecutionFailed(AirflowException):
@@ -15,7 +35,7 @@ class StateMachineExecutionFailed(AirflowException):
 
 
 class CrawlFailed(AirflowFailException):
-    """The crawl ended FAILED or CANCELLED. Poking again reads the same crawl, so the sensor
+    """The crawl ended FAILED or CANCELLED. Checking again reads the same crawl, so the wait
     fails without retries; rerunning starts a new crawl (start_raw_crawler)."""
 
 
@@ -25,12 +45,61 @@ def _ledger(runs_table: str, aws_conn_id: str | None):
     return RunLedger(runs_table, aws_conn_id=aws_conn_id or "aws_default")
 
 
-class CrawlerStageSensor(GlueCrawlerSensor):
-    """GlueCrawlerSensor that writes the crawler stage to the run ledger when the crawl ends,
-    succeeded or failed (status, start, end, duration, and the crawler's error message).
+def waiter_attempts(budget_s: float, delay_s: float) -> int:
+    """Polls that cover `budget_s` seconds at one poll every `delay_s` (one more for the first,
+    immediate poll), unless MAX_ATTEMPTS_ENV caps them."""
+    attempts = math.ceil(max(budget_s, 0) / max(delay_s, 1)) + 1
+    cap = os.environ.get(MAX_ATTEMPTS_ENV)
+    return min(attempts, int(cap)) if cap else attempts
+
+
+class _DeferrableWait:
+    """What both waits share: check in the worker, defer while running, check on resume."""
+
+    def execute(self, context):
+        self.before_waiting(context)
+        if not self.poke(context):
+            self.defer_until_done(context)
+
+    def resume(self, context, event=None):
+        # The event says only that the trigger stopped (the thing ended, or the polls ran out):
+        # the check reads the outcome itself.
+        if event and event.get("status") != "success":
+            self.log.info("The trigger stopped: %s", event.get("message"))
+        if not self.poke(context):
+            self.log.info("Still running after the trigger's polls: waiting again")
+            self.defer_until_done(context)
+
+    def before_waiting(self, context) -> None:
+        """Runs once, before the first check."""
+
+    def defer_until_done(self, context) -> None:
+        trigger = self.trigger(context)
+        self.log.info(
+            "Deferring: the triggerer checks every %s s, %s times at most",
+            trigger.waiter_delay,
+            trigger.attempts,
+        )
+        self.defer(trigger=trigger, method_name="resume")
+
+    def _trigger_args(self) -> dict:
+        return {
+            "waiter_delay": int(self.poke_interval),
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "botocore_config": self.botocore_config,
+        }
+
+
+class CrawlerStageSensor(_DeferrableWait, GlueCrawlerSensor):
+    """Waits for the crawl (deferred on the provider's GlueCrawlerCompleteTrigger) and writes
+    the crawler stage to the run ledger when it ends, succeeded or failed (status, start, end,
+    duration, and the crawler's error message).
 
     The provider's sensor fails with only "Status: FAILED"; the run ledger and the alert need
-    Glue's reason (LastCrawl.ErrorMessage) and where its log is.
+    Glue's reason (LastCrawl.ErrorMessage) and where its log is. `timeout` bounds how long the
+    crawl may run (GetCrawler's CrawlElapsedTime).
     """
 
     template_fields = (*GlueCrawlerSensor.template_fields, "runs_table", "pipeline")
@@ -40,10 +109,24 @@ class CrawlerStageSensor(GlueCrawlerSensor):
         self.runs_table = runs_table
         self.pipeline = pipeline
 
+    def trigger(self, context):
+        return GlueCrawlerCompleteTrigger(
+            crawler_name=self.crawler_name,
+            waiter_max_attempts=waiter_attempts(self.timeout, self.poke_interval),
+            **self._trigger_args(),
+        )
+
     def poke(self, context) -> bool:
         crawler = self.hook.get_crawler(self.crawler_name)
         if crawler["State"] != "READY":
-            self.log.info("Crawler %s is %s", self.crawler_name, crawler["State"])
+            elapsed_s = (crawler.get("CrawlElapsedTime") or 0) / 1000
+            self.log.info(
+                "Crawler %s is %s (%.0f s)", self.crawler_name, crawler["State"], elapsed_s
+            )
+            if elapsed_s > self.timeout:
+                raise AirflowSensorTimeout(
+                    f"Crawler {self.crawler_name} has run {elapsed_s:.0f} s, over {self.timeout} s"
+                )
             return False
         last = crawler.get("LastCrawl") or {}
         status = last.get("Status")
@@ -60,7 +143,7 @@ class CrawlerStageSensor(GlueCrawlerSensor):
 
     def _record(self, context, last: dict) -> None:
         started = last.get("StartTime")
-        # GetCrawler gives no end time of the last crawl: the end is when this sensor saw it.
+        # GetCrawler gives no end time of the last crawl: the end is when this check saw it.
         ended = datetime.now(UTC)
         record = {
             "stage": "crawler",
@@ -77,13 +160,18 @@ class CrawlerStageSensor(GlueCrawlerSensor):
         )
 
 
-class StateMachineExecutionSensor(StepFunctionExecutionSensor):
-    """StepFunctionExecutionSensor whose failure carries the execution's error and cause.
+class StateMachineExecutionSensor(_DeferrableWait, StepFunctionExecutionSensor):
+    """Waits for the execution (deferred on the provider's Step Functions trigger) and fails
+    once, with the execution's error and cause.
 
     The provider's sensor reports only the (empty) output of a failed execution; operators
     need the error name and the cause (e.g. dbt's message) in the task log and the exception.
     With `runs_table`/`pipeline` it also logs how to open the run's record and, when the
     execution failed, stores the run's duration in the ledger.
+
+    The trigger's polls cover the state machine's own timeout (its definition's TimeoutSeconds,
+    read when the task runs; a day at a time when it has none): the execution ends before the
+    wait does, and Step Functions, not Airflow, decides when it took too long.
     """
 
     template_fields = (*StepFunctionExecutionSensor.template_fields, "runs_table", "pipeline")
@@ -93,7 +181,7 @@ class StateMachineExecutionSensor(StepFunctionExecutionSensor):
         self.runs_table = runs_table
         self.pipeline = pipeline
 
-    def execute(self, context):
+    def before_waiting(self, context) -> None:
         if self.runs_table and self.pipeline:
             from lakehouse.ledger import console_region
             from lakehouse.summary import open_record_line
@@ -108,7 +196,27 @@ class StateMachineExecutionSensor(StepFunctionExecutionSensor):
                     self.execution_arn,
                 ),
             )
-        return super().execute(context)
+
+    def state_machine_timeout(self) -> int | None:
+        """TimeoutSeconds of the definition this execution runs, if it sets one."""
+        import json
+
+        described = self.hook.conn.describe_state_machine_for_execution(
+            executionArn=self.execution_arn
+        )
+        return json.loads(described["definition"]).get("TimeoutSeconds")
+
+    def trigger(self, context):
+        from lakehouse.triggers import ExecutionEndTrigger
+
+        timeout_s = self.state_machine_timeout()
+        # Past the state machine's timeout, a few more polls see it end TIMED_OUT.
+        budget_s = timeout_s + 3 * self.poke_interval if timeout_s else UNBOUNDED_WAIT_SECONDS
+        return ExecutionEndTrigger(
+            execution_arn=self.execution_arn,
+            waiter_max_attempts=waiter_attempts(budget_s, self.poke_interval),
+            **self._trigger_args(),
+        )
 
     def poke(self, context) -> bool:
         execution = self.hook.describe_execution(self.execution_arn)

@@ -37,7 +37,10 @@ def test_lakehouse_dag_shape(dagbag):
     assert dag.timetable.summary == "0 6 * * *"
     assert str(dag.timetable._timezone) in ("UTC", "Timezone('UTC')")
     assert dag.catchup is False
-    assert dag.max_active_runs == 1
+    # Runs overlap, as many as the Airflow configuration option allows (default > 1).
+    from airflow.sdk.configuration import conf
+
+    assert dag.max_active_runs == conf.getint("lakehouse", "max_active_runs", fallback=3) > 1
     assert dag.doc_md and dag.tags
     assert set(dag.params.keys()) == {
         "interval_start",
@@ -63,8 +66,13 @@ def test_lakehouse_dag_shape(dagbag):
     kinds = {t.task_id: type(t).__name__ for t in dag.tasks}
     assert kinds["start_raw_crawler"] == "GlueCrawlerRunOperator"
     assert kinds["wait_for_raw_crawler"] == "CrawlerStageSensor"  # writes the crawler stage
-    assert kinds["start_transform"] == "ExclusiveStepFunctionStartExecutionOperator"
+    assert kinds["start_transform"] == "StepFunctionStartExecutionOperator"
     assert kinds["wait_for_transform"] == "StateMachineExecutionSensor"
     start = dag.get_task("start_transform")
     assert "ti.try_number" in start.name  # a retry starts a new execution name
-    assert start.max_active_tis_per_dag == 1  # executions never overlap, backfills included
+    assert start.max_active_tis_per_dag is None  # nothing serialises the starts
+    # The operators only start: waiting is the deferrable waits' job, whatever
+    # operators.default_deferrable says.
+    assert start.deferrable is False
+    assert dag.get_task("start_raw_crawler").deferrable is False
+    assert dag.get_task("start_raw_crawler").wait_for_completion is False

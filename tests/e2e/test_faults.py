@@ -25,6 +25,7 @@ EVENTS = 120
 TRANSIENT, RETRIED, CRAWL, TIMEOUT, UNHANDLED, MID_WRITE = (
     date(2026, 10, day) for day in range(1, 7)
 )
+LONG = date(2026, 10, 7)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,14 @@ def run_failing_day(local, provisioned, lakehouse, day: date, log_name: str) -> 
     assert run_dag_for_day(local, day, log_name) != 0, "the DAG run should have failed"
     record = latest_run(lakehouse, day)
     assert record["status"] == "FAILED"
+    if record.get("execution_arn"):
+        # One execution for the one try: a failed execution fails wait_for_transform (no
+        # retries), never start_transform (whose retries would start new executions).
+        base = execution_name_base(record["run_id"])
+        assert executions_of(lakehouse, record["run_id"]) == [f"{base}-t1"]
+        assert record["execution_arn"].endswith(f"{base}-t1")
+        log = (local.dir / log_name).read_text()
+        assert log.count("StateMachineExecutionFailed: State machine execution") == 1, log
     alerts = lakehouse.alerts()
     assert len(alerts) == 1, [a["Message"] for a in alerts]  # one alert, never two
     assert record["run_id"] in alerts[0]["Message"]
@@ -275,3 +284,24 @@ def test_invalid_params_fail_before_the_ledger_and_the_callback_alerts(lake):
     assert "plan_run" in alert["Message"] and "InvalidRunParams" in alert["Message"]
     assert "must be after interval_start" in alert["Message"]
     assert "before it was recorded in the ledger" in alert["Message"]
+
+
+def test_an_execution_that_outlasts_the_wait_s_poll_budget_still_succeeds(lake, monkeypatch):
+    """The trigger's polls run out (2 polls, 1 s apart) long before the execution ends: the wait
+    defers again instead of failing or giving up, and the run succeeds."""
+    local, provisioned, lakehouse = lake
+    write_day(lakehouse, provisioned, LONG)
+    monkeypatch.setenv("LAKEHOUSE_WAIT_MAX_ATTEMPTS", "2")
+
+    assert run_dag_for_day(local, LONG, "faults-long.log") == 0
+
+    record = latest_run(lakehouse, LONG)
+    assert record["status"] == "SUCCEEDED"
+    base = execution_name_base(record["run_id"])
+    assert executions_of(lakehouse, record["run_id"]) == [f"{base}-t1"]
+    log = (local.dir / "faults-long.log").read_text()
+    assert "Waiter error: max attempts reached" in log  # the budget did run out
+    assert "Still running after the trigger's polls: waiting again" in log
+    assert "[DAG TEST] running trigger in line" in log  # deferred, triggers run by dags test
+    assert lakehouse.alerts() == []
+    assert_marts_match_raw(lakehouse, provisioned)

@@ -154,8 +154,19 @@ def test_the_variable_is_the_secret_the_backend_reads():
     declared = [v for v in variables["variable"] if '"lakehouse_config"' in v][0]
     object_type = declared['"lakehouse_config"']["type"]
     assert set(re.findall(r"(\w+) = string", object_type)) == airflow_config_keys()
-    options = locals_of(doc)["airflow_configuration_options"]
-    assert "airflow/variables" in options and "SecretsManagerBackend" in options
+    # MWAA's options come from mwaa/airflow_configuration.yaml, its secrets backend included.
+    assert "mwaa/airflow_configuration.yaml" in locals_of(doc)["airflow_configuration_file"]
+    assert (
+        "local.airflow_configuration_file.mwaa_only"
+        in (locals_of(doc)["airflow_configuration_options"])
+    )
+    from mwaa.airflow_configuration import load
+
+    mwaa_only = load()["mwaa_only"]
+    assert mwaa_only["secrets.backend"].endswith("SecretsManagerBackend")
+    assert json.loads(mwaa_only["secrets.backend_kwargs"])["variables_prefix"] == (
+        "airflow/variables"
+    )
 
 
 # --- IAM least privilege -------------------------------------------------------------------

@@ -12,17 +12,15 @@ locals {
   state_machine_name = element(split(":", var.state_machine_arn), length(split(":", var.state_machine_arn)) - 1)
   executions_arn     = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"
 
-  # Airflow reads Variables and Connections from Secrets Manager (airflow/variables/<key>,
-  # airflow/connections/<id>); operators defer by default (the triggerer waits, not a worker).
+  # The Airflow configuration options come from one file that the local Airflow reads too
+  # (mwaa/airflow_configuration.yaml): what every Airflow gets (operators defer by default: the
+  # triggerer waits, not a worker; the DAG's max_active_runs) plus what only MWAA gets (Airflow
+  # reads Variables and Connections from Secrets Manager: airflow/variables/<key>,
+  # airflow/connections/<id>). The module variable overrides any of them.
+  airflow_configuration_file = yamldecode(file("${path.module}/../../../mwaa/airflow_configuration.yaml"))
   airflow_configuration_options = merge(
-    {
-      "secrets.backend" = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
-      "secrets.backend_kwargs" = jsonencode({
-        variables_prefix   = "airflow/variables"
-        connections_prefix = "airflow/connections"
-      })
-      "operators.default_deferrable" = "True"
-    },
+    local.airflow_configuration_file.every_airflow,
+    local.airflow_configuration_file.mwaa_only,
     var.airflow_configuration_options,
   )
 }

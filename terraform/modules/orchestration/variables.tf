@@ -123,7 +123,7 @@ variable "log_level" {
 }
 
 variable "airflow_configuration_options" {
-  description = "Extra Airflow configuration options (merged over the secrets backend and deferrable defaults)."
+  description = "Extra Airflow configuration options, merged over those of mwaa/airflow_configuration.yaml."
   type        = map(string)
   default     = {}
 }

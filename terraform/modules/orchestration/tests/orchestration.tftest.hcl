@@ -86,6 +86,22 @@ run "mwaa_environment" {
   }
 
   assert {
+    condition = (
+      length(aws_mwaa_environment.this.airflow_configuration_options) == length(local.airflow_configuration_file.every_airflow) + length(local.airflow_configuration_file.mwaa_only)
+      && alltrue([
+        for option, value in merge(local.airflow_configuration_file.every_airflow, local.airflow_configuration_file.mwaa_only) :
+        lookup(aws_mwaa_environment.this.airflow_configuration_options, option, null) == value
+      ])
+    )
+    error_message = "MWAA gets exactly the options of mwaa/airflow_configuration.yaml"
+  }
+
+  assert {
+    condition     = tonumber(aws_mwaa_environment.this.airflow_configuration_options["lakehouse.max_active_runs"]) > 1
+    error_message = "runs of different intervals may overlap (the DAG's max_active_runs)"
+  }
+
+  assert {
     condition     = aws_secretsmanager_secret.lakehouse_config.name == "airflow/variables/lakehouse_config"
     error_message = "the Variable lakehouse_config is served by the secrets backend"
   }
