@@ -200,3 +200,25 @@ def operation(settings: Settings, macro: str, dbt_vars: dict) -> None:
     )  # fmt: skip
     if not result.success:
         raise RuntimeError(f"dbt run-operation {macro} failed: {result.exception!r}")
+
+
+def show(settings: Settings, sql: str, dbt_vars: dict, limit: int = 1000) -> list[tuple]:
+    """The rows of `dbt show --inline SQL` (refs resolve to the run's relations)."""
+    from dbt.cli.main import dbtRunner
+
+    ensure_dbt_can_lock()
+    project = prepare_project(settings)
+    result = dbtRunner().invoke(
+        [
+            "show", "--inline", sql, "--limit", str(limit),
+            "--project-dir", str(project),
+            "--profiles-dir", str(project),
+            "--target", settings.target,
+            "--target-path", str(settings.tmp_dir / "dbt_target"),
+            "--log-path", str(settings.tmp_dir / "dbt_logs"),
+            "--vars", json.dumps(dbt_vars),
+        ]
+    )  # fmt: skip
+    if not result.success or not result.result or not result.result.results:
+        raise RuntimeError(f"dbt show failed: {result.exception!r}")
+    return [tuple(row) for row in result.result.results[0].agate_table.rows]

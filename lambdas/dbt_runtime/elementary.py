@@ -563,7 +563,7 @@ def tables(documents: list[dict]) -> dict[str, tuple[pa.Table, str | None]]:
     test_results = [
         row
         for doc in documents
-        if doc.get("command") == "test"
+        if doc.get("command") in ("test", "build")
         for row in test_result_rows(doc["invocation_id"], doc.get("results") or [], doc["nodes"])
     ]
     return {

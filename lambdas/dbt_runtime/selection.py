@@ -19,6 +19,10 @@ LAYERS = {
 }
 # Folders of the models a run may rebuild from raw (the incremental Iceberg tables).
 REFRESHABLE_FOLDERS = ("marts", "gold")
+# Tests a layer's invocations run with its models (`dbt build`), before the models they guard:
+# the marts' bad-row gate (dbt_project/tests/bad_row_share.sql). The other tests are the
+# test-executor's, which excludes these.
+GATES = {"marts": "tag:gate"}
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,15 @@ class Invocation:
     select: str
     exclude: str | None
     full_refresh: bool
+    gate: str | None = None
 
     def args(self) -> list[str]:
-        args = ["--select", self.select]
+        """`dbt build` of the models and the layer's gate tests, and no other test (a path
+        selector also picks the tests declared in YAML files under it: hence the intersection
+        with resource_type:model; --indirect-selection empty keeps their other tests out)."""
+        models = " ".join(f"{token},resource_type:model" for token in self.select.split())
+        select = f"{models} {self.gate}" if self.gate else models
+        args = ["build", "--select", select, "--indirect-selection", "empty"]
         if self.exclude:
             args += ["--exclude", self.exclude]
         return args
@@ -57,14 +67,18 @@ def invocations(layer: str, full_refresh: bool, models: list[str]) -> list[Invoc
     if layer not in LAYERS:
         raise InvalidEvent(f"event.select must be one of {sorted(LAYERS)}, got {layer!r}")
     paths = LAYERS[layer]
+    gate = GATES.get(layer)
     everything = " ".join(paths)
     if full_refresh or not models:
-        return [Invocation(everything, None, full_refresh)]
+        return [Invocation(everything, None, full_refresh, gate)]
     # staging: the views the requested models read (+model); marts: the models and their
     # descendants (model+). A comma intersects with the layer's folders.
     pattern = "+{}" if layer == "staging" else "{}+"
     refreshed = " ".join(f"{pattern.format(m)},{p}" for m in models for p in paths)
-    return [Invocation(refreshed, None, True), Invocation(everything, refreshed, False)]
+    return [
+        Invocation(refreshed, None, True, gate),
+        Invocation(everything, refreshed, False, gate),
+    ]
 
 
 def max_bad_row_share(event: dict) -> float | None:

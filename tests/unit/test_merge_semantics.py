@@ -74,19 +74,25 @@ def test_rows_outside_the_merge_window_are_rejected_before_anything_is_written()
 
 def test_a_partial_full_refresh_is_two_dbt_invocations_per_stage():
     staging = selection.invocations("staging", False, ["fct_events"])
+    build = ["build", "--select"]
+    models_only = ["--indirect-selection", "empty"]
     assert [(s.args(), s.full_refresh) for s in staging] == [
-        (["--select", "+fct_events,path:models/staging"], True),
+        ([*build, "+fct_events,path:models/staging,resource_type:model", *models_only], True),
         (
-            ["--select", "path:models/staging", "--exclude", "+fct_events,path:models/staging"],
+            [*build, "path:models/staging,resource_type:model", *models_only,
+             "--exclude", "+fct_events,path:models/staging"],
             False,
         ),
-    ]
+    ]  # fmt: skip
     marts = selection.invocations("marts", False, ["fct_events"])
     assert marts[0].select == "fct_events+,path:models/marts fct_events+,path:models/gold"
     assert marts[0].full_refresh and not marts[1].full_refresh
+    # The marts' invocations also run the bad-row gate, before the marts it guards.
     assert [s.args() for s in selection.invocations("marts", True, [])] == [
-        ["--select", "path:models/marts path:models/gold"]
-    ]
+        [*build,
+         "path:models/marts,resource_type:model path:models/gold,resource_type:model tag:gate",
+         *models_only]
+    ]  # fmt: skip
 
 
 def test_only_incremental_models_can_be_named_for_a_full_refresh():

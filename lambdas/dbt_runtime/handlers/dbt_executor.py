@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import artifacts, dbt_invocation, merge_lock, selection
+from dbt_runtime import artifacts, bad_row_share, dbt_invocation, merge_lock, selection
 from dbt_runtime.dbt_invocation import Interval, utc_now
 from dbt_runtime.row_counts import count_rows
 from dbt_runtime.settings import Settings
@@ -73,10 +73,23 @@ def raw_reads(outcome: dbt_invocation.DbtOutcome) -> dict[str, int]:
     return reads
 
 
+def _model_results(outcome: dbt_invocation.DbtOutcome) -> list[dict]:
+    return [r for r in outcome.results if r["unique_id"].startswith("model.")]
+
+
+def _gate_failures(outcome: dbt_invocation.DbtOutcome) -> list[str]:
+    """The gate tests (dbt_project/tests, tag gate) of the invocation that did not pass."""
+    return [
+        r["unique_id"]
+        for r in outcome.results
+        if r["unique_id"].startswith("test.") and r["status"] in ("fail", "error")
+    ]
+
+
 def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> list[dict]:
     models = []
     uncounted = []
-    for result in outcome.results:
+    for result in _model_results(outcome):
         node = outcome.manifest_nodes.get(result["unique_id"], {})
         response = result.get("adapter_response") or {}
         rows = response.get("rows_affected")
@@ -176,11 +189,11 @@ def _run_stage(settings: Settings, event: dict) -> dict:
     elapsed = 0.0
     for step in plan:
         outcome = dbt_invocation.run(
-            settings, ["run", *step.args()], dbt_vars, full_refresh=step.full_refresh
+            settings, step.args(), dbt_vars, full_refresh=step.full_refresh
         )
         elapsed += outcome.elapsed_s
         if not outcome.results and outcome.exception:
-            raise DbtRunError(f"dbt run could not start: {outcome.exception}")
+            raise DbtRunError(f"dbt could not start: {outcome.exception}")
         invocation_ids.append(outcome.invocation_id)
         for table, count in raw_reads(outcome).items():
             reads[table] = reads.get(table, 0) + count
@@ -188,9 +201,16 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         models += step_models
         # Kept before any failure is raised: the test-executor records failed runs too.
         counted = {
-            r["unique_id"]: m["rows"] for r, m in zip(outcome.results, step_models, strict=True)
+            r["unique_id"]: m["rows"]
+            for r, m in zip(_model_results(outcome), step_models, strict=True)
         }
         artifacts.save(settings, event, event.get("stage", f"dbt_{layer}"), outcome, counted)
+        if _gate_failures(outcome):
+            raise DbtRunError(
+                bad_row_share.failure_cause(
+                    settings, dbt_vars, interval, bool(event.get("full_refresh"))
+                )
+            )
         failed = [m for m in models if m["status"] not in ("success", "skipped")]
         if failed:
             raise DbtRunError(

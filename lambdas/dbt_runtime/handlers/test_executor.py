@@ -79,7 +79,8 @@ def run_tests(settings: Settings, event: dict) -> dict:
     try:
         outcome = dbt_invocation.run(
             settings,
-            ["test"],
+            # The gates ran with the models they guard (dbt_executor, selection.GATES).
+            ["test", "--exclude", *selection.GATES.values()],
             dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event)),
         )
     finally:

@@ -1,0 +1,34 @@
+{{ config(severity='error', tags=['gate']) }}
+
+{#- The bad-row gate: fails (one row per reason) when more than `max_bad_row_share` of the
+    run's raw event lines were quarantined.
+
+    The dbt-executor builds the marts with `dbt build`, selecting this test with them. It runs
+    once quarantined_events has taken the bad lines (so the user can see why), and before
+    fct_events and dim_users, which descend from both of its parents: dbt skips them, and what
+    is built from them, when it fails, so those marts keep their previous snapshot. It reads the
+    run's own parse (stg_raw_event_lines), never raw. -#}
+{%- set threshold = var('max_bad_row_share') | float -%}
+{%- if threshold < 0 or threshold > 1 -%}
+  {{ exceptions.raise_compiler_error("max_bad_row_share must be between 0 and 1, got " ~ threshold) }}
+{%- endif %}
+
+-- depends_on: {{ ref('quarantined_events') }}
+with lines as (
+    select reason from {{ ref('stg_raw_event_lines') }}
+),
+
+totals as (
+    select count(*) as all_lines, count(reason) as bad_lines from lines
+)
+
+select
+    lines.reason,
+    count(*) as lines,
+    max(totals.bad_lines) as bad_lines,
+    max(totals.all_lines) as all_lines
+from lines
+cross join totals
+where lines.reason is not null
+  and totals.bad_lines > {{ threshold }} * totals.all_lines
+group by lines.reason
