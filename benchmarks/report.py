@@ -55,6 +55,26 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             _verdict(t["ours_over_floor"] <= 3),
         ),
         (
+            "raw reads per run: statements reading each raw source, staging / marts",
+            "1 per source / 0",
+            f"{results['raw_reads_per_run']['dbt_staging']} / "
+            f"{results['raw_reads_per_run']['dbt_marts']}",
+            _verdict(
+                set(results["raw_reads_per_run"]["dbt_staging"].values()) == {1}
+                and not results["raw_reads_per_run"]["dbt_marts"]
+            ),
+        ),
+        (
+            f"backfill of {results['backfill']['days']} days x "
+            f"{results['backfill']['events_per_day']:,} events: one run at a time / "
+            f"{results['backfill']['at_a_time']} at a time (wall time)",
+            "> 1x",
+            f"{results['backfill']['serial_over_parallel']:.2f}x "
+            f"({statistics.median(results['backfill']['serial_s']):.1f} s vs "
+            f"{statistics.median(results['backfill']['parallel_s']):.1f} s)",
+            _verdict(results["backfill"]["serial_over_parallel"] > 1),
+        ),
+        (
             "DAG file parse, median per file (imports pre-loaded / cold)",
             "<= 50 ms",
             f"{parse_ms:.0f} ms / {cold_ms:.0f} ms",

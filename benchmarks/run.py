@@ -35,13 +35,18 @@ class Scale:
     events_per_day: int
     history_days: int
     rss_events: int  # one day, peak memory of the dbt-executor
+    backfill_events: int  # per day of the 6-day backfill, serial vs parallel
 
 
 SCALES = {
-    "tiny": Scale(e2e_events=500, days=2, events_per_day=1_000, history_days=2, rss_events=1_000),
-    "small": Scale(20_000, 5, 100_000, 30, 200_000),
-    "full": Scale(100_000, 5, 1_000_000, 180, 1_000_000),
-}
+    "tiny": Scale(e2e_events=500, days=2, events_per_day=1_000, history_days=2, rss_events=1_000,
+                  backfill_events=500),
+    "small": Scale(20_000, 5, 100_000, 30, 200_000, 20_000),
+    "full": Scale(100_000, 5, 1_000_000, 180, 1_000_000, 100_000),
+}  # fmt: skip
+BACKFILL_DAYS = 6
+# Runs at a time in the parallel backfill: the default of lakehouse.max_active_runs.
+BACKFILL_AT_A_TIME = 3
 
 
 def machine() -> dict:
@@ -144,6 +149,49 @@ def cosmos_parse_time(samples: int) -> dict:
     return json.loads(out.read_text())
 
 
+def drop_marts(lakehouse) -> None:
+    """Empty marts again: each backfill sample builds them from nothing."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    database = lakehouse.resources["names"]["curated_database"]
+    for name in ("fct_events", "dim_users", "daily_metrics", "quarantined_events"):
+        try:
+            lakehouse.catalog.drop_table((database, name))
+        except NoSuchTableError:
+            pass
+
+
+def backfill(lakehouse, s3, bucket: str, scale: Scale, samples: int) -> dict:
+    """6 days built one run at a time vs BACKFILL_AT_A_TIME at a time, in turn, from empty
+    marts each time (the parallel build's marts equal the serial one's: the e2e test checks)."""
+    from benchmarks.transform import execute_all
+
+    days = [FIRST + timedelta(days=600 + i) for i in range(BACKFILL_DAYS)]
+    generate(s3, bucket, days, scale.backfill_events)
+    serial, parallel = [], []
+    for i in range(samples):
+        for at_a_time, times in ((1, serial), (BACKFILL_AT_A_TIME, parallel)):
+            print(f"backfill {i + 1}/{samples}, {at_a_time} at a time ...", file=sys.stderr)
+            drop_marts(lakehouse)
+            runs = [(f"backfill-{at_a_time}-{i}-{d}", d, d + timedelta(days=1)) for d in days]
+            started = time.monotonic()
+            ended = execute_all(lakehouse, runs, at_a_time)
+            times.append(time.monotonic() - started)
+            failed = {r: o for r, o in ended.items() if o["status"] != "SUCCEEDED"}
+            if failed:
+                raise RuntimeError(f"backfill runs failed: {failed}")
+    return {
+        "days": BACKFILL_DAYS,
+        "events_per_day": scale.backfill_events,
+        "at_a_time": BACKFILL_AT_A_TIME,
+        "serial_s": serial,
+        "parallel_s": parallel,
+        "serial_over_parallel": statistics.median(
+            [s / p for s, p in zip(serial, parallel, strict=True)]
+        ),
+    }
+
+
 def run(scale: Scale, samples: int) -> dict:
     from benchmarks import alternatives
     from benchmarks.transform import execute
@@ -213,6 +261,13 @@ def run(scale: Scale, samples: int) -> dict:
                 ),
             }
 
+            # Raw reads per run: the statements of each stage that read a raw source table.
+            record = lakehouse.run("bench-transform-0")
+            results["raw_reads_per_run"] = {
+                stage: record["stages"][stage].get("raw_reads")
+                for stage in ("dbt_staging", "dbt_marts")
+            }
+
             # 3. Peak memory of the dbt-executor on one day of rss_events.
             rss_day = FIRST + timedelta(days=500)
             generate(s3, bucket, [rss_day], scale.rss_events)
@@ -222,6 +277,9 @@ def run(scale: Scale, samples: int) -> dict:
             results["dbt_executor_peak_mb"] = peak_memory(
                 log, provisioned.names.dbt_executor_function
             )
+
+            # 3b. A 6-day backfill, one run at a time vs several at a time.
+            results["backfill"] = backfill(lakehouse, s3, bucket, scale, samples)
         finally:
             stack.down()
 

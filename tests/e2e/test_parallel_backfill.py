@@ -12,17 +12,15 @@ matter.
 from __future__ import annotations
 
 import json
-import time
 from datetime import date, timedelta
 
 import pytest
-from lakehouse.run_plan import plan_run
 
+from benchmarks.transform import execute_all
 from local import sample_data
 from tests.marts import MARTS, fingerprint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(6)]
-PIPELINE = "lakehouse_raw_to_curated"
 FIRST = date(2026, 3, 1)
 DAYS = [FIRST + timedelta(days=n) for n in range(6)]
 AT_A_TIME = 3
@@ -30,53 +28,13 @@ REDELIVERED_ON = DAYS[3]  # an event of DAYS[1] lands again (and is started firs
 RERUN = DAYS[2]
 
 
-def transform(lakehouse, run_id: str, day: date) -> dict:
-    """The state machine input the DAG would give this run (the DAG's own run plan)."""
-    plan = plan_run(PIPELINE, run_id, None, None, {
-        "interval_start": day.isoformat(), "interval_end": (day + timedelta(days=1)).isoformat(),
-    })  # fmt: skip
-    return {"name": plan.execution_name_base + "-t1", "input": plan.state_machine_input()}
-
-
-def record_started(lakehouse, machine_input: dict) -> None:
-    """The run's ledger record, as the DAG's record_run_started task writes it."""
-    lakehouse.client("dynamodb").put_item(
-        TableName=lakehouse.resources["names"]["runs_table"],
-        Item={
-            "pipeline": {"S": machine_input["pipeline"]},
-            "run_id": {"S": machine_input["run_id"]},
-            "status": {"S": "RUNNING"},
-            "interval_start": {"S": machine_input["interval"]["start"]},
-            "interval_end": {"S": machine_input["interval"]["end"]},
-            "run_key": {"S": machine_input["run_key"]},
-            "started_at": {"S": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-            "stages": {"M": {}},
-        },
-    )
-
-
 def run_all(lakehouse, runs: list[tuple[str, date]], at_a_time: int) -> dict[str, str]:
-    """Start the runs' executions, at most `at_a_time` at once; their final statuses."""
-    sfn = lakehouse.client("stepfunctions")
-    arn = lakehouse.resources["state_machine_arn"]
-    pending, running, statuses = list(runs), {}, {}
-    deadline = time.monotonic() + 1500
-    while pending or running:
-        while pending and len(running) < at_a_time:
-            run_id, day = pending.pop(0)
-            request = transform(lakehouse, run_id, day)
-            record_started(lakehouse, request["input"])
-            running[run_id] = sfn.start_execution(
-                stateMachineArn=arn, name=request["name"], input=json.dumps(request["input"])
-            )["executionArn"]
-        for run_id, execution in list(running.items()):
-            status = sfn.describe_execution(executionArn=execution)["status"]
-            if status != "RUNNING":
-                statuses[run_id] = status
-                del running[run_id]
-        assert time.monotonic() < deadline, f"executions still running: {sorted(running)}"
-        time.sleep(1)
-    return statuses
+    """Each run's final status, `at_a_time` executions at once (the DAG's run plan and ledger
+    record, the real state machine)."""
+    ended = execute_all(
+        lakehouse, [(run_id, day, day + timedelta(days=1)) for run_id, day in runs], at_a_time
+    )
+    return {run_id: outcome["status"] for run_id, outcome in ended.items()}
 
 
 def drop_marts(lakehouse) -> None:
