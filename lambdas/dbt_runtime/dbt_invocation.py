@@ -45,6 +45,13 @@ class Interval:
             raise InvalidEvent(f"event.interval end ({end}) must be after start ({start})")
         return cls(start, end)
 
+    def days(self) -> list[str]:
+        """The landing days of the interval (YYYY-MM-DD), end exclusive."""
+        return [
+            date.fromordinal(day).isoformat()
+            for day in range(self.start.toordinal(), self.end.toordinal())
+        ]
+
 
 _RUN_KEY = re.compile(r"^[a-z0-9_]{1,40}$")
 

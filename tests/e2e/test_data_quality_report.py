@@ -29,7 +29,10 @@ from local.demo import run_dag_for_day
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
 TESTS_FAIL_DAY = date(2026, 11, 12)
 MODEL_FAILS_DAY = date(2026, 11, 13)
-EXPECTED_TESTS = 36  # tests/e2e/test_daily_run.py: the project's tests
+EXPECTED_TESTS = 36  # tests/e2e/test_daily_run.py: the tests the tests stage runs
+# Tests the marts stage builds with the marts (dbt_project/tests, tag gate): in the project and
+# in every run's dbt_run_results, not in the tests stage's.
+GATE_TESTS = ["bad_row_share"]
 PROJECT_MODELS = [
     "daily_metrics",
     "dim_users",
@@ -160,7 +163,7 @@ def test_every_invocation_of_a_run_is_in_dbt_invocations(two_days):
         for invocation in invocations_of(lakehouse, run):
             assert invocation["job_run_id"] == run["run_id"]
             assert invocation["interval_start"] == day.isoformat()
-            assert invocation["command"] in ("run", "test")
+            assert invocation["command"] in ("build", "test")
             assert invocation["dbt_version"].startswith("1.")
             assert invocation["run_started_at"] <= invocation["run_completed_at"]
 
@@ -178,6 +181,9 @@ def test_a_failed_model_is_an_error_and_what_it_feeds_is_skipped(two_days):
     assert models["stg_raw_events"]["status"] == "success"
     assert models["stg_raw_events"]["rows_affected"] == 300
     tests = [r for r in results if r["resource_type"] == "test"]
+    gates = {t["name"]: t["status"] for t in tests if t["name"] in GATE_TESTS}
+    assert gates == dict.fromkeys(GATE_TESTS, "pass")  # ran before the marts, and passed
+    tests = [t for t in tests if t["name"] not in GATE_TESTS]
     assert len(tests) == EXPECTED_TESTS and {t["status"] for t in tests} == {"skipped"}
     fct_tests = [t for t in tests if "fct_events" in t["name"]]
     assert fct_tests and all(t["message"].startswith("skipped: depends on") for t in fct_tests)
@@ -203,7 +209,7 @@ def test_failing_and_warning_tests_are_recorded_with_their_failures(two_days):
     run_results = [r for r in rows_of(lakehouse, "dbt_run_results") if r["invocation_id"] in ids]
     assert Counter(r["resource_type"] for r in run_results) == {
         "model": len(PROJECT_MODELS),
-        "test": EXPECTED_TESTS + len(EXTRA_TESTS),
+        "test": EXPECTED_TESTS + len(EXTRA_TESTS) + len(GATE_TESTS),
     }
     assert {r["status"] for r in run_results if r["resource_type"] == "model"} == {"success"}
 
@@ -214,7 +220,7 @@ def test_models_and_tests_tables_hold_the_project(two_days):
     assert sorted(m["name"] for m in models) == PROJECT_MODELS
     assert {m["materialization"] for m in models} >= {"view"}
     tests = rows_of(lakehouse, "dbt_tests")
-    assert len(tests) == len({t["unique_id"] for t in tests}) == EXPECTED_TESTS
+    assert len(tests) == len({t["unique_id"] for t in tests}) == EXPECTED_TESTS + len(GATE_TESTS)
     parents = {t["parent_model_unique_id"] for t in tests}
     assert parents <= {m["unique_id"] for m in models} | {None}
 

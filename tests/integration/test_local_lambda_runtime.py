@@ -2,6 +2,7 @@
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_handler_runs_with_its_environment_and_private_tmp(lam):
     assert body["event"] == {"hello": "world"}
     assert body["function_name"] == "fixture-echo"
     assert body["custom"] == "fixture-echo"
-    assert body["tmp"].endswith("lambda-tmp/fixture-echo")
+    assert re.search(r"/lambda-tmp/fixture-echo-[^/]+$", body["tmp"]), body["tmp"]
     assert 0 < body["remaining_ms"] <= 30_000
 
 
@@ -54,6 +55,16 @@ def test_a_warm_environment_is_reused_and_reports_its_peak_memory(lam, local_sta
     assert "(warm)" in log
     peaks = [int(m) for m in re.findall(r"max_memory_used_mb=(\d+)", log)]
     assert peaks and all(0 < peak < 1024 for peak in peaks)
+
+
+def test_concurrent_invocations_run_in_environments_of_their_own(lam):
+    """Runs of different days invoke one function at the same time: like Lambda, each
+    invocation gets an execution environment (a process and a /tmp) of its own."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda n: invoke(lam, "fixture-echo", {"hold_s": 2})[1], (1, 2))
+    assert first["pid"] != second["pid"] and first["tmp"] != second["tmp"]
+    # Side by side, not one after the other: each began before the other ended.
+    assert first["started"] < second["ended"] and second["started"] < first["ended"]
 
 
 def test_unhandled_exception_is_reported_like_lambda(lam):
@@ -81,11 +92,19 @@ def test_dbt_executor_rejects_a_malformed_event(local_stack):
     response, body = invoke(
         lakehouse.client("lambda"),
         provisioned.names.dbt_executor_function,
-        {"select": "staging", "interval": {"start": "2026-11-21", "end": "2026-11-20"}},
-    )
+        {"select": "staging", "run_key": "r1",
+         "interval": {"start": "2026-11-21", "end": "2026-11-20"}},
+    )  # fmt: skip
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "InvalidEvent"
     assert "must be after" in body["errorMessage"]
+    _, body = invoke(
+        lakehouse.client("lambda"),
+        provisioned.names.dbt_executor_function,
+        {"select": "staging", "run_key": "../other-run",
+         "interval": {"start": "2026-11-20", "end": "2026-11-21"}},
+    )  # fmt: skip
+    assert body["errorType"] == "InvalidEvent" and "run_key" in body["errorMessage"]
 
 
 def test_crawler_runs_to_ready_with_a_succeeded_last_crawl(local_stack):

@@ -5,7 +5,11 @@ import time
 
 
 def echo(event, context):
+    started = time.time()
+    time.sleep(float(event.get("hold_s", 0)))
     return {
+        "started": started,
+        "ended": time.time(),
         "event": event,
         "function_name": context.function_name,
         "remaining_ms": context.get_remaining_time_in_millis(),

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import artifacts, bad_row_share, dbt_invocation, merge_lock, selection
+from dbt_runtime import (
+    artifacts,
+    bad_row_share,
+    dbt_invocation,
+    merge_lock,
+    raw_inputs,
+    selection,
+)
 from dbt_runtime.dbt_invocation import Interval, utc_now
 from dbt_runtime.row_counts import count_rows
 from dbt_runtime.settings import Settings
@@ -183,41 +190,63 @@ def _run_stage(settings: Settings, event: dict) -> dict:
     )
     logger.append_keys(run_id=event.get("run_id"), stage=event.get("stage"), layer=layer)
     started_at = utc_now()
+    full_refresh = bool(event.get("full_refresh"))
     models: list[dict] = []
     reads: dict[str, int] = {}
     invocation_ids: list[str] = []
     elapsed = 0.0
-    for step in plan:
-        outcome = dbt_invocation.run(
-            settings, step.args(), dbt_vars, full_refresh=step.full_refresh
-        )
-        elapsed += outcome.elapsed_s
-        if not outcome.results and outcome.exception:
-            raise DbtRunError(f"dbt could not start: {outcome.exception}")
-        invocation_ids.append(outcome.invocation_id)
-        for table, count in raw_reads(outcome).items():
-            reads[table] = reads.get(table, 0) + count
-        step_models = _model_records(settings, outcome)
-        models += step_models
-        # Kept before any failure is raised: the test-executor records failed runs too.
-        counted = {
-            r["unique_id"]: m["rows"]
-            for r, m in zip(_model_results(outcome), step_models, strict=True)
-        }
-        artifacts.save(settings, event, event.get("stage", f"dbt_{layer}"), outcome, counted)
-        if _gate_failures(outcome):
-            raise DbtRunError(
-                bad_row_share.failure_cause(
-                    settings, dbt_vars, interval, bool(event.get("full_refresh"))
+    reparsed = None
+
+    def run_steps(steps: list[selection.Invocation]) -> None:
+        nonlocal elapsed
+        for step in steps:
+            outcome = dbt_invocation.run(
+                settings, step.args(), dbt_vars, full_refresh=step.full_refresh
+            )
+            elapsed += outcome.elapsed_s
+            if not outcome.results and outcome.exception:
+                raise DbtRunError(f"dbt could not start: {outcome.exception}")
+            invocation_ids.append(outcome.invocation_id)
+            for table, count in raw_reads(outcome).items():
+                reads[table] = reads.get(table, 0) + count
+            step_models = _model_records(settings, outcome)
+            models.extend(step_models)
+            # Kept before any failure is raised: the test-executor records failed runs too.
+            counted = {
+                r["unique_id"]: m["rows"]
+                for r, m in zip(_model_results(outcome), step_models, strict=True)
+            }
+            artifacts.save(settings, event, event.get("stage", f"dbt_{layer}"), outcome, counted)
+            if _gate_failures(outcome):
+                raise DbtRunError(
+                    bad_row_share.failure_cause(settings, dbt_vars, interval, full_refresh)
                 )
-            )
-        failed = [m for m in models if m["status"] not in ("success", "skipped")]
-        if failed:
-            raise DbtRunError(
-                f"{len(failed)} of {len(models)} dbt model(s) failed: {_failure_details(failed)}"
-            )
-        if not outcome.success:
-            raise DbtRunError(f"dbt run failed: {outcome.exception or 'see the function logs'}")
+            failed = [m for m in models if m["status"] not in ("success", "skipped")]
+            if failed:
+                raise DbtRunError(
+                    f"{len(failed)} of {len(models)} dbt model(s) failed: "
+                    f"{_failure_details(failed)}"
+                )
+            if not outcome.success:
+                raise DbtRunError(f"dbt run failed: {outcome.exception or 'see the function logs'}")
+
+    def parse_raw() -> None:
+        # The digest is taken before the read: objects landing during it count as changed.
+        digest = raw_inputs.digest(settings, interval, full_refresh)
+        run_steps(selection.invocations("staging", full_refresh, refresh_models))
+        raw_inputs.record(settings, dbt_vars["run_key"], digest)
+
+    if layer == "staging":
+        parse_raw()
+    else:
+        if event.get("resume_from") == "dbt_marts":
+            # A redrive: the failed run's parse stands only if raw is still what it parsed.
+            now = raw_inputs.digest(settings, interval, full_refresh)
+            if raw_inputs.recorded(settings, dbt_vars["run_key"]) != now:
+                reparsed = "the raw objects changed since the failed run's parse"
+                logger.info("the redrive parses raw again", extra={"reason": reparsed})
+                parse_raw()
+        run_steps(plan)
 
     record = {
         "stage": event.get("stage", f"dbt_{layer}"),
@@ -232,6 +261,7 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         "max_bad_row_share": dbt_vars.get("max_bad_row_share"),
         "models": models,
         "raw_reads": reads,
+        **({"reparsed": reparsed} if reparsed else {}),
     }
     logger.info("dbt run finished", extra={"record": record})
     return record

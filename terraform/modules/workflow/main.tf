@@ -10,10 +10,11 @@ locals {
   s3_arn     = "arn:${local.partition}:s3:::"
 
   # Where the dbt-executor keeps each dbt invocation's artifacts for the test-executor, which
-  # records them in Elementary's tables (local/provision.py's DBT_ARTIFACTS_PREFIX).
+  # records them in Elementary's tables (local/provision.py's DBT_ARTIFACTS_PREFIX), and the
+  # digest of the raw objects each run parsed, which a redrive reads (dbt_runtime.raw_inputs).
   dbt_artifacts_prefix = "dbt_artifacts"
   dbt_artifacts_access = {
-    dbt_executor  = ["s3:PutObject"]
+    dbt_executor  = ["s3:PutObject", "s3:GetObject"]
     test_executor = ["s3:GetObject"]
   }
 

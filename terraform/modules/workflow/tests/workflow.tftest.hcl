@@ -99,11 +99,19 @@ run "one_image_two_handlers" {
 
   assert {
     condition = (
-      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
       one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:GetObject"]) &&
       one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "DbtArtifacts"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/*"])
     )
-    error_message = "the dbt-executor writes the dbt artifacts, the test-executor reads them"
+    error_message = "the dbt-executor writes the dbt artifacts (and reads its runs' raw digests), the test-executor reads them"
+  }
+
+  assert {
+    condition = (
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "MartsLock"]) == toset(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]) &&
+      length([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s if s.sid == "MartsLock"]) == 0
+    )
+    error_message = "only the dbt-executor holds the marts lease, on the run ledger's table"
   }
 
   assert {
@@ -118,6 +126,7 @@ run "one_image_two_handlers" {
       ATHENA_RESULTS_S3       = "s3://lakehouse-test-query-results/"
       DBT_ARTIFACTS_S3        = "s3://lakehouse-test-curated/dbt_artifacts/"
       ATHENA_WORKGROUP        = "lakehouse-test"
+      RUNS_TABLE              = "lakehouse-test-runs"
       POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
       POWERTOOLS_LOG_LEVEL    = "INFO"
     })])
