@@ -9,6 +9,7 @@ every user an admin). Stops every process it started on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 from local import airflow
 from local.emulator import free_port
@@ -88,15 +90,41 @@ def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
         log.close()
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies, awaiting their reaper, do not)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ')'.
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 30) -> None:
+    """Stop standalone and every process it started (its process group), not only itself:
+    the API server, scheduler and triggerer may outlive the parent while they shut down."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     except ProcessLookupError:
         pass
+    deadline = time.monotonic() + grace_s
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        proc.poll()  # reap the parent, so it does not keep the group alive as a zombie
+        time.sleep(0.2)
+    if _group_alive(proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,6 +119,11 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         lines.append(f"      crawler {stage['crawler']}")
     if stage.get("error"):
         lines.append(f"      error: {stage['error']}")
+    if stage.get("reparsed"):
+        lines.append(f"      parsed raw again: {stage['reparsed']}")
+    if stage.get("raw_reads"):  # statements that read each raw source (one each, once a run)
+        reads = ", ".join(f"{source} {n}" for source, n in sorted(stage["raw_reads"].items()))
+        lines.append(f"      raw reads: {reads}")
     models = stage.get("models") or []
     athena = stage.get("target") == "athena"
     for model in models:
