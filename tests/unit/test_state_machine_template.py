@@ -72,8 +72,27 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
         assert payload["lookback_days.$"] == "$.lookback_days"
         assert payload["max_bad_row_share.$"] == "$.max_bad_row_share"
         assert payload["full_refresh_models.$"] == "$.full_refresh_models"
-    # a redrive entering at the marts rebuilds the staging views for its own interval first
+        # every stage reads and writes the run's own relations (a redrive: the failed run's)
+        assert payload["run_key.$"] == "$.run_key"
+    # a redrive entering at the marts parses raw again if it changed since the failed run's parse
     assert states["DbtMarts"]["Parameters"]["Payload"]["resume_from.$"] == "$.resume_from"
+
+
+def test_a_run_waits_for_the_marts_lease_in_step_functions_and_cleans_up_after_success():
+    states = definition()["States"]
+    lease = [r for r in states["DbtMarts"]["Retry"] if r["ErrorEquals"] == ["MartsLockBusy"]]
+    assert len(lease) == 1
+    wait = lease[0]
+    # Up to MaxAttempts waits of at most MaxDelaySeconds: long enough for runs ahead to merge,
+    # bounded under the execution's own timeout.
+    assert wait["MaxAttempts"] * wait["MaxDelaySeconds"] < definition()["TimeoutSeconds"]
+    assert states["TestsPassed"]["Default"] == "DropRunRelations"
+    drop = states["DropRunRelations"]
+    assert drop["Parameters"]["Payload"]["select"] == "cleanup"
+    assert drop["Parameters"]["Payload"]["run_key.$"] == "$.run_key"
+    # A failed cleanup never fails a run that succeeded.
+    assert drop["Next"] == drop["Catch"][0]["Next"] == "RecordSuccess"
+    assert drop["Catch"][0]["ErrorEquals"] == ["States.ALL"]
 
 
 def test_the_failure_path_records_the_run_artifacts_without_hiding_the_error():

@@ -127,8 +127,8 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
 
 
 def _failure_details(failed: list[dict]) -> str:
-    """One entry per distinct cause: the bad-share check fails every mart it guards with the
-    same message, which dbt only frames with the model's name."""
+    """One entry per distinct cause: one error can fail several models with the same message,
+    which dbt only frames with each model's name."""
     causes: dict[str, tuple[list[str], str]] = {}
     for model in failed:
         message = model["message"] or ""
