@@ -106,7 +106,8 @@ def summary(lakehouse: Lakehouse, day: date) -> tuple[str, dict]:
         f"  run ledger      DynamoDB table {names['runs_table']}",
         f"  Lambda logs     {lakehouse.stack.dir / 'logs'}",
         f"  Airflow log     {lakehouse.stack.dir / 'dag-run.log'}",
-        f"  DuckDB catalog  {lakehouse.stack.dir / 'warehouse.duckdb'}",
+        f"  run's own DuckDB {lakehouse.stack.dir / 'warehouse__<run_key>.duckdb'} (its staging"
+        " relations; deleted once the run succeeded, kept for a redrive when it failed)",
     ]
     return "\n".join(lines), facts
 

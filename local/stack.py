@@ -7,7 +7,7 @@
   python -m local.stack reset    stop it and clear the state directory (Airflow's DB is kept)
 
 The state directory (default .local-stack/, or $LAKEHOUSE_STATE_DIR) holds the emulator's
-endpoint, Lambda logs and /tmp directories, the DuckDB catalog file, and Airflow's home.
+endpoint, Lambda logs and /tmp directories, the runs' DuckDB files, and Airflow's home.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ class LocalStack:
         self, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
     ) -> Provisioned:
         url = self.start(host=host, port=port)
+        # The base of each run's own DuckDB file (warehouse__<run_key>.duckdb, Settings.for_run).
         result = provision(
             url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
         )
