@@ -71,6 +71,7 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
     if isinstance(unique_key, str):
         unique_key = [unique_key]
     window = options.get("window")
+    replace = options.get("replace")
     data = pq.read_table(parquet_path)
     try:
         result = iceberg.write(
@@ -82,6 +83,7 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
             full_refresh=bool(options.get("full_refresh")),
             update_condition=options.get("update_condition"),
             window=iceberg.MergeWindow(**window) if window else None,
+            replace=iceberg.MergeWindow(**replace) if replace else None,
         )
     finally:
         os.unlink(parquet_path)

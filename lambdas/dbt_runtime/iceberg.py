@@ -303,26 +303,35 @@ def write(
     full_refresh: bool = False,
     update_condition: str | None = None,
     window: MergeWindow | None = None,
+    replace: MergeWindow | None = None,
 ) -> dict:
     """Write `data` in one commit and return the operation, rows written and metadata location.
 
-    With a `unique_key` on an existing table: merge (see merge_into), reading and rewriting
-    only partitions of `window` (the whole table without one). Otherwise, or on a full refresh:
-    replace the table. A failure anywhere before the commit leaves the current snapshot as is.
+    With `replace` on an existing table: the rows of those partitions become `data`, whatever
+    they held (what a run derives wholly from its own interval, e.g. the quarantine of its
+    landing days: a rerun after a fix leaves no row the fixed data no longer produces; older
+    snapshots keep the history). With a `unique_key` on an existing table: merge (see
+    merge_into), reading and rewriting only partitions of `window` (the whole table without
+    one). Otherwise, or on a full refresh: replace the table. A failure anywhere before the
+    commit leaves the current snapshot as is.
     """
-    if window is not None:
-        outside = _count_outside(data, window)
+    for bounds, what in ((window, "merge window"), (replace, "replaced partitions")):
+        outside = _count_outside(data, bounds) if bounds is not None else 0
         if outside:
             raise MergeError(
-                f"{outside} row(s) of {database}.{table} fall outside the merge window "
-                f"{window.column} in [{window.start}, {window.end})"
+                f"{outside} row(s) of {database}.{table} fall outside the {what} "
+                f"{bounds.column} in [{bounds.start}, {bounds.end})"
             )
 
     def commit() -> dict:
         iceberg_table, existed = _load_or_create(database, table, data.schema, partitioned_by)
         if existed:
             _evolve_schema(iceberg_table, data.schema)
-        if unique_key and existed and not full_refresh:
+        if replace is not None and existed and not full_refresh:
+            schema = iceberg_table.schema().as_arrow()
+            iceberg_table.overwrite(_conform(data, schema), overwrite_filter=replace.expression())
+            operation, rows = "replace", data.num_rows
+        elif unique_key and existed and not full_refresh:
             row_filter = window.expression() if window else AlwaysTrue()
             rows = merge_into(iceberg_table, data, unique_key, update_condition, row_filter)
             operation = "merge"

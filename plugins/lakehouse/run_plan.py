@@ -23,7 +23,8 @@ TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
 # default; dbt_project/macros/merge_window.sql applies it).
 DEFAULT_LOOKBACK_DAYS = 2
 # The run fails, before the marts change, when more than this share of the interval's raw event
-# lines is quarantined (the DAG param's default; the gate dbt_project/tests/bad_row_share.sql applies it).
+# lines is quarantined (the DAG param's default; the gate dbt_project/tests/bad_row_share.sql
+# applies it).
 DEFAULT_MAX_BAD_ROW_SHARE = 0.05
 
 

@@ -275,6 +275,35 @@ def test_a_rerun_does_not_duplicate_quarantine_rows(bad_day):
     assert raw_checksums(bad_day["s3"], bad_day["bucket"]) == bad_day["before"]
 
 
+def test_a_rerun_after_a_fix_leaves_no_stale_quarantine_row(bad_day):
+    """The operator replaces a bad delivery and reruns the day: the quarantine then holds what
+    the day's raw data holds now (the fixed file's old rows are gone, every other row stays),
+    and the table's previous snapshot still has the old rows."""
+    lakehouse, s3, bucket = bad_day["lakehouse"], bad_day["s3"], bad_day["bucket"]
+    fixed_file = bad_day["files"]["null_user_id"]
+    before = lakehouse.table("quarantined_events").to_pylist()
+    assert [r["reason"] for r in before if r["source_file"] == fixed_file] == ["null_user_id"]
+    previous_snapshot = lakehouse.iceberg_table("quarantined_events").current_snapshot()
+
+    key = fixed_file.removeprefix(f"s3://{bucket}/")
+    s3.put_object(Bucket=bucket, Key=key, Body=jsonl(event("nu-1"), event("nu-2")))
+    assert run_dag_for_day(bad_day["stack"], DAY, log_name="e2e-quarantine-fixed.log") == 0
+
+    after = lakehouse.table("quarantined_events").to_pylist()
+    assert not [r for r in after if r["source_file"] == fixed_file]
+    identity = lambda r: (r["source_file"], r["line_number"], r["reason"])  # noqa: E731
+    assert sorted(map(identity, after)) == sorted(
+        identity(r) for r in before if r["source_file"] != fixed_file
+    )
+    fct = {r["event_id"] for r in lakehouse.table("fct_events").to_pylist()}
+    assert {"nu-1", "nu-2"} <= fct
+    table = lakehouse.iceberg_table("quarantined_events")
+    history = table.scan(snapshot_id=previous_snapshot.snapshot_id).to_arrow().to_pylist()
+    assert [r["reason"] for r in history if r["source_file"] == fixed_file] == ["null_user_id"]
+    marts = models_of(run_for(lakehouse, DAY), "dbt_marts")
+    assert marts["quarantined_events"]["rows"] == len(after)
+
+
 def test_a_redelivery_on_a_later_day_keeps_the_first_landing(bad_day):
     lakehouse, s3, bucket = bad_day["lakehouse"], bad_day["s3"], bad_day["bucket"]
     redelivered = event("mj-1", event_type="login", event_ts=f"{DAY}T13:00:00Z")

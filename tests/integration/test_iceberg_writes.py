@@ -138,3 +138,38 @@ def test_a_merge_writes_only_what_changes(iceberg_module):
         "d": (d3, "2026-04-03"),
         "e": (d1, "2026-04-03"),
     }
+
+
+def test_replacing_landing_days_keeps_other_days_and_rejects_rows_outside(iceberg_module):
+    iceberg, database = iceberg_module
+    table_name = "replace_probe"
+    first, second = date(2026, 4, 1), date(2026, 4, 2)
+    iceberg.write(
+        database,
+        table_name,
+        rows(("old-1", first, "x"), ("old-2", first, "x"), ("kept", second, "x")),
+        unique_key=["event_id"],
+        partitioned_by=["event_date"],
+    )
+    days = iceberg.MergeWindow("event_date", "2026-04-01", "2026-04-02")
+    result = iceberg.write(
+        database,
+        table_name,
+        rows(("new", first, "y")),
+        unique_key=["event_id"],
+        partitioned_by=["event_date"],
+        replace=days,
+    )
+    assert (result["operation"], result["rows_written"]) == ("replace", 1)
+    table = iceberg.catalog().load_table((database, table_name))
+    assert sorted(r["event_id"] for r in table.scan().to_arrow().to_pylist()) == ["kept", "new"]
+    snapshot = table.current_snapshot().snapshot_id
+    with pytest.raises(iceberg.MergeError, match="outside the replaced partitions"):
+        iceberg.write(database, table_name, rows(("stray", second, "y")), replace=days)
+    assert iceberg.catalog().load_table((database, table_name)).current_snapshot().snapshot_id == (
+        snapshot
+    )
+    # Nothing left to replace with: the day's partitions are emptied.
+    iceberg.write(database, table_name, rows(), replace=days)
+    table = iceberg.catalog().load_table((database, table_name))
+    assert [r["event_id"] for r in table.scan().to_arrow().to_pylist()] == ["kept"]

@@ -3,7 +3,9 @@
     Same semantics as dbt-athena's incremental merge: rows are merged on unique_key under the
     model's update_condition, and only the partitions of the merge window (incremental_predicates
     on Athena, `merge_window_column` here) are read and rewritten. A full refresh, or the first
-    run, replaces the table. The DuckDB relation becomes a view over the committed snapshot, so
+    run, replaces the table. `replace_landing_days` (a column) replaces the partitions of the
+    run's own landing days instead of merging into them (see macros/replace_landing_days.sql).
+    The DuckDB relation becomes a view over the committed snapshot, so
     downstream models and tests read exactly what was committed. -#}
 {% materialization iceberg_table, adapter='duckdb' %}
   {%- set target_relation = this.incorporate(type='view') -%}
@@ -11,6 +13,9 @@
   {%- set profile_file = env_var('TMPDIR', '/tmp') ~ '/' ~ this.identifier ~ '__' ~ invocation_id ~ '.profile.json' -%}
   {%- set window_column = config.get('merge_window_column') -%}
   {%- set window = none if (should_full_refresh() or not window_column) else merge_window() -%}
+  {%- set replace_column = config.get('replace_landing_days') -%}
+  {%- set replace = none if (should_full_refresh() or not replace_column) else {
+      'column': replace_column, 'start': interval_days()[0], 'end': var('interval_end')[:10]} -%}
   {%- set options = {
       'unique_key': config.get('unique_key'),
       'partitioned_by': config.get('partitioned_by') or [],
@@ -18,6 +23,7 @@
       'update_condition': config.get('update_condition'),
       'window': none if window is none else {
           'column': window_column, 'start': window.start, 'end': window.end},
+      'replace': replace,
   } -%}
 
   {{ run_hooks(pre_hooks) }}

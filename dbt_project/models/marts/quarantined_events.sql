@@ -3,11 +3,15 @@
     partitioned_by=['landed_on'],
     merge_window_column='landed_on',
     incremental_predicates=merge_window_predicates('target.landed_on'),
+    replace_landing_days='landed_on',
+    pre_hook="{{ replace_landing_days() }}",
 ) }}
 
 -- Every raw event line of the run's interval that cannot be used, with why (see
--- stg_raw_event_lines). Merged on a key of the line's identity, so a rerun of a day rewrites
--- its rows instead of adding them again; the rows a run writes are the lines it quarantined.
+-- stg_raw_event_lines). The run's landing days are replaced, not merged into
+-- (macros/replace_landing_days.sql): a rerun writes exactly the lines the raw data of those
+-- days now holds that cannot be used, so a fixed file leaves no stale row behind; the rows a
+-- run writes are the lines it quarantined.
 with bad as (
     select
         *,
