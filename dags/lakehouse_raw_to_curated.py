@@ -40,6 +40,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.sdk.configuration import conf
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
+from lakehouse.run_plan import state_machine_input
 from lakehouse.sensors import CrawlerStageSensor, StateMachineExecutionSensor
 
 DAG_ID = "lakehouse_raw_to_curated"
@@ -60,6 +61,7 @@ with DAG(
     max_active_runs=MAX_ACTIVE_RUNS,
     doc_md=__doc__,
     tags=["lakehouse", "dbt", "step-functions"],
+    user_defined_macros={"state_machine_input": state_machine_input},
     default_args={
         "owner": "data-platform",
         "retries": 2,
@@ -193,8 +195,9 @@ with DAG(
         name=(
             "{{ ti.xcom_pull(task_ids='plan_run')['execution_name_base'] }}-t{{ ti.try_number }}"
         ),
+        # Each try's execution reads and writes relations of its own (run_key per try).
         state_machine_input=(
-            "{{ ti.xcom_pull(task_ids='plan_run')['state_machine_input'] | tojson }}"
+            "{{ state_machine_input(ti.xcom_pull(task_ids='plan_run'), ti.try_number) | tojson }}"
         ),
     )
 

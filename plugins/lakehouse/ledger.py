@@ -92,7 +92,6 @@ class RunLedger:
                 if plan.get("max_bad_row_share") is None
                 else Decimal(str(plan["max_bad_row_share"])),
                 "resume_from": plan.get("resume_from"),
-                "run_key": plan.get("run_key"),
                 **({"redrive_of": plan["redrive_of"]} if plan.get("redrive_of") else {}),
                 "triggered_by": triggered_by,
                 "run_type": run_type,

@@ -45,17 +45,19 @@ class RunPlan:
     resume_from: str = TRANSFORM_STAGES[0]
     redrive_of: str | None = None
     max_bad_row_share: float = DEFAULT_MAX_BAD_ROW_SHARE
-    run_key: str = ""
+    # A redrive that resumes after staging: the failed execution's relations, reused.
+    reuse_run_key: str | None = None
 
-    def __post_init__(self) -> None:
-        if not self.run_key:
-            object.__setattr__(self, "run_key", run_key(self.run_id))
+    def run_key(self, try_number: int) -> str:
+        """The key of the relations this try's execution reads and writes
+        (dbt_project/macros/run_scoped.sql): its own, unless it reuses a failed run's."""
+        return self.reuse_run_key or run_key(self.run_id, try_number)
 
-    def state_machine_input(self) -> dict:
+    def state_machine_input(self, try_number: int = 1) -> dict:
         return {
             "pipeline": self.pipeline,
             "run_id": self.run_id,
-            "run_key": self.run_key,
+            "run_key": self.run_key(try_number),
             "interval": {"start": self.interval_start, "end": self.interval_end},
             "full_refresh": self.full_refresh,
             "full_refresh_models": list(self.full_refresh_models),
@@ -84,10 +86,21 @@ def execution_name_base(run_id: str) -> str:
     return f"{readable[:room]}-{digest}"
 
 
-def run_key(run_id: str) -> str:
-    """The key of a run's own relations (dbt_project/macros/run_scoped.sql): a digest of the
-    DAG run id, so every try of the run reuses them and no two runs share them."""
-    return "r" + hashlib.sha256(run_id.encode()).hexdigest()[:12]
+def run_key(run_id: str, try_number: int) -> str:
+    """The key of one execution's own relations: a digest of the DAG run id and the try. Each
+    try is an execution of its own, and an earlier try's execution may still be running (a
+    start whose answer was lost), so no two executions ever share relations."""
+    return f"r{hashlib.sha256(run_id.encode()).hexdigest()[:12]}t{try_number}"
+
+
+def state_machine_input(plan: dict, try_number: int) -> dict:
+    """The input of a try's execution, from the plan plan_run returned (as_dict): what the DAG's
+    start_transform renders for its try."""
+    reuse = plan.get("reuse_run_key")
+    return {
+        **plan["state_machine_input"],
+        "run_key": reuse or run_key(plan["run_id"], int(try_number)),
+    }
 
 
 def execution_name(base: str, try_number: int) -> str:
@@ -168,12 +181,11 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
         full_refresh_models=tuple(failed.get("full_refresh_models") or ()),
         resume_from=resume_from,
         redrive_of=redrive_of,
-        # Resuming after staging reads the failed run's parse of its raw data (kept because it
-        # failed; a failed redrive recorded the key it used); starting over parses again, into
-        # relations of its own.
-        run_key=(failed.get("run_key") or run_key(redrive_of))
-        if resume_from != TRANSFORM_STAGES[0]
-        else run_key(run_id),
+        # Resuming after staging reads the failed execution's parse of its raw data (kept
+        # because it failed; the state machine records each execution's key in the ledger);
+        # starting over parses again, into relations of its own. Without a recorded key the
+        # marts stage parses again (it finds no parse to reuse).
+        reuse_run_key=failed.get("run_key") if resume_from != TRANSFORM_STAGES[0] else None,
     )
 
 

@@ -9,6 +9,7 @@ from lakehouse.run_plan import (
     plan_run,
     redrive_plan,
     run_key,
+    state_machine_input,
 )
 
 pytestmark = pytest.mark.unit
@@ -22,7 +23,7 @@ def test_scheduled_run_covers_its_logical_day():
     assert plan.state_machine_input() == {
         "pipeline": "p",
         "run_id": "scheduled__2026-11-20T06:00:00+00:00",
-        "run_key": run_key("scheduled__2026-11-20T06:00:00+00:00"),
+        "run_key": run_key("scheduled__2026-11-20T06:00:00+00:00", 1),
         "interval": {"start": "2026-11-20", "end": "2026-11-21"},
         "full_refresh": False,
         "full_refresh_models": [],
@@ -131,18 +132,32 @@ def test_a_redrive_repeats_the_failed_run_from_its_failed_stage():
     assert redrive_plan("p", "r", crawler_failure, "x").resume_from == "dbt_staging"
 
 
-def test_each_run_has_relations_of_its_own_and_a_redrive_resumes_from_the_failed_runs():
-    keys = {run_key(f"backfill__2026-11-{day:02d}T06:00:00+00:00") for day in range(1, 31)}
-    assert len(keys) == 30 and all(k.isalnum() and k.islower() and len(k) <= 40 for k in keys)
+def test_each_execution_has_relations_of_its_own_and_a_redrive_resumes_from_the_failed_ones():
+    keys = {
+        run_key(f"backfill__2026-11-{day:02d}T06:00:00+00:00", attempt)
+        for day in range(1, 31)
+        for attempt in (1, 2, 3)
+    }
+    assert len(keys) == 90 and all(k.isalnum() and k.islower() and len(k) <= 40 for k in keys)
     first = plan_run("p", "manual__a", START, END, {})
-    assert first.run_key == run_key("manual__a") == first.state_machine_input()["run_key"]
-    # Resuming at the marts reads the failed run's parse; a failed redrive recorded its key.
-    assert redrive_plan("p", "r2", FAILED_RUN, "scheduled__x").run_key == run_key("scheduled__x")
-    chained = {**FAILED_RUN, "run_key": "rfeedface0000"}
-    assert redrive_plan("p", "r3", chained, "r2").run_key == "rfeedface0000"
+    assert first.state_machine_input()["run_key"] == run_key("manual__a", 1)
+    # What start_transform renders for each try: a retried try never shares the relations of
+    # an earlier try's execution, which may still be running.
+    as_xcom = first.as_dict()
+    assert state_machine_input(as_xcom, 2)["run_key"] == run_key("manual__a", 2)
+    assert state_machine_input(as_xcom, 2) == {
+        **first.state_machine_input(),
+        "run_key": run_key("manual__a", 2),
+    }
+    # A redrive resuming at the marts reads the failed execution's parse (its recorded key).
+    failed = {**FAILED_RUN, "run_key": "rfeedface0000t2"}
+    redrive = redrive_plan("p", "r2", failed, "scheduled__x").as_dict()
+    assert state_machine_input(redrive, 1)["run_key"] == "rfeedface0000t2"
+    assert state_machine_input(redrive, 3)["run_key"] == "rfeedface0000t2"
     # Starting over (a failure before staging ended) parses again, into its own relations.
-    staging_failure = {**FAILED_RUN, "failed_stage": "dbt_staging"}
-    assert redrive_plan("p", "r4", staging_failure, "x").run_key == run_key("r4")
+    staging_failure = {**failed, "failed_stage": "dbt_staging"}
+    again = redrive_plan("p", "r4", staging_failure, "x").as_dict()
+    assert state_machine_input(again, 1)["run_key"] == run_key("r4", 1)
 
 
 @pytest.mark.parametrize(

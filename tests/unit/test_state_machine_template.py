@@ -80,6 +80,10 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
 
 def test_a_run_waits_for_the_marts_lease_in_step_functions_and_cleans_up_after_success():
     states = definition()["States"]
+    # The ledger records the execution's run key: what a redrive of it reuses.
+    started = states["RecordExecutionStarted"]["Parameters"]
+    assert "run_key = :run_key" in started["UpdateExpression"]
+    assert started["ExpressionAttributeValues"][":run_key"] == {"S.$": "$.run_key"}
     lease = [r for r in states["DbtMarts"]["Retry"] if r["ErrorEquals"] == ["MartsLockBusy"]]
     assert len(lease) == 1
     wait = lease[0]
