@@ -43,7 +43,8 @@ def _client(settings: Settings):
 
 @contextmanager
 def held(settings: Settings, pipeline: str, holder: str, lease_s: float) -> Iterator[None]:
-    """Hold the marts lease for `holder` (a run id) while the block runs."""
+    """Hold the marts lease for `holder` (a run id and its execution's run key) while the
+    block runs; the same holder may take it again (a retried invocation)."""
     from botocore.exceptions import ClientError
 
     client = _client(settings)

@@ -148,7 +148,10 @@ def handler(event: dict, context) -> dict:
             if not isinstance(pipeline, str) or not pipeline:
                 raise dbt_invocation.InvalidEvent("event.pipeline must be the pipeline's name")
             lease_s = context.get_remaining_time_in_millis() / 1000
-            with merge_lock.held(settings, pipeline, str(event.get("run_id")), lease_s):
+            # Held per execution (its run key), not per run: an earlier try's execution of the
+            # same run may still be merging. A retried invocation of this execution re-enters.
+            holder = f"{event.get('run_id')} [{dbt_invocation.run_key(event)}]"
+            with merge_lock.held(settings, pipeline, holder, lease_s):
                 return _run_stage(settings, event)
         return _run_stage(settings, event)
     finally:
