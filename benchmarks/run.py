@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from mwaa.airflow_configuration import options as airflow_options
+
 REPO = Path(__file__).resolve().parent.parent
 FIRST = date(2026, 1, 1)
 
@@ -45,8 +47,8 @@ SCALES = {
     "full": Scale(100_000, 5, 1_000_000, 180, 1_000_000, 100_000),
 }  # fmt: skip
 BACKFILL_DAYS = 6
-# Runs at a time in the parallel backfill: the default of lakehouse.max_active_runs.
-BACKFILL_AT_A_TIME = 3
+# Runs at a time in the parallel backfill: what the DAG allows (lakehouse.max_active_runs).
+BACKFILL_AT_A_TIME = int(airflow_options()["lakehouse.max_active_runs"])
 
 
 def machine() -> dict:

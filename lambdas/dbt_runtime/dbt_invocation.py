@@ -94,30 +94,33 @@ def prepare_project(settings: Settings) -> Path:
     return work
 
 
-def run(
-    settings: Settings, command: list[str], dbt_vars: dict, full_refresh: bool = False
-) -> DbtOutcome:
+def _invoke(settings: Settings, command: list[str], dbt_vars: dict):
+    """dbt's programmatic runner on a writable copy of the project, with the run's vars."""
     from dbt.cli.main import dbtRunner
 
     ensure_dbt_can_lock()
     project = prepare_project(settings)
+    return dbtRunner().invoke(
+        [
+            *command,
+            "--project-dir", str(project),
+            "--profiles-dir", str(project),
+            "--target", settings.target,
+            "--target-path", str(settings.tmp_dir / "dbt_target"),
+            "--log-path", str(settings.tmp_dir / "dbt_logs"),
+            "--vars", json.dumps(dbt_vars),
+        ]
+    )  # fmt: skip
+
+
+def run(
+    settings: Settings, command: list[str], dbt_vars: dict, full_refresh: bool = False
+) -> DbtOutcome:
     target_path = settings.tmp_dir / "dbt_target"
-    log_path = settings.tmp_dir / "dbt_logs"
-    args = [
-        *command,
-        "--project-dir", str(project),
-        "--profiles-dir", str(project),
-        "--target", settings.target,
-        "--target-path", str(target_path),
-        "--log-path", str(log_path),
-        "--vars", json.dumps(dbt_vars),
-    ]  # fmt: skip
-    if full_refresh:
-        args.append("--full-refresh")
     run_results_file = target_path / "run_results.json"
     run_results_file.unlink(missing_ok=True)
     started = time.monotonic()
-    result = dbtRunner().invoke(args)
+    result = _invoke(settings, [*command, *(["--full-refresh"] if full_refresh else [])], dbt_vars)
     elapsed = time.monotonic() - started
     exception = repr(result.exception) if result.exception else None
     if not run_results_file.exists():
@@ -190,42 +193,14 @@ def dbt_vars(
 
 def operation(settings: Settings, macro: str, dbt_vars: dict) -> None:
     """`dbt run-operation MACRO` with the run's vars; raises RuntimeError when it fails."""
-    from dbt.cli.main import dbtRunner
-
-    ensure_dbt_can_lock()
-    project = prepare_project(settings)
-    result = dbtRunner().invoke(
-        [
-            "run-operation", macro,
-            "--project-dir", str(project),
-            "--profiles-dir", str(project),
-            "--target", settings.target,
-            "--target-path", str(settings.tmp_dir / "dbt_target"),
-            "--log-path", str(settings.tmp_dir / "dbt_logs"),
-            "--vars", json.dumps(dbt_vars),
-        ]
-    )  # fmt: skip
+    result = _invoke(settings, ["run-operation", macro], dbt_vars)
     if not result.success:
         raise RuntimeError(f"dbt run-operation {macro} failed: {result.exception!r}")
 
 
 def show(settings: Settings, sql: str, dbt_vars: dict, limit: int = 1000) -> list[tuple]:
     """The rows of `dbt show --inline SQL` (refs resolve to the run's relations)."""
-    from dbt.cli.main import dbtRunner
-
-    ensure_dbt_can_lock()
-    project = prepare_project(settings)
-    result = dbtRunner().invoke(
-        [
-            "show", "--inline", sql, "--limit", str(limit),
-            "--project-dir", str(project),
-            "--profiles-dir", str(project),
-            "--target", settings.target,
-            "--target-path", str(settings.tmp_dir / "dbt_target"),
-            "--log-path", str(settings.tmp_dir / "dbt_logs"),
-            "--vars", json.dumps(dbt_vars),
-        ]
-    )  # fmt: skip
+    result = _invoke(settings, ["show", "--inline", sql, "--limit", str(limit)], dbt_vars)
     if not result.success or not result.result or not result.result.results:
         raise RuntimeError(f"dbt show failed: {result.exception!r}")
     return [tuple(row) for row in result.result.results[0].agate_table.rows]
