@@ -93,3 +93,23 @@
 {% macro accepted_event_types() -%}
   {{ return(var('event_types')) }}
 {%- endmacro %}
+
+{#- What makes a line that the engine's JSON parser accepted still not JSON (RFC 8259), or null.
+    DuckDB's parser takes trailing commas and NaN/Infinity; Trino's differs: both engines apply
+    this same check, so they accept the same lines. String literals are blanked out first, so
+    text inside a string never counts; the cheap pre-test keeps that off ordinary lines. -#}
+{% macro json_strictness_violation(line) -%}
+  case when {{ regex_contains(line, ',\s*[}\]]|NaN|Infinity') }} then
+    case
+      when {{ regex_contains(regex_replace_all(line, '"(\\\\.|[^"\\\\])*"', '""'), ',\s*[}\]]') }}
+        then 'a trailing comma, which JSON does not allow'
+      when {{ regex_contains(regex_replace_all(line, '"(\\\\.|[^"\\\\])*"', '""'), '(^|[^A-Za-z0-9_])-?(NaN|Infinity)') }}
+        then 'NaN or Infinity, which are not JSON numbers'
+    end
+  end
+{%- endmacro %}
+
+{#- A text that is empty or only whitespace (an id that names nothing). -#}
+{% macro empty_text(text) -%}
+  {{ regex_contains(text, '^\s*$') }}
+{%- endmacro %}

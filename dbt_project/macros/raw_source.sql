@@ -36,12 +36,13 @@
   {%- endif %}
 {%- endmacro %}
 
-{#- The S3 patterns of a raw table's files: the interval's days, or every day on a full refresh. -#}
+{#- The S3 patterns of a raw table's objects: everything under the interval's day folders (any
+    name, sub-folders included), or under every day's on a full refresh. -#}
 {% macro raw_file_patterns(table_name) -%}
   {%- set days = ['*'] if flags.FULL_REFRESH else interval_days() -%}
   {%- set patterns = [] -%}
   {%- for day in days -%}
-    {%- do patterns.append("s3://" ~ var("raw_bucket") ~ "/" ~ table_name ~ "/dt=" ~ day ~ "/*.jsonl") -%}
+    {%- do patterns.append("s3://" ~ var("raw_bucket") ~ "/" ~ table_name ~ "/dt=" ~ day ~ "/**") -%}
   {%- endfor -%}
   {{ return(patterns) }}
 {%- endmacro %}

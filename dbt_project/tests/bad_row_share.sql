@@ -1,7 +1,8 @@
 {{ config(severity='error', tags=['gate']) }}
 
 {#- The bad-row gate: fails (one row per reason) when more than `max_bad_row_share` of the
-    run's raw event lines were quarantined.
+    run's raw event lines (and unreadable objects) were quarantined; held-back lines are
+    valid events and do not count.
 
     The dbt-executor builds the marts with `dbt build`, selecting this test with them. It runs
     once quarantined_events has taken the bad lines (so the user can see why), and before
@@ -15,7 +16,8 @@
 
 -- depends_on: {{ ref('quarantined_events') }}
 with lines as (
-    select reason from {{ ref('stg_raw_event_lines') }}
+    select case when disposition = 'quarantined' then reason end as reason
+    from {{ ref('stg_raw_event_lines') }}
 ),
 
 totals as (

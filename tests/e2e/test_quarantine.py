@@ -5,6 +5,7 @@ change (then a higher threshold lets it through)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cost(5)]
 DAY = date(2026, 11, 5)
 NEXT_DAY = date(2026, 11, 6)
 GARBAGE_DAY = date(2026, 11, 7)
-GOOD_EVENTS = 400  # with ~15 bad lines, well under the default 5% threshold
+GOOD_EVENTS = 800  # with ~30 bad lines, well under the default 5% threshold
 MARTS = ("fct_events", "dim_users", "daily_metrics")
 
 
@@ -54,6 +55,8 @@ class Case:
     body: bytes
     quarantined: list[tuple[int | None, str]] = field(default_factory=list)
     good: list[str] = field(default_factory=list)
+    name: str | None = None  # the object's name under the day (default bad-<kind>.jsonl)
+    raw_lines: dict[int, str] = field(default_factory=dict)  # expected raw_line when not UTF-8
 
 
 def _cases() -> dict[str, Case]:
@@ -96,10 +99,11 @@ def _cases() -> dict[str, Case]:
             jsonl(
                 event("tr-1", event_ts="1999-12-31T23:59:59Z"),
                 event("tr-2", event_ts="2026-11-08T00:00:00Z"),  # 3 days after landing
-                event("tr-3", event_ts="2026-11-06T12:00:00Z"),  # within a day: accepted
+                event("tr-3", event_ts="2026-11-06T12:00:00Z"),  # within max_future_days
+                event("tr-4", event_ts="2026-10-30T12:00:00Z"),  # older than the lookback
             ),
-            [(1, "event_ts_out_of_range"), (2, "event_ts_out_of_range")],
-            [],  # tr-3 is stamped after its landing day: staged, not merged (lookback rule)
+            [(1, "event_ts_out_of_range"), (2, "stamped_after_landing"), (4, "outside_lookback")],
+            ["tr-3"],
         ),
         "null_user_id": Case(
             jsonl(event("nu-1", user_id=None), event("nu-2")),
@@ -133,13 +137,85 @@ def _cases() -> dict[str, Case]:
             [],
             ["nf-1"],
         ),
+        # One bad byte costs its line only: the valid lines around it are read.
         "invalid_encoding": Case(
-            good_line + b"\n" + b'{"event_id": "ie-1\xff"}\n', [(None, "invalid_encoding")]
+            good_line + b"\n" + b'{"event_id": "ie-1\xff"}\n' + jsonl(event("ie-2")),
+            [(2, "invalid_encoding")],
+            ["k-ok", "ie-2"],
+            raw_lines={2: '{"event_id": "ie-1\\xFF"}'},
+        ),
+        "byte_order_mark": Case(
+            b"\xef\xbb\xbf" + jsonl(event("bom-1"), event("bom-2")), [], ["bom-1", "bom-2"]
+        ),
+        "carriage_returns_only": Case(
+            json.dumps(event("cr-1")).encode() + b"\r" + json.dumps(event("cr-2")).encode() + b"\r",
+            [],
+            ["cr-1", "cr-2"],
+        ),
+        "crlf_and_whitespace_lines": Case(
+            json.dumps(event("ws-1")).encode()
+            + b"\r\n\t \r\n"
+            + json.dumps(event("ws-2")).encode(),
+            [(2, "malformed_json")],
+            ["ws-1", "ws-2"],
+        ),
+        "not_strict_json": Case(
+            jsonl(
+                json.dumps(event("sj-1")).encode()[:-1] + b", }",  # a trailing comma
+                json.dumps(event("sj-2", properties={"score": "X"}))
+                .encode()
+                .replace(b'"X"', b"NaN"),
+                event("sj-3", properties={"note": "NaN, Infinity,]"}),
+            ),
+            [(1, "malformed_json"), (2, "malformed_json")],
+            ["sj-3"],
+        ),
+        "revenue_rules": Case(
+            jsonl(
+                event("rv-1", event_type="purchase", revenue=19.99),
+                event("rv-2", event_type="purchase", revenue=1.005),
+                event("rv-3", event_type="purchase", revenue=-5),
+                event("rv-4", event_type="purchase", revenue=1e15),
+            ),
+            [(2, "invalid_value"), (3, "invalid_value"), (4, "invalid_value")],
+            ["rv-1"],
+        ),
+        "empty_ids": Case(
+            jsonl(event(""), event("ei-2", user_id=""), event("  "), event("ei-4")),
+            [
+                (1, "missing_required_field"),
+                (2, "missing_required_field"),
+                (3, "missing_required_field"),
+            ],
+            ["ei-4"],
+        ),
+        # Any name, any sub-folder: every object under the day is read.
+        "other_name_json": Case(jsonl(event("on-1")), [], ["on-1"], name="export.json"),
+        "other_name_ndjson": Case(jsonl(event("on-2")), [], ["on-2"], name="late/part-0.NDJSON"),
+        "no_extension": Case(jsonl(event("on-3")), [], ["on-3"], name="sub/dir/events"),
+        # Not text lines: quarantined whole, one row, never silently skipped.
+        "gzip_by_name": Case(
+            gzip.compress(jsonl(event("gz-1"))), [(None, "unreadable_file")], name="bad.jsonl.gz"
+        ),
+        "gzip_by_content": Case(
+            gzip.compress(jsonl(event("gz-2"))),
+            [(None, "unreadable_file")],
+            name="gz-content.jsonl",
+        ),
+        "hidden_name": Case(
+            jsonl(event("hd-1")), [(None, "unreadable_file")], name="_tmp/part-0.jsonl"
         ),
     }
 
 
 CASES = _cases()
+HELD_BACK = ("outside_lookback", "stamped_after_landing")
+
+
+def split_lines(body: bytes) -> list[bytes]:
+    """The lines of a raw object, by the engines' rule (LF, CRLF or CR ends a line)."""
+    lines = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    return lines[:-1] if lines and lines[-1] == b"" else lines
 
 
 def raw_checksums(s3, bucket: str) -> dict[str, str]:
@@ -167,7 +243,7 @@ def bad_day(local_stack):
     sample_data.write_day(s3, bucket, DAY, events=GOOD_EVENTS, seed=5)
     files = {}
     for kind, case in CASES.items():
-        key = f"events/dt={DAY}/bad-{kind}.jsonl"
+        key = f"events/dt={DAY}/{case.name or f'bad-{kind}.jsonl'}"
         s3.put_object(Bucket=bucket, Key=key, Body=case.body)
         files[kind] = f"s3://{bucket}/{key}"
     before = raw_checksums(s3, bucket)
@@ -208,16 +284,25 @@ def test_each_kind_of_bad_input(bad_day, kind):
         assert str(row["landed_on"]) == DAY.isoformat()
         assert row["detail"], row
         assert row["run_id"] == bad_day["run"]["run_id"]
-    lines = case.body.split(b"\n")
+    lines = split_lines(case.body)
     for row in rows:
         if row["line_number"] is not None:  # the raw line as read, bounded
-            assert row["raw_line"] == lines[row["line_number"] - 1].decode()[:4096]
+            expected = case.raw_lines.get(row["line_number"])
+            if expected is None:
+                expected = lines[row["line_number"] - 1].decode().removeprefix("\ufeff")[:4096]
+            assert row["raw_line"] == expected
+    expected_dispositions = [
+        "held_back" if reason in HELD_BACK else "quarantined" for _, reason in case.quarantined
+    ]
+    assert [r["disposition"] for r in rows] == expected_dispositions
     for event_id in case.good:
         assert event_id in bad_day["fct"], f"{event_id} ({kind}) is not in fct_events"
     quarantined_ids = {
         json.loads(lines[n - 1]).get("event_id")
         for n, reason in case.quarantined
-        if n and reason not in ("malformed_json", "oversized_record", "duplicate_event_id")
+        if n
+        and reason
+        not in ("malformed_json", "oversized_record", "duplicate_event_id", "invalid_encoding")
     }
     assert not quarantined_ids & set(bad_day["fct"])
 
@@ -244,19 +329,55 @@ def test_non_ascii_text_and_new_fields_pass_through(bad_day):
     assert bad_day["fct"]["ut-2"]["event_type"] == "login"
 
 
-def test_the_stage_records_count_the_quarantined_lines(bad_day):
-    quarantined = sum(len(c.quarantined) for c in CASES.values())
-    total_lines = GOOD_EVENTS + sum(
-        len(c.body.split(b"\n")) - (1 if c.body.endswith(b"\n") or not c.body else 0)
-        for kind, c in CASES.items()
-        if kind != "invalid_encoding"
+def expected_accounting() -> dict:
+    """The landing day's figures, from the cases' bytes: every line of every readable object
+    is accepted, quarantined or held back; each unreadable object is one quarantine row."""
+    unreadable = sum(1 for c in CASES.values() if c.quarantined[:1] == [(None, "unreadable_file")])
+    delivered = GOOD_EVENTS + sum(
+        len(split_lines(c.body))
+        for c in CASES.values()
+        if c.quarantined[:1] != [(None, "unreadable_file")]
     )
+    held_back = sum(1 for c in CASES.values() for _, r in c.quarantined if r in HELD_BACK)
+    quarantined = sum(len(c.quarantined) for c in CASES.values()) - held_back - unreadable
+    return {
+        "delivered": delivered,
+        "unreadable_objects": unreadable,
+        "accepted": delivered - quarantined - held_back,
+        "quarantined": quarantined,
+        "held_back": held_back,
+    }
+
+
+def test_every_raw_line_is_accounted_for(bad_day):
+    """delivered = accepted + quarantined + held back, in the run record of both stages, and
+    read back from the tables the run wrote."""
+    expected = expected_accounting()
+    for stage in ("dbt_staging", "dbt_marts"):
+        accounting = bad_day["run"]["stages"][stage]["accounting"]
+        assert accounting["events"] == {DAY.isoformat(): expected}
+        users = accounting["users"][DAY.isoformat()]
+        assert users["delivered"] == users["accepted"] > 0  # the day's export, all good
+        assert users["quarantined"] == users["held_back"] == users["unreadable_objects"] == 0
+    landed = [r for r in bad_day["fct"].values() if str(r["landed_on"]) == DAY.isoformat()]
+    assert len(landed) == expected["accepted"]
+    rows = [r for r in bad_day["quarantine"] if str(r["landed_on"]) == DAY.isoformat()]
+    assert {r["raw_table"] for r in rows} == {"events"}
+    assert len(rows) == expected["quarantined"] + expected["held_back"] + 3
+    assert sum(r["disposition"] == "held_back" for r in rows) == expected["held_back"]
+
+
+def test_the_stage_records_count_the_quarantined_lines(bad_day):
+    expected = expected_accounting()
+    not_accepted = expected["delivered"] - expected["accepted"] + expected["unreadable_objects"]
     staging = models_of(bad_day["run"], "dbt_staging")
     marts = models_of(bad_day["run"], "dbt_marts")
-    assert marts["quarantined_events"]["rows"] == quarantined
-    assert staging["stg_raw_event_lines"]["rows"] == total_lines + 1  # + the undecodable file
-    assert staging["stg_raw_events"]["rows"] == total_lines + 1 - quarantined
-    assert len(bad_day["quarantine"]) == quarantined
+    assert marts["quarantined_events"]["rows"] == not_accepted
+    assert staging["stg_raw_event_lines"]["rows"] == (
+        expected["delivered"] + expected["unreadable_objects"]
+    )
+    assert staging["stg_raw_events"]["rows"] == expected["accepted"]
+    assert len(bad_day["quarantine"]) == not_accepted
     assert bad_day["run"]["stages"]["tests"]["failed"] == 0
 
 
@@ -370,3 +491,59 @@ def test_a_higher_threshold_lets_the_day_through(bad_day, garbage_day):
     assert pc.sum(pc.equal(fct["landed_on"], GARBAGE_DAY.isoformat())).as_py() == 20
     quarantine = lakehouse.table("quarantined_events")
     assert pc.sum(pc.equal(quarantine["landed_on"], GARBAGE_DAY)).as_py() == 30  # not doubled
+
+
+USERS_DAY = date(2026, 11, 9)
+
+
+def user(user_id: str, **overrides) -> dict:
+    record = {
+        "user_id": user_id,
+        "email": f"{user_id}@example.com",
+        "country": "de",
+        "plan": "free",
+        "signed_up_at": "2026-01-02T03:04:05Z",
+        "updated_at": f"{USERS_DAY}T10:00:00Z",
+    }
+    record.update(overrides)
+    return {k: v for k, v in record.items() if v is not _DROP}
+
+
+def test_the_users_export_is_validated_line_by_line(bad_day):
+    """A malformed users line once failed the run with a stack trace: each line is now
+    accepted or quarantined with its reason, and the good users reach dim_users."""
+    lakehouse, s3, bucket = bad_day["lakehouse"], bad_day["s3"], bad_day["bucket"]
+    body = jsonl(
+        user("ux-1"),
+        b'{"user_id": "ux-2", "email": ',  # cut short
+        user("ux-3", email=_DROP),
+        user("ux-4", updated_at="yesterday"),
+        user("ux-5", user_id=""),
+        user("ux-6", plan=None),
+    )
+    key = f"users/dt={USERS_DAY}/export.jsonl"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    good = event("ux-e1", event_ts=f"{USERS_DAY}T01:00:00Z", user_id="ux-1")
+    s3.put_object(Bucket=bucket, Key=f"events/dt={USERS_DAY}/part-0.jsonl", Body=jsonl(good))
+    assert run_dag_for_day(bad_day["stack"], USERS_DAY, log_name="e2e-users.log") == 0
+    rows = rows_of_file(lakehouse.table("quarantined_events").to_pylist(), f"s3://{bucket}/{key}")
+    assert [(r["line_number"], r["reason"], r["raw_table"]) for r in rows] == [
+        (2, "malformed_json", "users"),
+        (3, "missing_required_field", "users"),
+        (4, "wrong_type", "users"),
+        (5, "missing_required_field", "users"),
+    ]
+    assert "email" in rows[1]["detail"] and "yesterday" in rows[2]["detail"]
+    users = {r["user_id"]: r for r in lakehouse.table("dim_users").to_pylist()}
+    assert {"ux-1", "ux-6"} <= set(users) and not {"ux-3", "ux-4", "ux-5"} & set(users)
+    assert users["ux-6"]["plan"] is None
+    accounting = run_for(lakehouse, USERS_DAY)["stages"]["dbt_marts"]["accounting"]
+    assert accounting["users"] == {
+        USERS_DAY.isoformat(): {
+            "delivered": 6,
+            "unreadable_objects": 0,
+            "accepted": 2,
+            "quarantined": 4,
+            "held_back": 0,
+        }
+    }

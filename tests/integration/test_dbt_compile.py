@@ -63,18 +63,19 @@ def test_full_refresh_reads_every_raw_partition(tmp_path):
 def test_a_daily_merge_reads_and_writes_only_its_window_partitions(tmp_path):
     """Daily run of 2026-11-20 with a 3-day lookback: sources are read for dt=2026-11-20 only
     (staging, above); the merges' target side (dbt-athena puts incremental_predicates in the
-    MERGE's ON clause) and the gold model's read of fct_events cover event days 11-17..11-20."""
+    MERGE's ON clause) and the gold model's read of fct_events cover event days 11-17..11-21
+    (max_future_days 1: an event stamped the day after it landed is merged too)."""
     compiled = compile_athena(tmp_path, lookback_days=3)
     manifest = json.loads((compiled.parents[2] / "manifest.json").read_text())
     configs = {n["name"]: n["config"] for n in manifest["nodes"].values() if n["name"] in MODELS}
-    window = ["target.event_date >= date '2026-11-17'", "target.event_date < date '2026-11-21'"]
+    window = ["target.event_date >= date '2026-11-17'", "target.event_date < date '2026-11-22'"]
     for model in ("fct_events", "daily_metrics"):
         assert configs[model]["materialized"] == "incremental"
         assert configs[model]["incremental_strategy"] == "merge"
         assert configs[model]["incremental_predicates"] == window, model
     assert configs["fct_events"]["partitioned_by"] == ["event_date"]
     gold = next(compiled.rglob("daily_metrics.sql")).read_text()
-    assert "event_date >= date '2026-11-17' and event_date < date '2026-11-21'" in gold
+    assert "event_date >= date '2026-11-17' and event_date < date '2026-11-22'" in gold
     facts = next(compiled.rglob("fct_events.sql")).read_text()
     assert "between date_add('day', -3, cast(landed_on as date))" in facts
 
@@ -106,9 +107,14 @@ def test_athena_reads_raw_events_as_lines_and_validates_them_with_trino_json(tmp
     assert "line_bytes <= 65536" in lines
     assert "not in ('page_view', 'add_to_cart', 'purchase', 'login', 'signup')" in lines
     assert "event_ts < timestamp '2000-01-01'" in lines
-    assert "date_add('day', 2, cast(landed_on as date))" in lines
+    # held back, not merged: older than the lookback, or stamped after max_future_days
+    assert "< date_add('day', -2, cast(landed_on as date))" in lines
+    assert "> date_add('day', 1, cast(landed_on as date))" in lines
+    # strict JSON and line-level encoding checks, the same rule as DuckDB's (Java regex)
+    assert "regexp_like(line, ',\\s*[}\\]]|NaN|Infinity')" in lines
+    assert "strpos(line, chr(65533)) = 0" in lines
     events = next(compiled.rglob("stg_raw_events.sql")).read_text()
-    assert "where reason is null" in events
+    assert "where disposition = 'accepted'" in events
 
 
 def test_quarantined_events_is_an_iceberg_merge_and_the_marts_check_the_bad_share(tmp_path):
@@ -121,7 +127,7 @@ def test_quarantined_events_is_an_iceberg_merge_and_the_marts_check_the_bad_shar
     assert config["partitioned_by"] == ["landed_on"]
     assert config["incremental_predicates"] == [
         "target.landed_on >= date '2026-11-18'",
-        "target.landed_on < date '2026-11-21'",
+        "target.landed_on < date '2026-11-22'",
     ]
     sql = next(compiled.rglob("quarantined_events.sql")).read_text()
     assert "lower(to_hex(md5(to_utf8(" in sql and "substr(line, 1, 4096) as raw_line" in sql

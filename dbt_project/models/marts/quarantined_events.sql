@@ -7,20 +7,34 @@
     pre_hook="{{ replace_landing_days() }}",
 ) }}
 
--- Every raw event line of the run's interval that cannot be used, with why (see
--- stg_raw_event_lines). The run's landing days are replaced, not merged into
+-- Every raw event line of the run's interval that is not accepted, with why (see
+-- stg_raw_event_lines): `disposition` quarantined (bad input) or held_back (a valid event a
+-- rule keeps out until the day is rerun with a wider setting). The run's landing days are replaced, not merged into
 -- (macros/replace_landing_days.sql): a rerun writes exactly the lines the raw data of those
 -- days now holds that cannot be used, so a fixed file leaves no stale row behind; the rows a
 -- run writes are the lines it quarantined.
-with bad as (
+-- The users export's lines are validated the same way (stg_raw_user_lines): `raw_table` says
+-- which export a row is from.
+with not_accepted as (
+    select 'events' as raw_table, landed_on, source_file, line_number, line, line_bytes,
+           disposition, reason, detail
+    from {{ ref('stg_raw_event_lines') }}
+    where reason is not null
+    union all
+    select 'users' as raw_table, landed_on, source_file, line_number, line, line_bytes,
+           disposition, reason, detail
+    from {{ ref('stg_raw_user_lines') }}
+    where reason is not null
+),
+
+bad as (
     select
         *,
         -- Athena gives no line numbers: identical lines of one file are told apart by order.
         row_number() over (
             partition by source_file, line_number, line order by landed_on
         ) as copy_in_file
-    from {{ ref('stg_raw_event_lines') }}
-    where reason is not null
+    from not_accepted
 )
 
 select
@@ -28,8 +42,10 @@ select
         "source_file || '|' || coalesce(cast(line_number as varchar), '') || '|' || coalesce(line, '')"
         ~ " || '|' || cast(copy_in_file as varchar)") }} as quarantine_id,
     cast(landed_on as date) as landed_on,
+    raw_table,
     source_file,
     line_number,
+    disposition,
     reason,
     substr(detail, 1, 1000) as detail,
     substr(line, 1, {{ var('quarantine_line_chars') }}) as raw_line,

@@ -1,19 +1,35 @@
-{#- Every raw event line of the run's interval, parsed and validated: `reason` is null for a
-    usable line (stg_raw_events) and a short code otherwise (quarantined_events). The first
-    failing check names the reason, in this order:
-      invalid_encoding       the file is not UTF-8 text (DuckDB only; one row for the file)
+{#- Every raw event line of the run's interval, parsed and validated, and every raw object that
+    could not be read as lines. Each is exactly one of (`disposition`):
+      accepted     usable: stg_raw_events, merged into fct_events;
+      quarantined  bad input, with a `reason` (counted by the bad-row gate);
+      held_back    a valid event that a rule the user can change keeps out of the marts.
+    Both of the latter are rows of quarantined_events. The first failing check names the reason:
+      unreadable_file        an object that is not text lines: compressed, or hidden from Athena
+                             (a name starting with _ or .); one row for the whole object
+      invalid_encoding       the line holds bytes that are not UTF-8 (or U+FFFD, which is what
+                             Athena reads such bytes as); only that line
       oversized_record       longer than max_record_bytes
-      malformed_json         not a JSON object: broken, truncated (e.g. a file cut short), blank
-      missing_required_field event_id, event_type or event_ts missing or null; user_id missing
+      malformed_json         not a JSON object (RFC 8259: no trailing commas, no NaN/Infinity),
+                             truncated (e.g. a file cut short), or blank
+      missing_required_field event_id, event_type or event_ts missing, null or empty;
+                             user_id missing or empty
       null_user_id           user_id present but null
       wrong_type             a field of the wrong JSON type, event_ts not an ISO-8601 time,
-                             revenue not a number (or too large), properties not an object
+                             properties not an object
+      invalid_value          revenue negative, with more than two decimals (cents), or too
+                             large for decimal(12, 2): never rounded
       unknown_event_type     event_type not in the `event_types` var
-      event_ts_out_of_range  before min_event_ts, or more than a day after the landing day ends
+      event_ts_out_of_range  before min_event_ts
       duplicate_event_id     an event_id of another usable line of this interval: one line is
                              kept, the one of the earliest landing day, then file name, then
                              line text (byte order); the others are duplicates
-    Fields nobody asked for are ignored (they stay in the raw line).
+    held back:
+      outside_lookback       stamped more than lookback_days before its landing day (rerun the
+                             day with a larger lookback_days to merge it)
+      stamped_after_landing  stamped more than max_future_days after its landing day (raise the
+                             var max_future_days and rerun the day to merge it)
+    A UTF-8 byte-order mark starting a line is not part of it. Fields nobody asked for are
+    ignored (they stay in the raw line).
 
     A table of the run (run-scoped, macros/run_scoped.sql): the raw files of the interval are
     read once, here, and every model and test downstream reads this result. Being written once
@@ -23,27 +39,7 @@
 {%- set required = ['event_id', 'user_id', 'event_type', 'event_ts'] -%}
 {%- set optional = ['revenue', 'properties'] -%}
 {%- set event_types = accepted_event_types() -%}
-with lines as (
-    select
-        dt as landed_on,
-        source_file,
-        line_number,
-        line,
-        decodable,
-        {{ byte_length('line') }} as line_bytes
-    from {{ raw_lines('events') }}
-    where {{ raw_partition_filter() }}
-),
-
-documents as (
-    select
-        *,
-        case
-            when decodable and line_bytes <= {{ var('max_record_bytes') }}
-                then {{ json_object_or_null('line') }}
-        end as document
-    from lines
-),
+with strict as {{ raw_documents('events') }},
 
 fields as (
     select
@@ -53,6 +49,7 @@ fields as (
         line,
         decodable,
         line_bytes,
+        json_violation,
         document,
         {%- for key in required + optional %}
         {{ json_kind('document', key) }} as {{ key }}_kind,
@@ -61,7 +58,7 @@ fields as (
         {{ json_scalar_text('document', key) }} as {{ key }}_text,
         {%- endfor %}
         {{ json_member_text('document', 'properties') }} as properties
-    from documents
+    from strict
 ),
 
 typed as (
@@ -69,6 +66,7 @@ typed as (
         *,
         lower(event_type_text) as event_type,
         {{ try_parse_iso_timestamp('event_ts_text') }} as event_ts,
+        try_cast(revenue_text as double) as revenue_value,
         try_cast(try_cast(revenue_text as double) as decimal(12, 2)) as revenue
     from fields
 ),
@@ -77,23 +75,28 @@ classified as (
     select
         *,
         case
-            when not decodable then 'invalid_encoding'
-            when line_bytes > {{ var('max_record_bytes') }} then 'oversized_record'
-            when document is null then 'malformed_json'
+            {{ raw_line_problems() }}
             when event_id_kind in ('missing', 'null') or event_type_kind in ('missing', 'null')
                 or event_ts_kind in ('missing', 'null') or user_id_kind = 'missing'
+                {%- for key in required %}
+                or {{ empty_text(key ~ '_text') }}
+                {%- endfor %}
                 then 'missing_required_field'
             when user_id_kind = 'null' then 'null_user_id'
             when {% for key in required %}{{ key }}_kind <> 'string' or {% endfor -%}
                 event_ts is null
                 or revenue_kind not in ('missing', 'null', 'number')
-                or (revenue_kind = 'number' and revenue is null)
                 or properties_kind not in ('missing', 'null', 'object')
                 then 'wrong_type'
+            when revenue_kind = 'number' and (
+                revenue is null or revenue_value < 0 or cast(revenue as double) <> revenue_value)
+                then 'invalid_value'
             when event_type not in ('{{ event_types | join("', '") }}') then 'unknown_event_type'
-            when event_ts < timestamp '{{ var("min_event_ts") }}'
-                or event_ts >= cast({{ add_days('cast(landed_on as date)', 2) }} as timestamp)
-                then 'event_ts_out_of_range'
+            when event_ts < timestamp '{{ var("min_event_ts") }}' then 'event_ts_out_of_range'
+            when cast(event_ts as date) < {{ add_days('cast(landed_on as date)', -lookback_days()) }}
+                then 'outside_lookback'
+            when cast(event_ts as date) > {{ add_days('cast(landed_on as date)', max_future_days()) }}
+                then 'stamped_after_landing'
         end as reason
     from typed
 ),
@@ -102,19 +105,16 @@ described as (
     select
         *,
         case reason
-            when 'invalid_encoding' then 'the file is not valid UTF-8 text'
-            when 'oversized_record' then
-                'record of ' || cast(line_bytes as varchar) || ' bytes exceeds max_record_bytes '
-                || '{{ var("max_record_bytes") }}'
-            when 'malformed_json' then
-                case when trim(line) = '' then 'blank line'
-                     else 'not a JSON object (malformed, or a line cut short)' end
+            {{ raw_line_problem_details() }}
             when 'missing_required_field' then
                 'missing or null: ' || concat_ws(', '
                     {%- for key in ['event_id', 'event_type', 'event_ts'] %},
                     case when {{ key }}_kind in ('missing', 'null') then '{{ key }}' end
                     {%- endfor %},
-                    case when user_id_kind = 'missing' then 'user_id' end)
+                    case when user_id_kind = 'missing' then 'user_id' end
+                    {%- for key in required %},
+                    case when {{ empty_text(key ~ '_text') }} then '{{ key }} (empty)' end
+                    {%- endfor %})
             when 'null_user_id' then 'user_id is null'
             when 'wrong_type' then
                 concat_ws('; '
@@ -126,15 +126,27 @@ described as (
                         then 'event_ts "' || event_ts_text || '" is not an ISO-8601 timestamp' end,
                     case when revenue_kind not in ('missing', 'null', 'number')
                         then 'revenue is a ' || revenue_kind || ', not a number' end,
-                    case when revenue_kind = 'number' and revenue is null
-                        then 'revenue ' || revenue_text || ' does not fit decimal(12, 2)' end,
                     case when properties_kind not in ('missing', 'null', 'object')
                         then 'properties is a ' || properties_kind || ', not an object' end)
+            when 'invalid_value' then
+                case
+                    when revenue_value < 0 then 'revenue ' || revenue_text || ' is negative'
+                    when revenue is null then 'revenue ' || revenue_text || ' does not fit decimal(12, 2)'
+                    else 'revenue ' || revenue_text || ' has more than two decimals (cents); '
+                        || 'it is never rounded'
+                end
             when 'unknown_event_type' then
                 'event_type "' || event_type_text || '" is not one of {{ event_types | join(", ") }}'
             when 'event_ts_out_of_range' then
-                'event_ts ' || event_ts_text || ' is before {{ var("min_event_ts") }} or more than '
-                || 'a day after the landing day ' || landed_on
+                'event_ts ' || event_ts_text || ' is before {{ var("min_event_ts") }}'
+            when 'outside_lookback' then
+                'held back: event_ts ' || event_ts_text || ' is more than lookback_days '
+                || '({{ lookback_days() }}) before its landing day ' || landed_on
+                || '; rerun that day with a larger lookback_days to merge it'
+            when 'stamped_after_landing' then
+                'held back: event_ts ' || event_ts_text || ' is more than max_future_days '
+                || '({{ max_future_days() }}) after its landing day ' || landed_on
+                || '; raise max_future_days and rerun that day to merge it'
         end as detail
     from classified
 ),
@@ -162,6 +174,7 @@ select
     line_number,
     line,
     line_bytes,
+    case when occurrence > 1 then 'quarantined' else 'accepted' end as disposition,
     case when occurrence > 1 then 'duplicate_event_id' end as reason,
     case when occurrence > 1 then 'event_id ' || event_id_text || ' is also at ' || first_read_at || ' (kept)' end as detail,
     event_id_text as event_id,
@@ -180,6 +193,7 @@ select
     line_number,
     line,
     line_bytes,
+    case when reason in ({{ held_back_reasons() }}) then 'held_back' else 'quarantined' end as disposition,
     reason,
     detail,
     cast(null as varchar) as event_id,
@@ -190,3 +204,22 @@ select
     cast(null as varchar) as properties
 from described
 where reason is not null
+
+union all
+
+select
+    landed_on,
+    source_file,
+    cast(null as bigint) as line_number,
+    cast(null as varchar) as line,
+    object_bytes as line_bytes,
+    'quarantined' as disposition,
+    'unreadable_file' as reason,
+    detail,
+    cast(null as varchar) as event_id,
+    cast(null as varchar) as user_id,
+    cast(null as varchar) as event_type,
+    cast(null as timestamp) as event_ts,
+    cast(null as decimal(12, 2)) as revenue,
+    cast(null as varchar) as properties
+from ({{ unreadable_object_rows('events') }}) as unreadable

@@ -1,5 +1,6 @@
 -- One row per usable raw event line of the run's interval, typed and named consistently.
--- Lines that cannot be used are in stg_raw_event_lines with their reason (quarantined_events).
+-- Every other line (quarantined or held back) is in stg_raw_event_lines with its reason
+-- (quarantined_events).
 select
     event_id,
     user_id,
@@ -10,4 +11,4 @@ select
     properties,
     landed_on
 from {{ ref('stg_raw_event_lines') }}
-where reason is null
+where disposition = 'accepted'

@@ -13,11 +13,13 @@ machine). {"select": "cleanup"} drops the run's own relations once the run has s
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
 from dbt_runtime import (
+    accounting,
     artifacts,
     bad_row_share,
     dbt_invocation,
@@ -233,11 +235,25 @@ def _run_stage(settings: Settings, event: dict) -> dict:
             if not outcome.success:
                 raise DbtRunError(f"dbt run failed: {outcome.exception or 'see the function logs'}")
 
+    figures: dict | None = None
+
     def parse_raw() -> None:
-        # The digest is taken before the read: objects landing during it count as changed.
-        digest = raw_inputs.digest(settings, interval, full_refresh)
-        run_steps(selection.invocations("staging", full_refresh, refresh_models))
-        raw_inputs.record(settings, dbt_vars["run_key"], digest)
+        nonlocal figures
+        steps = selection.invocations("staging", full_refresh, refresh_models)
+        # Listed before the read: objects landing during it count as changed (and as lines
+        # the parse has but the count has not: the accounting check fails the run).
+        raw = raw_inputs.inventory(settings, interval, any(s.full_refresh for s in steps))
+        dbt_vars["unreadable_objects"] = raw.unreadable_objects()
+        # The lines are counted from the bytes while dbt parses (I/O beside DuckDB's CPU).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            counting = pool.submit(raw_inputs.count_lines, settings, raw.readable())
+            run_steps(steps)
+            delivered = raw_inputs.delivered(raw, counting.result())
+        try:
+            figures = accounting.staged(settings, dbt_vars, delivered)
+        except accounting.AccountingError as exc:
+            raise DbtRunError(str(exc)) from exc
+        raw_inputs.record(settings, dbt_vars["run_key"], raw.digest(), delivered, figures)
 
     if layer == "staging":
         parse_raw()
@@ -250,6 +266,13 @@ def _run_stage(settings: Settings, event: dict) -> dict:
                 logger.info("the redrive parses raw again", extra={"reason": reparsed})
                 parse_raw()
         run_steps(plan)
+        if figures is None:
+            figures = raw_inputs.recorded_figures(settings, dbt_vars["run_key"])
+        if figures is not None:
+            try:
+                figures = accounting.stored(settings, dbt_vars, figures)
+            except accounting.AccountingError as exc:
+                raise DbtRunError(str(exc)) from exc
 
     record = {
         "stage": event.get("stage", f"dbt_{layer}"),
@@ -264,6 +287,7 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         "max_bad_row_share": dbt_vars.get("max_bad_row_share"),
         "models": models,
         "raw_reads": reads,
+        **({"accounting": figures} if figures is not None else {}),
         **({"reparsed": reparsed} if reparsed else {}),
     }
     logger.info("dbt run finished", extra={"record": record})

@@ -1,0 +1,146 @@
+"""Every raw line accounted for: per landing day, delivered = accepted + quarantined + held back.
+
+`delivered` is counted from the raw bytes by dbt_runtime.raw_inputs, independently of the SQL;
+the rest is read back from where the run wrote it. Two checks, each failing the run with a
+readable cause when the numbers do not add up:
+- after staging (before any mart changes): every delivered line is one row of the run's parse,
+  and every unreadable object one quarantine row;
+- after the marts: every accepted line is in fct_events from its landing day, and every
+  quarantined or held-back line (and unreadable object) is a row of quarantined_events.
+The per-day figures go into the stage record (the run ledger), where `runs show` prints them.
+"""
+
+from __future__ import annotations
+
+from dbt_runtime import dbt_invocation
+from dbt_runtime.settings import Settings
+
+# The parse of each raw table: events and the users export.
+PARSES = {"events": "stg_raw_event_lines", "users": "stg_raw_user_lines"}
+
+STAGED_SQL = """
+select
+    '{table}' as raw_table,
+    cast(cast(landed_on as date) as varchar) as landed_on,
+    sum(case when reason = 'unreadable_file' then 0 else 1 end) as lines,
+    sum(case when reason = 'unreadable_file' then 1 else 0 end) as unreadable_objects,
+    sum(case when disposition = 'accepted' then 1 else 0 end) as accepted,
+    sum(case when disposition = 'quarantined' and reason <> 'unreadable_file' then 1 else 0 end)
+        as quarantined,
+    sum(case when disposition = 'held_back' then 1 else 0 end) as held_back
+from {{{{ ref('{model}') }}}}
+group by 2
+"""
+
+STORED_SQL = """
+with accepted as (
+    select cast(landed_on as date) as landed_on, event_id
+    from {{ ref('stg_raw_event_lines') }}
+    where disposition = 'accepted'
+),
+in_facts as (
+    select 'events' as raw_table, accepted.landed_on, count(*) as in_facts, 0 as in_quarantine
+    from accepted
+    join {{ ref('fct_events') }} as facts
+        on facts.event_id = accepted.event_id
+        and cast(facts.landed_on as date) = accepted.landed_on
+    group by 2
+),
+in_quarantine as (
+    select raw_table, cast(landed_on as date) as landed_on, 0 as in_facts, count(*) as in_quarantine
+    from {{ ref('quarantined_events') }}
+    group by 1, 2
+)
+select raw_table, cast(landed_on as varchar) as landed_on, sum(in_facts), sum(in_quarantine)
+from (select * from in_facts union all select * from in_quarantine) as found
+group by 1, 2
+"""
+
+_FIELDS = ("lines", "unreadable_objects", "accepted", "quarantined", "held_back")
+
+
+class AccountingError(RuntimeError):
+    """The run's raw lines do not add up."""
+
+
+def staged(settings: Settings, dbt_vars: dict, delivered: dict[str, dict]) -> dict[str, dict]:
+    """Per raw table and landing day, what the run's parse made of the delivered lines; raises
+    AccountingError when a delivered line or unreadable object has no row in the parse."""
+    sql = "\nunion all\n".join(
+        STAGED_SQL.format(table=table, model=model) for table, model in PARSES.items()
+    )
+    parsed: dict[str, dict] = {}
+    for row in dbt_invocation.show(settings, sql, dbt_vars, limit=100_000):
+        counts = dict(zip(_FIELDS, map(_count, row[2:]), strict=True))
+        parsed.setdefault(str(row[0]), {})[str(row[1])] = counts
+    figures: dict[str, dict] = {}
+    problems = []
+    for table in PARSES:
+        sent_days, got_days = delivered.get(table, {}), parsed.get(table, {})
+        for day in sorted(set(sent_days) | set(got_days)):
+            sent = sent_days.get(day, {"lines": 0, "unreadable_objects": 0})
+            got = got_days.get(day, dict.fromkeys(_FIELDS, 0))
+            figures.setdefault(table, {})[day] = {
+                "delivered": sent["lines"],
+                "unreadable_objects": sent["unreadable_objects"],
+                "accepted": got["accepted"],
+                "quarantined": got["quarantined"],
+                "held_back": got["held_back"],
+            }
+            if got["lines"] != sent["lines"]:
+                problems.append(
+                    f"{table} landing day {day}: the raw objects deliver {sent['lines']} line(s) "
+                    f"but the parse has {got['lines']} (accepted {got['accepted']}, quarantined "
+                    f"{got['quarantined']}, held back {got['held_back']}); raw objects that landed "
+                    "during the run count too"
+                )
+            if got["unreadable_objects"] != sent["unreadable_objects"]:
+                problems.append(
+                    f"{table} landing day {day}: {sent['unreadable_objects']} unreadable "
+                    f"object(s) but {got['unreadable_objects']} quarantine row(s) for them"
+                )
+    if problems:
+        raise AccountingError(_cause(problems))
+    return figures
+
+
+def stored(settings: Settings, dbt_vars: dict, figures: dict[str, dict]) -> dict[str, dict]:
+    """Check the staged figures against what the marts now hold; raises AccountingError."""
+    found = {
+        (str(row[0]), str(row[1])): (_count(row[2]), _count(row[3]))
+        for row in dbt_invocation.show(settings, STORED_SQL, dbt_vars, limit=100_000)
+    }
+    problems = []
+    for table, days in figures.items():
+        for day, counts in days.items():
+            in_facts, in_quarantine = found.get((table, day), (0, 0))
+            not_accepted = sum(
+                counts[k] for k in ("quarantined", "held_back", "unreadable_objects")
+            )
+            if table == "events" and in_facts != counts["accepted"]:
+                problems.append(
+                    f"events landing day {day}: {counts['accepted']} accepted line(s) but "
+                    f"{in_facts} of them are in fct_events from that landing day"
+                )
+            if in_quarantine != not_accepted:
+                problems.append(
+                    f"{table} landing day {day}: {not_accepted} line(s) and object(s) "
+                    f"quarantined or held back but quarantined_events has {in_quarantine} "
+                    "row(s) for them"
+                )
+    if problems:
+        raise AccountingError(_cause(problems))
+    return figures
+
+
+def _count(value) -> int:
+    return int(value or 0)
+
+
+def _cause(problems: list[str]) -> str:
+    return (
+        "The raw lines do not add up (delivered = accepted + quarantined + held back): "
+        + "; ".join(problems)
+        + ". Nothing is lost from raw (it is never changed): see the stage record's accounting, "
+        "then rerun the day; report the file if it repeats."
+    )
