@@ -33,7 +33,7 @@ def test_make_bench_writes_the_page_the_plot_and_the_raw_numbers(tmp_path):
     assert transform["events"] == 2_000 and len(transform["ours_s"]) == 1
     assert 0 < results["dbt_executor_peak_mb"] < 4096
     assert results["raw_reads_per_run"] == {
-        "dbt_staging": {"events_lines": 1, "users": 1},
+        "dbt_staging": {"events_lines": 1, "users_lines": 1},
         "dbt_marts": {},
     }
     backfill = results["backfill"]

@@ -15,7 +15,7 @@ from local.demo import run_dag_for_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
 DAY = date(2026, 11, 20)
-EXPECTED_TESTS = 36
+EXPECTED_TESTS = 42
 
 
 def raw_lines(s3, bucket: str, prefix: str) -> list[dict]:
@@ -66,7 +66,7 @@ def test_the_run_reads_each_raw_file_once_and_leaves_nothing_of_its_own(daily_ru
     stack, *_ = local_stack
     _, run, *_ = daily_run
     # Only the staging stage's run-scoped tables read raw: the marts and the tests read them.
-    assert run["stages"]["dbt_staging"]["raw_reads"] == {"events_lines": 1, "users": 1}
+    assert run["stages"]["dbt_staging"]["raw_reads"] == {"events_lines": 1, "users_lines": 1}
     assert run["stages"]["dbt_marts"]["raw_reads"] == {}
     # The run succeeded, so its DuckDB file (its run-scoped relations) is gone.
     assert run["run_key"] and not list(stack.dir.glob(f"warehouse__{run['run_key']}*"))
@@ -115,6 +115,7 @@ def test_elementary_has_one_passing_row_per_test_of_the_run(daily_run):
     assert {t for t in results["table_name"].to_pylist()} == {
         "stg_raw_event_lines",
         "stg_raw_events",
+        "stg_raw_user_lines",
         "stg_raw_users",
         "fct_events",
         "dim_users",

@@ -29,7 +29,7 @@ from local.demo import run_dag_for_day
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
 TESTS_FAIL_DAY = date(2026, 11, 12)
 MODEL_FAILS_DAY = date(2026, 11, 13)
-EXPECTED_TESTS = 36  # tests/e2e/test_daily_run.py: the tests the tests stage runs
+EXPECTED_TESTS = 42  # tests/e2e/test_daily_run.py: the tests the tests stage runs
 # Tests the marts stage builds with the marts (dbt_project/tests, tag gate): in the project and
 # in every run's dbt_run_results, not in the tests stage's.
 GATE_TESTS = ["bad_row_share"]
@@ -40,6 +40,7 @@ PROJECT_MODELS = [
     "quarantined_events",
     "stg_raw_event_lines",
     "stg_raw_events",
+    "stg_raw_user_lines",
     "stg_raw_users",
 ]
 
