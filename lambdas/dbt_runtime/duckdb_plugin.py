@@ -84,6 +84,7 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
             update_condition=options.get("update_condition"),
             window=iceberg.MergeWindow(**window) if window else None,
             replace=iceberg.MergeWindow(**replace) if replace else None,
+            unique_across_table=bool(options.get("unique_across_table")),
         )
     finally:
         os.unlink(parquet_path)
