@@ -365,6 +365,14 @@ def _count_outside(data: pa.Table, window: MergeWindow) -> int:
     return data.num_rows - int(pc.sum(pc.fill_null(inside, False)).as_py() or 0)
 
 
+def metadata_location(database: str, table: str) -> str | None:
+    """The current metadata file of a table in the catalog, or None when there is no such table."""
+    try:
+        return catalog().load_table((database, table)).metadata_location
+    except NoSuchTableError:
+        return None
+
+
 def append(database: str, table: str, data: pa.Table) -> dict:
     """Append rows in one commit, retrying on concurrent commits (Elementary's tables)."""
 
