@@ -6,6 +6,9 @@
 - Registers `lakehouse_iceberg_commit(database, table, parquet_path, options_json)`, which the
   `iceberg_table` materialization calls to commit a model's rows to its Iceberg table in the
   Glue catalog through pyiceberg; DuckDB cannot write to a Glue-cataloged Iceberg table itself.
+- Registers `lakehouse_iceberg_metadata_location(database, table)`: the table's current
+  metadata file in the Glue catalog (NULL when there is no such table), for `iceberg_scan` of a
+  table this run has not built (macros/loaded_events.sql); each run has a fresh DuckDB file.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
             update_condition=options.get("update_condition"),
             window=iceberg.MergeWindow(**window) if window else None,
             replace=iceberg.MergeWindow(**replace) if replace else None,
+            unique_across_table=bool(options.get("unique_across_table")),
         )
     finally:
         os.unlink(parquet_path)
@@ -97,6 +101,14 @@ def _register_udf(conn: duckdb.DuckDBPyConnection) -> None:
         ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"],
         "VARCHAR",
         side_effects=True,
+    )
+    conn.create_function(
+        "lakehouse_iceberg_metadata_location",
+        iceberg.metadata_location,
+        ["VARCHAR", "VARCHAR"],
+        "VARCHAR",
+        null_handling="special",
+        side_effects=True,  # the catalog changes as tables are committed: never cached
     )
 
 

@@ -304,6 +304,7 @@ def write(
     update_condition: str | None = None,
     window: MergeWindow | None = None,
     replace: MergeWindow | None = None,
+    unique_across_table: bool = False,
 ) -> dict:
     """Write `data` in one commit and return the operation, rows written and metadata location.
 
@@ -314,6 +315,12 @@ def write(
     merge_into), reading and rewriting only partitions of `window` (the whole table without
     one). Otherwise, or on a full refresh: replace the table. A failure anywhere before the
     commit leaves the current snapshot as is.
+
+    `unique_across_table`: the merge matches keys across the whole table, not only in `window`,
+    so a key is never held twice, wherever its current row lies (fct_events: a redelivery
+    stamped on another day). `data` must still lie in `window`; the match reads only the key
+    columns (and those `update_condition` reads, and the partition columns) of every data file,
+    and only the partitions that hold a replaced row are rewritten, inside the window or not.
     """
     for bounds, what in ((window, "merge window"), (replace, "replaced partitions")):
         outside = _count_outside(data, bounds) if bounds is not None else 0
@@ -332,7 +339,8 @@ def write(
             iceberg_table.overwrite(_conform(data, schema), overwrite_filter=replace.expression())
             operation, rows = "replace", data.num_rows
         elif unique_key and existed and not full_refresh:
-            row_filter = window.expression() if window else AlwaysTrue()
+            bounded = window is not None and not unique_across_table
+            row_filter = window.expression() if bounded else AlwaysTrue()
             rows = merge_into(iceberg_table, data, unique_key, update_condition, row_filter)
             operation = "merge"
         else:
@@ -355,6 +363,14 @@ def _count_outside(data: pa.Table, window: MergeWindow) -> int:
         pc.less(values, pa.scalar(end, values.type)),
     )
     return data.num_rows - int(pc.sum(pc.fill_null(inside, False)).as_py() or 0)
+
+
+def metadata_location(database: str, table: str) -> str | None:
+    """The current metadata file of a table in the catalog, or None when there is no such table."""
+    try:
+        return catalog().load_table((database, table)).metadata_location
+    except NoSuchTableError:
+        return None
 
 
 def append(database: str, table: str, data: pa.Table) -> dict:

@@ -17,8 +17,10 @@ LAYERS = {
     "staging": ("path:models/staging",),
     "marts": ("path:models/marts", "path:models/gold"),
 }
-# Folders of the models a run may rebuild from raw (the incremental Iceberg tables).
+# Folders of the models a run may rebuild from raw (the incremental Iceberg tables), minus
+# their `run_scoped` subfolders: tables of the run that a mart's merge reads (dbt_project.yml).
 REFRESHABLE_FOLDERS = ("marts", "gold")
+RUN_SCOPED_FOLDER = "run_scoped"
 # Tests a layer's invocations run with its models (`dbt build`), before the models they guard:
 # the marts' bad-row gate (dbt_project/tests/bad_row_share.sql). The other tests are the
 # test-executor's, which excludes these.
@@ -49,6 +51,7 @@ def refreshable_models(project_dir: Path) -> list[str]:
         path.stem
         for folder in REFRESHABLE_FOLDERS
         for path in (project_dir / "models" / folder).rglob("*.sql")
+        if RUN_SCOPED_FOLDER not in path.relative_to(project_dir / "models").parts
     )
 
 

@@ -37,6 +37,7 @@ PROJECT_MODELS = [
     "daily_metrics",
     "dim_users",
     "fct_events",
+    "fct_events_moves",
     "quarantined_events",
     "stg_raw_event_lines",
     "stg_raw_events",

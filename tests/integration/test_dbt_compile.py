@@ -22,7 +22,10 @@ MODELS = (
     "dim_users",
     "daily_metrics",
     "quarantined_events",
+    "fct_events_moves",
 )
+# dbt-athena's incremental merge macro (the package the Lambda image pins).
+ATHENA_MERGE = "macros/materializations/models/incremental/merge.sql"
 
 
 def compile_athena(tmp_path: Path, *extra: str, lookback_days: int = 2) -> Path:
@@ -60,24 +63,73 @@ def test_full_refresh_reads_every_raw_partition(tmp_path):
     assert "dt >=" not in sql and "1 = 1" in sql
 
 
-def test_a_daily_merge_reads_and_writes_only_its_window_partitions(tmp_path):
+def test_a_daily_merge_writes_its_window_and_matches_event_ids_across_the_table(tmp_path):
     """Daily run of 2026-11-20 with a 3-day lookback: sources are read for dt=2026-11-20 only
-    (staging, above); the merges' target side (dbt-athena puts incremental_predicates in the
-    MERGE's ON clause) and the gold model's read of fct_events cover event days 11-17..11-21
-    (max_future_days 1: an event stamped the day after it landed is merged too)."""
+    (staging, above) and fct_events takes only events of days 11-17..11-21 (max_future_days 1); the gold model
+    recomputes those days from fct_events. But fct_events' MERGE matches event_id across the
+    whole table (no incremental_predicates, which dbt-athena puts in the MERGE's ON clause):
+    a redelivery stamped on another day is found wherever its first row lies."""
     compiled = compile_athena(tmp_path, lookback_days=3)
     manifest = json.loads((compiled.parents[2] / "manifest.json").read_text())
     configs = {n["name"]: n["config"] for n in manifest["nodes"].values() if n["name"] in MODELS}
-    window = ["target.event_date >= date '2026-11-17'", "target.event_date < date '2026-11-22'"]
     for model in ("fct_events", "daily_metrics"):
         assert configs[model]["materialized"] == "incremental"
         assert configs[model]["incremental_strategy"] == "merge"
-        assert configs[model]["incremental_predicates"] == window, model
+        assert configs[model]["unique_across_table"] is True, model
+        assert configs[model].get("incremental_predicates") is None, model
     assert configs["fct_events"]["partitioned_by"] == ["event_date"]
+    assert configs["fct_events"]["merge_window_column"] == "event_date"
     gold = next(compiled.rglob("daily_metrics.sql")).read_text()
-    assert "event_date >= date '2026-11-17' and event_date < date '2026-11-22'" in gold
+    assert "(event_date >= date '2026-11-17' and event_date < date '2026-11-22')" in gold
     facts = next(compiled.rglob("fct_events.sql")).read_text()
     assert "between date_add('day', -3, cast(landed_on as date))" in facts
+    # A model that bounds its match to some partitions never claims to be unique across the
+    # table (the local materialization refuses the pair; Athena would silently bound it).
+    for name, config in configs.items():
+        assert not (config.get("unique_across_table") and config.get("incremental_predicates")), (
+            name
+        )
+
+
+def test_athena_merge_on_clause_is_the_keys_plus_incremental_predicates_only():
+    """What the whole-table match of fct_events rests on: the pinned dbt-athena's Iceberg MERGE
+    joins target and source on the unique key and adds only incremental_predicates to its ON
+    clause (rendered here from the package's own macro text); with none, any row can match."""
+    import dbt.include.athena
+    import jinja2
+
+    merge = (Path(dbt.include.athena.__file__).parent / ATHENA_MERGE).read_text()
+    on_clause = merge[merge.index("on (") : merge.index("{% if delete_condition")]
+    template = jinja2.Environment().from_string(on_clause)
+
+    def rendered(predicates):
+        text = template.render(unique_key_cols=["event_id"], incremental_predicates=predicates)
+        return " ".join(text.split())
+
+    assert rendered(None) == "on (target.event_id = src.event_id )"
+    assert rendered(["target.event_date >= date '2026-11-18'"]) == (
+        "on (target.event_id = src.event_id and ( target.event_date >= date '2026-11-18' ) )"
+    )
+
+
+def test_the_moves_of_a_merge_are_read_before_it_and_recomputed_by_the_gold_model(tmp_path):
+    """fct_events_moves reads the existing fct_events table (no ref: it runs before it) and the
+    run's staging; fct_events waits for it; daily_metrics recomputes the days it names."""
+    compiled = compile_athena(tmp_path)
+    manifest = json.loads((compiled.parents[2] / "manifest.json").read_text())
+    nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    moves = nodes["fct_events_moves"]
+    assert moves["config"]["materialized"] == "table" and moves["config"]["meta"]["run_scoped"]
+    assert moves["depends_on"]["nodes"] == ["model.lakehouse.stg_raw_events"]
+    assert "model.lakehouse.fct_events_moves" in nodes["fct_events"]["depends_on"]["nodes"]
+    sql = next(compiled.rglob("fct_events_moves.sql")).read_text()
+    assert (
+        'target as (select event_id, event_date, landed_on from "awsdatacatalog".'
+        '"lakehouse_dev_curated"."fct_events")' in sql
+    )
+    assert "(src.landed_on <= target.landed_on)" in sql  # fct_events' update_condition
+    gold = next(compiled.rglob("daily_metrics.sql")).read_text()
+    assert '"lakehouse_dev_curated"."fct_events_moves__dev"' in gold
 
 
 def test_a_lookback_outside_its_bounds_is_rejected(tmp_path):

@@ -173,3 +173,92 @@ def test_replacing_landing_days_keeps_other_days_and_rejects_rows_outside(iceber
     iceberg.write(database, table_name, rows(), replace=days)
     table = iceberg.catalog().load_table((database, table_name))
     assert [r["event_id"] for r in table.scan().to_arrow().to_pylist()] == ["kept"]
+
+
+def stored_rows(table) -> dict[str, list[tuple]]:
+    """event_id -> every (event_date, landed_on) the table holds for it."""
+    held: dict[str, list[tuple]] = {}
+    for r in table.scan().to_arrow().to_pylist():
+        held.setdefault(r["event_id"], []).append((r["event_date"], r["landed_on"]))
+    return held
+
+
+def test_unique_across_table_matches_keys_outside_the_window_first_landing_wins(iceberg_module):
+    """A redelivery stamped on another day than its first landing: the windowed merge cannot
+    see the other row (two rows), the whole-table match keeps one, the first landing's, in
+    either run order, rewriting only the partition that held the replaced row, in one commit."""
+    iceberg, database = iceberg_module
+    d, d5, d7 = date(2026, 5, 1), date(2026, 5, 6), date(2026, 5, 8)
+    options = {
+        "unique_key": ["event_id"],
+        "partitioned_by": ["event_date"],
+        "update_condition": "src.landed_on <= target.landed_on",
+    }
+    window_of = {  # lookback 2: the day's window
+        d: iceberg.MergeWindow("event_date", "2026-04-29", "2026-05-02"),
+        d5: iceberg.MergeWindow("event_date", "2026-05-04", "2026-05-07"),
+    }
+
+    # In order: x lands on d, then again on d+5 restamped to d+5: it stays once, from d.
+    iceberg.write(database, "in_order_probe", rows(("x", d, "2026-05-01"), ("o", d7, "x")),
+                  **options)  # fmt: skip
+    before = data_files(iceberg.catalog().load_table((database, "in_order_probe")))
+    result = iceberg.write(
+        database, "in_order_probe", rows(("x", d5, "2026-05-06"), ("n", d5, "2026-05-06")),
+        window=window_of[d5], unique_across_table=True, **options,
+    )  # fmt: skip
+    assert result["rows_written"] == 1  # n only: x lost to its first landing
+    table = iceberg.catalog().load_table((database, "in_order_probe"))
+    assert stored_rows(table)["x"] == [(d, "2026-05-01")]
+    after = data_files(table)
+    assert after[d] == before[d] and after[d7] == before[d7]  # nothing rewritten
+
+    # Out of order: x lands on d+5 first, then the day d is run: x ends once, from d; the
+    # partition d+5 (outside d's window) is rewritten without x, d+7 is untouched.
+    iceberg.write(
+        database, "out_of_order_probe",
+        rows(("x", d5, "2026-05-06"), ("y", d5, "2026-05-06"), ("z", d7, "2026-05-08")),
+        **options,
+    )  # fmt: skip
+    table = iceberg.catalog().load_table((database, "out_of_order_probe"))
+    before, commits = data_files(table), len(table.metadata.metadata_log)
+    result = iceberg.write(
+        database, "out_of_order_probe", rows(("x", d, "2026-05-01")),
+        window=window_of[d], unique_across_table=True, **options,
+    )  # fmt: skip
+    assert (result["operation"], result["rows_written"]) == ("merge", 1)
+    table = iceberg.catalog().load_table((database, "out_of_order_probe"))
+    held = stored_rows(table)
+    assert held == {
+        "x": [(d, "2026-05-01")],
+        "y": [(d5, "2026-05-06")],
+        "z": [(d7, "2026-05-08")],
+    }
+    after = data_files(table)
+    assert not after[d5] & before[d5]  # rewritten without x
+    assert after[d7] == before[d7]  # no replaced row there: untouched
+    assert len(table.metadata.metadata_log) == commits + 1  # one commit
+
+    # A rerun of either day changes nothing (the same landing replaces itself).
+    for day, row in ((d5, ("x", d5, "2026-05-06")), (d, ("x", d, "2026-05-01"))):
+        iceberg.write(database, "out_of_order_probe", rows(row), window=window_of[day],
+                      unique_across_table=True, **options)  # fmt: skip
+        table = iceberg.catalog().load_table((database, "out_of_order_probe"))
+        assert stored_rows(table) == held
+
+    # The defect it fixes: the windowed match alone leaves x twice.
+    iceberg.write(database, "windowed_probe", rows(("x", d5, "2026-05-06")), **options)
+    iceberg.write(database, "windowed_probe", rows(("x", d, "2026-05-01")),
+                  window=window_of[d], **options)  # fmt: skip
+    table = iceberg.catalog().load_table((database, "windowed_probe"))
+    assert sorted(stored_rows(table)["x"]) == [(d, "2026-05-01"), (d5, "2026-05-06")]
+
+
+def test_unique_across_table_still_refuses_rows_outside_the_window(iceberg_module):
+    iceberg, database = iceberg_module
+    window = iceberg.MergeWindow("event_date", "2026-05-01", "2026-05-02")
+    with pytest.raises(iceberg.MergeError, match="1 row"):
+        iceberg.write(
+            database, "refused_probe", rows(("a", date(2026, 5, 3), "2026-05-03")),
+            unique_key=["event_id"], window=window, unique_across_table=True,
+        )  # fmt: skip

@@ -143,3 +143,61 @@ def test_the_bad_row_share_reaches_dbt_as_a_var():
     assert selection.max_bad_row_share({}) is None
     assert selection.max_bad_row_share({"max_bad_row_share": 0}) == 0.0
     assert selection.max_bad_row_share({"max_bad_row_share": 0.25}) == 0.25
+
+
+def dated(*rows):
+    return pa.Table.from_pylist(
+        [
+            {"event_id": e, "event_date": date.fromisoformat(day), "landed_on": landed}
+            for e, day, landed in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize("order", ["in_order", "out_of_order"])
+def test_first_landing_wins_in_either_order_and_names_the_partition_it_replaces(order):
+    """x first lands on 05-01 (stamped 05-01) and again on 05-06 (stamped 05-06)."""
+    first, redelivery = ("x", "2026-05-01", "2026-05-01"), ("x", "2026-05-06", "2026-05-06")
+    current, incoming = (first, redelivery) if order == "in_order" else (redelivery, first)
+    plan = iceberg.plan_merge(
+        dated(current), dated(incoming), ["event_id"], FIRST_LANDING_WINS, ["event_date"]
+    )
+    if order == "in_order":  # the redelivery loses: nothing written, nothing replaced
+        assert plan.written == 0 and plan.replaced.num_rows == 0
+    else:  # the first landing wins and replaces the row in the other day's partition
+        assert plan.winners.to_pylist() == dated(first).to_pylist()
+        assert plan.replaced.to_pylist() == [{"event_id": "x", "event_date": date(2026, 5, 6)}]
+
+
+@pytest.mark.parametrize("across", [False, True])
+def test_unique_across_table_matches_keys_in_the_whole_table(monkeypatch, across):
+    """The merge reads the window's rows to match keys, or every row's with unique_across_table;
+    the rows written must lie in the window either way (checked before anything is read)."""
+    from pyiceberg.expressions import AlwaysTrue
+
+    matched = {}
+
+    class Catalog:
+        def load_table(self, identifier):
+            return type("T", (), {"metadata_location": "s3://m.json"})()
+
+    def merge_into(table, incoming, unique_key, update_condition, row_filter):
+        matched["filter"] = row_filter
+        return incoming.num_rows
+
+    monkeypatch.setattr(iceberg, "catalog", lambda: Catalog())
+    monkeypatch.setattr(iceberg, "_load_or_create", lambda *a, **k: (object(), True))
+    monkeypatch.setattr(iceberg, "_evolve_schema", lambda *a: None)
+    monkeypatch.setattr(iceberg, "merge_into", merge_into)
+    window = iceberg.MergeWindow("event_date", "2026-04-29", "2026-05-02")
+    result = iceberg.write(
+        "db", "t", dated(("x", "2026-05-01", "2026-05-01")), unique_key=["event_id"],
+        window=window, unique_across_table=across,
+    )  # fmt: skip
+    assert result["operation"] == "merge"
+    assert matched["filter"] == (AlwaysTrue() if across else window.expression())
+    with pytest.raises(iceberg.MergeError, match="outside the merge window"):
+        iceberg.write(
+            "db", "t", dated(("y", "2026-05-06", "2026-05-06")), unique_key=["event_id"],
+            window=window, unique_across_table=across,
+        )  # fmt: skip

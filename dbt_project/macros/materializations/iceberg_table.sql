@@ -5,6 +5,13 @@
     on Athena, `merge_window_column` here) are read and rewritten. A full refresh, or the first
     run, replaces the table. `replace_landing_days` (a column) replaces the partitions of the
     run's own landing days instead of merging into them (see macros/replace_landing_days.sql).
+    `unique_across_table=true` matches the unique_key across the whole table instead of the
+    merge window (on Athena: no incremental_predicates, which would bound the match; the two
+    together are refused here): the rows written must still lie in the window, but a current
+    row with the same key is found wherever it lies, and the partition holding it is rewritten
+    without it in the same commit. So the table never holds a key twice (fct_events: an event
+    redelivered with another day's event_ts). Cost: every run reads the key columns (plus the
+    update_condition's and the partition columns) of the whole table, not only of its window.
     The DuckDB relation becomes a view over the committed snapshot, so
     downstream models and tests read exactly what was committed. -#}
 {% materialization iceberg_table, adapter='duckdb' %}
@@ -16,6 +23,12 @@
   {%- set replace_column = config.get('replace_landing_days') -%}
   {%- set replace = none if (should_full_refresh() or not replace_column) else {
       'column': replace_column, 'start': interval_days()[0], 'end': var('interval_end')[:10]} -%}
+  {%- set unique_across_table = config.get('unique_across_table', false) -%}
+  {%- if unique_across_table and config.get('incremental_predicates') -%}
+    {{ exceptions.raise_compiler_error(
+        this.identifier ~ ": unique_across_table matches keys across the whole table, but "
+        ~ "incremental_predicates would bound dbt-athena's match to some partitions: drop them") }}
+  {%- endif -%}
   {%- set options = {
       'unique_key': config.get('unique_key'),
       'partitioned_by': config.get('partitioned_by') or [],
@@ -24,6 +37,7 @@
       'window': none if window is none else {
           'column': window_column, 'start': window.start, 'end': window.end},
       'replace': replace,
+      'unique_across_table': unique_across_table,
   } -%}
 
   {{ run_hooks(pre_hooks) }}
