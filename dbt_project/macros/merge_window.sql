@@ -62,6 +62,12 @@
 
 {#- The reasons that hold a valid event back rather than quarantine it as bad input: not
     counted by the bad-row gate, and merged by a rerun with a wider rule. -#}
+{#- Quarantine reasons that are not bad input for the bad-row gate: a duplicate is a copy of an
+    event that is kept (redeliveries are normal with at-least-once delivery). -#}
+{% macro gate_exempt_reasons() -%}
+  'duplicate_event_id'
+{%- endmacro %}
+
 {% macro held_back_reasons() -%}
   'outside_lookback', 'stamped_after_landing'
 {%- endmacro %}

@@ -111,6 +111,6 @@
   {%- else -%}
   select cast(null as varchar) as landed_on, cast(null as varchar) as source_file,
          cast(null as varchar) as detail, cast(null as bigint) as object_bytes
-  from (values (1)) as none (x) where false
+  from (values (1)) as nothing (x) where false
   {%- endif %}
 {%- endmacro %}

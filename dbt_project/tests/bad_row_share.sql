@@ -1,8 +1,9 @@
 {{ config(severity='error', tags=['gate']) }}
 
 {#- The bad-row gate: fails (one row per reason) when more than `max_bad_row_share` of the
-    run's raw event lines (and unreadable objects) were quarantined; held-back lines are
-    valid events and do not count.
+    run's raw event lines (and unreadable objects) were quarantined as bad input. Held-back lines
+    are valid events and duplicates are copies of an event that is kept (at-least-once
+    delivery): neither counts as bad.
 
     The dbt-executor builds the marts with `dbt build`, selecting this test with them. It runs
     once quarantined_events has taken the bad lines (so the user can see why), and before
@@ -16,7 +17,8 @@
 
 -- depends_on: {{ ref('quarantined_events') }}
 with lines as (
-    select case when disposition = 'quarantined' then reason end as reason
+    select case when disposition = 'quarantined' and reason not in ({{ gate_exempt_reasons() }})
+        then reason end as reason
     from {{ ref('stg_raw_event_lines') }}
 ),
 

@@ -11,8 +11,9 @@ from dbt_runtime.dbt_invocation import Interval
 from dbt_runtime.settings import Settings
 
 COUNTS_SQL = (
-    "select case when disposition = 'quarantined' then reason else '' end as reason,"
-    " count(*) as lines from {{ ref('stg_raw_event_lines') }} group by 1 order by 2 desc, 1"
+    "select case when disposition = 'quarantined' and reason not in ({{ gate_exempt_reasons() }})"
+    " then reason else '' end as reason, count(*) as lines"
+    " from {{ ref('stg_raw_event_lines') }} group by 1 order by 2 desc, 1"
 )
 
 

@@ -124,6 +124,15 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
     if stage.get("raw_reads"):  # statements that read each raw source (one each, once a run)
         reads = ", ".join(f"{source} {n}" for source, n in sorted(stage["raw_reads"].items()))
         lines.append(f"      raw reads: {reads}")
+    for table, days in sorted((stage.get("accounting") or {}).items()):
+        for day, n in sorted(days.items()):  # delivered = accepted + quarantined + held back
+            unreadable = n.get("unreadable_objects")
+            lines.append(
+                f"      {table} {day}: delivered {n.get('delivered')} lines = accepted "
+                f"{n.get('accepted')} + quarantined {n.get('quarantined')} + held back "
+                f"{n.get('held_back')}"
+                + (f"; unreadable objects {unreadable}" if unreadable else "")
+            )
     models = stage.get("models") or []
     athena = stage.get("target") == "athena"
     for model in models:

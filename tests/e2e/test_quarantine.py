@@ -16,6 +16,7 @@ import pytest
 
 from local import sample_data
 from local.demo import run_dag_for_day
+from tests.accounting import split_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(5)]
 DAY = date(2026, 11, 5)
@@ -210,12 +211,6 @@ def _cases() -> dict[str, Case]:
 
 CASES = _cases()
 HELD_BACK = ("outside_lookback", "stamped_after_landing")
-
-
-def split_lines(body: bytes) -> list[bytes]:
-    """The lines of a raw object, by the engines' rule (LF, CRLF or CR ends a line)."""
-    lines = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    return lines[:-1] if lines and lines[-1] == b"" else lines
 
 
 def raw_checksums(s3, bucket: str) -> dict[str, str]:
@@ -438,11 +433,26 @@ def test_a_redelivery_on_a_later_day_keeps_the_first_landing(bad_day):
     assert fct["mj-1"]["event_type"] == "page_view"
     assert fct["rd-1"]["landed_on"] == NEXT_DAY.isoformat()
     run = run_for(lakehouse, NEXT_DAY)
-    # The redelivery is staged (not quarantined: it is not a duplicate within the day) but
-    # the merge does not write it: fct_events' rows written count new landings only.
-    assert models_of(run, "dbt_staging")["stg_raw_events"]["rows"] == 2
+    # The redelivery is a duplicate of the loaded event: quarantined with where the kept row
+    # came from, so the day's lines still add up (1 accepted + 1 quarantined).
+    assert models_of(run, "dbt_staging")["stg_raw_events"]["rows"] == 1
     assert models_of(run, "dbt_marts")["fct_events"]["rows"] == 1
-    assert models_of(run, "dbt_marts")["quarantined_events"]["rows"] == 0
+    rows = [
+        r
+        for r in lakehouse.table("quarantined_events").to_pylist()
+        if str(r["landed_on"]) == NEXT_DAY.isoformat()
+    ]
+    assert [(r["line_number"], r["reason"]) for r in rows] == [(1, "duplicate_event_id")]
+    assert f"already in fct_events from landing day {DAY}" in rows[0]["detail"]
+    assert run["stages"]["dbt_marts"]["accounting"]["events"] == {
+        NEXT_DAY.isoformat(): {
+            "delivered": 2,
+            "unreadable_objects": 0,
+            "accepted": 1,
+            "quarantined": 1,
+            "held_back": 0,
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -496,10 +506,10 @@ def test_a_higher_threshold_lets_the_day_through(bad_day, garbage_day):
 USERS_DAY = date(2026, 11, 9)
 
 
-def user(user_id: str, **overrides) -> dict:
+def user(uid: str, **overrides) -> dict:
     record = {
-        "user_id": user_id,
-        "email": f"{user_id}@example.com",
+        "user_id": uid,
+        "email": f"{uid}@example.com",
         "country": "de",
         "plan": "free",
         "signed_up_at": "2026-01-02T03:04:05Z",

@@ -27,6 +27,7 @@ import pytest
 from local import sample_data
 from local.airflow_server import running
 from tests import marts
+from tests.accounting import assert_accounted
 from tests.stacks import started_stack
 
 # cost: ten DAG runs through the scheduler, plus starting Airflow standalone
@@ -188,6 +189,14 @@ def test_1_backfill_runs_every_day_and_the_corrupt_day_fails(scenario):
     assert failed["status"] == "FAILED" and failed["failed_stage"] == "dbt_marts"
     assert f"Too many bad raw event lines: {GARBAGE} of {300 + GARBAGE + 2}" in failed["cause"]
     assert f"malformed_json={GARBAGE}" in failed["cause"]
+    # Every raw line is accounted for, in the failed day's parse too.
+    s3, bucket = scenario["s3"], scenario["bucket"]
+    for record in records:
+        assert_accounted(record, s3, bucket, "dbt_staging")
+        if record["status"] == "SUCCEEDED":
+            assert_accounted(record, s3, bucket, "dbt_marts")
+    broken = failed["stages"]["dbt_staging"]["accounting"]["events"][str(BROKEN)]
+    assert (broken["quarantined"], broken["held_back"]) == (GARBAGE, 0)
     scenario["backfill_runs"] = runs
 
 

@@ -17,6 +17,7 @@ DBT = Path(sys.executable).parent / "dbt"
 MODELS = (
     "stg_raw_event_lines",
     "stg_raw_events",
+    "stg_raw_user_lines",
     "stg_raw_users",
     "fct_events",
     "dim_users",
@@ -51,7 +52,7 @@ def test_every_model_compiles_for_athena_and_staging_prunes_raw_partitions(tmp_p
     compiled = compile_athena(tmp_path)
     for model in MODELS:
         assert list(compiled.rglob(f"{model}.sql")), f"{model} did not compile"
-    for model in ("stg_raw_event_lines", "stg_raw_users"):
+    for model in ("stg_raw_event_lines", "stg_raw_user_lines"):
         sql = next(compiled.rglob(f"{model}.sql")).read_text()
         assert "dt >= '2026-11-20' and dt < '2026-11-21'" in sql
         assert '"awsdatacatalog"' in sql  # the Glue table the crawler maintains
@@ -65,8 +66,9 @@ def test_full_refresh_reads_every_raw_partition(tmp_path):
 
 def test_a_daily_merge_writes_its_window_and_matches_event_ids_across_the_table(tmp_path):
     """Daily run of 2026-11-20 with a 3-day lookback: sources are read for dt=2026-11-20 only
-    (staging, above) and fct_events takes only events of days 11-17..11-21 (max_future_days 1); the gold model
-    recomputes those days from fct_events. But fct_events' MERGE matches event_id across the
+    (staging, above) and fct_events takes only events of days 11-17..11-21 (max_future_days
+    1); the gold model recomputes those days from fct_events. But fct_events' MERGE matches
+    event_id across the
     whole table (no incremental_predicates, which dbt-athena puts in the MERGE's ON clause):
     a redelivery stamped on another day is found wherever its first row lies."""
     compiled = compile_athena(tmp_path, lookback_days=3)

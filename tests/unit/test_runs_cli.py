@@ -67,7 +67,18 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
                     {"name": "stg_raw_events", "status": "success", "rows": 3000},
                     {"name": "stg_raw_users", "status": "success", "rows": 120},
                 ],
-                "raw_reads": {"users": 1, "events_lines": 1},
+                "raw_reads": {"users_lines": 1, "events_lines": 1},
+                "accounting": {
+                    "events": {
+                        "2026-11-20": {
+                            "delivered": 3005,
+                            "unreadable_objects": 1,
+                            "accepted": 2990,
+                            "quarantined": 10,
+                            "held_back": 5,
+                        }
+                    }
+                },
             },
             dbt_marts={
                 "status": "SUCCEEDED",
@@ -113,7 +124,11 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     assert positions == sorted(positions)
     assert "2026-11-21T06:00:02+00:00 -> 2026-11-21T06:00:40+00:00" in text
     assert "stg_raw_events       success  rows      3000" in text
-    assert "raw reads: events_lines 1, users 1" in text  # the staging stage's, once a run
+    assert "raw reads: events_lines 1, users_lines 1" in text  # the staging stage's, once a run
+    assert (
+        "events 2026-11-20: delivered 3005 lines = accepted 2990 + quarantined 10 + held back 5;"
+        " unreadable objects 1"
+    ) in text
     assert "tests: 30 passed, 0 warned, 0 failed, 0 errored of 30" in text
     assert "quarantined: 0" in text  # the quarantine model is absent
     assert re.search(r"fct_events +success +rows +2990 .* read 3000 rows", text)

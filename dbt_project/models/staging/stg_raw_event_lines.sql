@@ -20,9 +20,10 @@
                              large for decimal(12, 2): never rounded
       unknown_event_type     event_type not in the `event_types` var
       event_ts_out_of_range  before min_event_ts
-      duplicate_event_id     an event_id of another usable line of this interval: one line is
-                             kept, the one of the earliest landing day, then file name, then
-                             line text (byte order); the others are duplicates
+      duplicate_event_id     an event_id fct_events already holds from an earlier landing day
+                             (a redelivery, whatever its timestamp), or of another usable line
+                             of this interval: one line is kept, the one of the earliest
+                             landing day, then file name, then line text (byte order)
     held back:
       outside_lookback       stamped more than lookback_days before its landing day (rerun the
                              day with a larger lookback_days to merge it)
@@ -151,20 +152,34 @@ described as (
     from classified
 ),
 
--- Within the interval one line of an event_id is kept; the others are duplicates. (Across
--- days a repeated event_id is a redelivery: fct_events' merge keeps its first landing.) The
--- order uses only values both engines have; identical lines of one file tie, and either is
--- the same line.
+-- The earliest landing fct_events already holds for each event_id (the table before this run's
+-- merge; read without ref, which would be a cycle: macros/loaded_events.sql).
+loaded as (
+    select event_id, min(cast(landed_on as date)) as landed_on
+    from {{ loaded_event_landings() }} as facts
+    group by event_id
+),
+
+-- One line of an event_id is kept; the others are duplicates: every line whose event fct_events
+-- already holds from an earlier landing day (a redelivery, whatever its timestamp), and within
+-- the interval all but the first line. (A line landing before the loaded row's day, from a
+-- backfill run out of order, is the first landing: fct_events' merge replaces that row.) The
+-- order uses only values both engines have; identical lines of one file tie, and either is the
+-- same line.
 ordered as (
     select
-        *,
+        described.*,
+        loaded.landed_on as loaded_from,
         row_number() over (
-            partition by event_id_text order by landed_on, source_file, line, line_number
+            partition by event_id_text order by described.landed_on, source_file, line, line_number
         ) as occurrence,
         first_value(source_file || ':' || coalesce(cast(line_number as varchar), '?')) over (
-            partition by event_id_text order by landed_on, source_file, line, line_number
+            partition by event_id_text order by described.landed_on, source_file, line, line_number
         ) as first_read_at
     from described
+    left join loaded
+        on loaded.event_id = described.event_id_text
+        and loaded.landed_on < cast(described.landed_on as date)
     where reason is null
 )
 
@@ -174,9 +189,15 @@ select
     line_number,
     line,
     line_bytes,
-    case when occurrence > 1 then 'quarantined' else 'accepted' end as disposition,
-    case when occurrence > 1 then 'duplicate_event_id' end as reason,
-    case when occurrence > 1 then 'event_id ' || event_id_text || ' is also at ' || first_read_at || ' (kept)' end as detail,
+    case when loaded_from is not null or occurrence > 1 then 'quarantined' else 'accepted' end as disposition,
+    case when loaded_from is not null or occurrence > 1 then 'duplicate_event_id' end as reason,
+    case
+        when loaded_from is not null then
+            'event_id ' || event_id_text || ' is already in fct_events from landing day '
+            || cast(loaded_from as varchar) || ' (kept: the first landing wins)'
+        when occurrence > 1 then
+            'event_id ' || event_id_text || ' is also at ' || first_read_at || ' (kept)'
+    end as detail,
     event_id_text as event_id,
     user_id_text as user_id,
     event_type,
