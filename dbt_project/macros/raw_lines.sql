@@ -34,6 +34,9 @@
     The files are read in one pass, with no CTE used twice: DuckDB materialises such a CTE,
     which here would be the text of every raw file of the interval. -#}
 {% macro duckdb__raw_lines(table_name) -%}
+  {#- Named for dbt's lineage (the model depends on the source, as on Athena): the files are
+      read from S3 directly. -#}
+  {%- set relation = source('raw', table_name ~ '_lines') -%}
   {%- set patterns = raw_file_patterns(table_name) -%}
   {%- set skipped = unreadable_objects(table_name) | map(attribute='source_file') | list -%}
   {%- if raw_files_exist(patterns) -%}
