@@ -201,20 +201,36 @@ def plan_merge(
     return MergePlan(winners=winners, replaced=replaced)
 
 
-def kept_rows(current: pa.RecordBatchReader | pa.Table, replaced: pa.Table, unique_key: list[str]):
-    """The current rows whose key is not in `replaced`, streamed through DuckDB."""
+def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool) -> pa.Table:
+    """The current rows whose key is (`among`) or is not among `keys`' rows, streamed through
+    DuckDB: `current` may be a batch reader, read batch by batch and never held whole."""
     import duckdb
 
     con = duckdb.connect()
     try:
         con.register("target", current)
-        con.register("replaced", replaced)
-        on = " AND ".join(f"target.{_quote(k)} = replaced.{_quote(k)}" for k in unique_key)
+        con.register("keys", keys.select(unique_key))
+        on = " AND ".join(f"target.{_quote(k)} = keys.{_quote(k)}" for k in unique_key)
+        exists = "EXISTS" if among else "NOT EXISTS"
         return con.execute(
-            f"SELECT target.* FROM target WHERE NOT EXISTS (SELECT 1 FROM replaced WHERE {on})"
+            f"SELECT target.* FROM target WHERE {exists} (SELECT 1 FROM keys WHERE {on})"
         ).to_arrow_table()
     finally:
         con.close()
+
+
+def matching_rows(
+    current: pa.RecordBatchReader | pa.Table, incoming: pa.Table, unique_key: list[str]
+) -> pa.Table:
+    """The current rows whose key is among `incoming`'s: a merge that matches across a whole
+    table reads every stored key, batch by batch, but holds only the ones the new rows share
+    (memory bounded by the new rows, not by the table's history)."""
+    return _rows_by_key(current, incoming, unique_key, among=True)
+
+
+def kept_rows(current: pa.RecordBatchReader | pa.Table, replaced: pa.Table, unique_key: list[str]):
+    """The current rows whose key is not in `replaced`, streamed through DuckDB."""
+    return _rows_by_key(current, replaced, unique_key, among=False)
 
 
 def merge_rows(
@@ -282,12 +298,13 @@ def merge_into(
     needed = dict.fromkeys(
         [*unique_key, *_target_columns(conditions, schema.names), *(partitions or [])]
     )
-    current_keys = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(needed))
+    scan = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(needed))
+    current_keys = matching_rows(scan.to_arrow_batch_reader(), incoming, unique_key)
     plan = plan_merge(
-        current_keys.to_arrow(), incoming, unique_key, update_condition, partitions or [],
+        current_keys, incoming, unique_key, update_condition, partitions or [],
         delete_condition=delete_condition, insert_condition=insert_condition,
     )  # fmt: skip
-    del current_keys
+    del current_keys, scan
     if partitions:
         touched = plan.replaced.select(partitions).group_by(partitions).aggregate([]).to_pylist()
         filters = [And(row_filter, _partition_filter(partitions, values)) for values in touched]

@@ -219,3 +219,12 @@ def test_delete_and_insert_conditions_follow_dbt_athenas_merge():
     assert as_dict(kept) == {"c": (3, "d1")}
     # a delete_condition may read the target; the merge then reads that column too
     assert iceberg._target_columns("target.value > src.value", ["event_id", "value"]) == ["value"]
+
+
+def test_the_merge_holds_only_the_stored_keys_the_new_rows_share():
+    """The stored keys are streamed (a batch reader) and only those the new rows share are
+    kept: a whole-table match does not hold the table's history in memory."""
+    stored = events(*[(f"k{i}", i, "d1") for i in range(1000)])
+    reader = pa.RecordBatchReader.from_batches(stored.schema, stored.to_batches(max_chunksize=64))
+    shared = iceberg.matching_rows(reader, events(("k7", 0, "d2"), ("new", 0, "d2")), ["event_id"])
+    assert as_dict(shared) == {"k7": (7, "d1")}
