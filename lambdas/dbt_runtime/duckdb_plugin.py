@@ -88,6 +88,8 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
             window=iceberg.MergeWindow(**window) if window else None,
             replace=iceberg.MergeWindow(**replace) if replace else None,
             unique_across_table=bool(options.get("unique_across_table")),
+            delete_condition=options.get("delete_condition"),
+            insert_condition=options.get("insert_condition"),
         )
     finally:
         os.unlink(parquet_path)

@@ -142,12 +142,16 @@ def plan_merge(
     unique_key: list[str],
     update_condition: str | None,
     partition_columns: list[str] = (),
+    *,
+    delete_condition: str | None = None,
+    insert_condition: str | None = None,
 ) -> MergePlan:
     """MERGE semantics (dbt-athena's, aliases `src` and `target`), decided on keys alone.
 
-    A key only in `incoming` is inserted; a key in both takes the incoming row when
-    `update_condition` holds (always, without one); every other current row is kept.
-    `current_keys` needs only the key columns, the columns `update_condition` reads from
+    A key only in `incoming` is inserted when `insert_condition` holds (always, without one);
+    a key in both is deleted when `delete_condition` holds (never, without one), else takes the
+    incoming row when `update_condition` holds (always, without one); every other current row
+    is kept. `current_keys` needs only the key columns, the columns the conditions read from
     `target` and `partition_columns`: the rest of the current rows is never read to decide.
     DuckDB does the join: pyiceberg's upsert has no update condition and no way to bound its
     scan to a window.
@@ -172,19 +176,24 @@ def plan_merge(
             )
         on = " AND ".join(f"target.{_quote(k)} = src.{_quote(k)}" for k in unique_key)
         wins = f"coalesce(({update_condition}), false)" if update_condition else "true"
+        deletes = f"coalesce(({delete_condition}), false)" if delete_condition else "false"
+        inserts = f"coalesce(({insert_condition}), false)" if insert_condition else "true"
         matched = f"target.{_quote(unique_key[0])} IS NOT NULL"
         replaced_columns = ", ".join(
             f"target.{_quote(c)}" for c in dict.fromkeys([*unique_key, *partition_columns])
         )
         con.execute(
             f"""CREATE TEMP TABLE decided AS
-                SELECT src.{_quote(row)} AS won, {matched} AS replaces, {replaced_columns}
+                SELECT src.{_quote(row)} AS won, {matched} AS replaces,
+                    {matched} AND {deletes} AS deleted, {replaced_columns}
                 FROM src LEFT JOIN target ON {on}
-                WHERE NOT ({matched}) OR {wins}"""
+                WHERE (NOT ({matched}) AND {inserts}) OR ({matched} AND ({deletes} OR {wins}))"""
         )
-        won = con.execute("SELECT DISTINCT won FROM decided ORDER BY won").to_arrow_table()["won"]
+        won = con.execute(
+            "SELECT DISTINCT won FROM decided WHERE NOT deleted ORDER BY won"
+        ).to_arrow_table()["won"]
         replaced = con.execute(
-            "SELECT * EXCLUDE (won, replaces) FROM decided WHERE replaces"
+            "SELECT * EXCLUDE (won, replaces, deleted) FROM decided WHERE replaces"
         ).to_arrow_table()
     finally:
         con.close()
@@ -192,20 +201,36 @@ def plan_merge(
     return MergePlan(winners=winners, replaced=replaced)
 
 
-def kept_rows(current: pa.RecordBatchReader | pa.Table, replaced: pa.Table, unique_key: list[str]):
-    """The current rows whose key is not in `replaced`, streamed through DuckDB."""
+def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool) -> pa.Table:
+    """The current rows whose key is (`among`) or is not among `keys`' rows, streamed through
+    DuckDB: `current` may be a batch reader, read batch by batch and never held whole."""
     import duckdb
 
     con = duckdb.connect()
     try:
         con.register("target", current)
-        con.register("replaced", replaced)
-        on = " AND ".join(f"target.{_quote(k)} = replaced.{_quote(k)}" for k in unique_key)
+        con.register("keys", keys.select(unique_key))
+        on = " AND ".join(f"target.{_quote(k)} = keys.{_quote(k)}" for k in unique_key)
+        exists = "EXISTS" if among else "NOT EXISTS"
         return con.execute(
-            f"SELECT target.* FROM target WHERE NOT EXISTS (SELECT 1 FROM replaced WHERE {on})"
+            f"SELECT target.* FROM target WHERE {exists} (SELECT 1 FROM keys WHERE {on})"
         ).to_arrow_table()
     finally:
         con.close()
+
+
+def matching_rows(
+    current: pa.RecordBatchReader | pa.Table, incoming: pa.Table, unique_key: list[str]
+) -> pa.Table:
+    """The current rows whose key is among `incoming`'s: a merge that matches across a whole
+    table reads every stored key, batch by batch, but holds only the ones the new rows share
+    (memory bounded by the new rows, not by the table's history)."""
+    return _rows_by_key(current, incoming, unique_key, among=True)
+
+
+def kept_rows(current: pa.RecordBatchReader | pa.Table, replaced: pa.Table, unique_key: list[str]):
+    """The current rows whose key is not in `replaced`, streamed through DuckDB."""
+    return _rows_by_key(current, replaced, unique_key, among=False)
 
 
 def merge_rows(
@@ -256,6 +281,9 @@ def merge_into(
     unique_key: list[str],
     update_condition: str | None,
     row_filter,
+    *,
+    delete_condition: str | None = None,
+    insert_condition: str | None = None,
 ) -> int:
     """Merge `incoming` into the rows of `row_filter` (see plan_merge) in one commit.
 
@@ -266,14 +294,17 @@ def merge_into(
     """
     schema = iceberg_table.schema().as_arrow()
     partitions = _identity_partition_columns(iceberg_table)
+    conditions = " ".join(c for c in (update_condition, delete_condition) if c) or None
     needed = dict.fromkeys(
-        [*unique_key, *_target_columns(update_condition, schema.names), *(partitions or [])]
+        [*unique_key, *_target_columns(conditions, schema.names), *(partitions or [])]
     )
-    current_keys = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(needed))
+    scan = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(needed))
+    current_keys = matching_rows(scan.to_arrow_batch_reader(), incoming, unique_key)
     plan = plan_merge(
-        current_keys.to_arrow(), incoming, unique_key, update_condition, partitions or []
-    )
-    del current_keys
+        current_keys, incoming, unique_key, update_condition, partitions or [],
+        delete_condition=delete_condition, insert_condition=insert_condition,
+    )  # fmt: skip
+    del current_keys, scan
     if partitions:
         touched = plan.replaced.select(partitions).group_by(partitions).aggregate([]).to_pylist()
         filters = [And(row_filter, _partition_filter(partitions, values)) for values in touched]
@@ -305,6 +336,8 @@ def write(
     window: MergeWindow | None = None,
     replace: MergeWindow | None = None,
     unique_across_table: bool = False,
+    delete_condition: str | None = None,
+    insert_condition: str | None = None,
 ) -> dict:
     """Write `data` in one commit and return the operation, rows written and metadata location.
 
@@ -321,6 +354,7 @@ def write(
     stamped on another day). `data` must still lie in `window`; the match reads only the key
     columns (and those `update_condition` reads, and the partition columns) of every data file,
     and only the partitions that hold a replaced row are rewritten, inside the window or not.
+    `delete_condition`, `insert_condition`: dbt-athena's merge configs of the same names.
     """
     for bounds, what in ((window, "merge window"), (replace, "replaced partitions")):
         outside = _count_outside(data, bounds) if bounds is not None else 0
@@ -341,7 +375,10 @@ def write(
         elif unique_key and existed and not full_refresh:
             bounded = window is not None and not unique_across_table
             row_filter = window.expression() if bounded else AlwaysTrue()
-            rows = merge_into(iceberg_table, data, unique_key, update_condition, row_filter)
+            rows = merge_into(
+                iceberg_table, data, unique_key, update_condition, row_filter,
+                delete_condition=delete_condition, insert_condition=insert_condition,
+            )  # fmt: skip
             operation = "merge"
         else:
             iceberg_table.overwrite(data)

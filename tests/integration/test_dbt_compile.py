@@ -132,6 +132,12 @@ def test_the_moves_of_a_merge_are_read_before_it_and_recomputed_by_the_gold_mode
     assert "(src.landed_on <= target.landed_on)" in sql  # fct_events' update_condition
     gold = next(compiled.rglob("daily_metrics.sql")).read_text()
     assert '"lakehouse_dev_curated"."fct_events_moves__dev"' in gold
+    # a day left without events: its row is deleted, never inserted (dbt-athena's merge configs)
+    config = nodes["daily_metrics"]["config"]
+    assert (config["delete_condition"], config["insert_condition"]) == (
+        "src.events = 0",
+        "src.events > 0",
+    )
 
 
 def test_a_lookback_outside_its_bounds_is_rejected(tmp_path):

@@ -181,7 +181,7 @@ def test_unique_across_table_matches_keys_in_the_whole_table(monkeypatch, across
         def load_table(self, identifier):
             return type("T", (), {"metadata_location": "s3://m.json"})()
 
-    def merge_into(table, incoming, unique_key, update_condition, row_filter):
+    def merge_into(table, incoming, unique_key, update_condition, row_filter, **conditions):
         matched["filter"] = row_filter
         return incoming.num_rows
 
@@ -201,3 +201,30 @@ def test_unique_across_table_matches_keys_in_the_whole_table(monkeypatch, across
             "db", "t", dated(("y", "2026-05-06", "2026-05-06")), unique_key=["event_id"],
             window=window, unique_across_table=across,
         )  # fmt: skip
+
+
+def test_delete_and_insert_conditions_follow_dbt_athenas_merge():
+    """when matched and delete_condition then delete; when matched and update_condition then
+    update; when not matched and insert_condition then insert (daily_metrics: a day left
+    without events is removed, never inserted)."""
+    current = events(("a", 1, "d1"), ("b", 2, "d1"), ("c", 3, "d1"))
+    incoming = events(("a", 0, "d2"), ("b", 5, "d2"), ("n", 0, "d2"), ("m", 4, "d2"))
+    plan = iceberg.plan_merge(
+        current, incoming, ["event_id"], None,
+        delete_condition="src.value = 0", insert_condition="src.value > 0",
+    )  # fmt: skip
+    assert as_dict(plan.winners) == {"b": (5, "d2"), "m": (4, "d2")}
+    assert sorted(r["event_id"] for r in plan.replaced.to_pylist()) == ["a", "b"]
+    kept = iceberg.kept_rows(current, plan.replaced, ["event_id"])
+    assert as_dict(kept) == {"c": (3, "d1")}
+    # a delete_condition may read the target; the merge then reads that column too
+    assert iceberg._target_columns("target.value > src.value", ["event_id", "value"]) == ["value"]
+
+
+def test_the_merge_holds_only_the_stored_keys_the_new_rows_share():
+    """The stored keys are streamed (a batch reader) and only those the new rows share are
+    kept: a whole-table match does not hold the table's history in memory."""
+    stored = events(*[(f"k{i}", i, "d1") for i in range(1000)])
+    reader = pa.RecordBatchReader.from_batches(stored.schema, stored.to_batches(max_chunksize=64))
+    shared = iceberg.matching_rows(reader, events(("k7", 0, "d2"), ("new", 0, "d2")), ["event_id"])
+    assert as_dict(shared) == {"k7": (7, "d1")}

@@ -1,8 +1,9 @@
 {#- Local target: build the model in DuckDB, then commit its rows to the model's Iceberg table in
     the Glue catalog (pyiceberg, through the dbt_runtime.duckdb_plugin UDF) in one commit.
     Same semantics as dbt-athena's incremental merge: rows are merged on unique_key under the
-    model's update_condition, and only the partitions of the merge window (incremental_predicates
-    on Athena, `merge_window_column` here) are read and rewritten. A full refresh, or the first
+    model's update_condition (and delete_condition, insert_condition), and only the partitions
+    of the merge window (incremental_predicates on Athena, `merge_window_column` here) are read
+    and rewritten. A full refresh, or the first
     run, replaces the table. `replace_landing_days` (a column) replaces the partitions of the
     run's own landing days instead of merging into them (see macros/replace_landing_days.sql).
     `unique_across_table=true` matches the unique_key across the whole table instead of the
@@ -34,6 +35,8 @@
       'partitioned_by': config.get('partitioned_by') or [],
       'full_refresh': should_full_refresh(),
       'update_condition': config.get('update_condition'),
+      'delete_condition': config.get('delete_condition'),
+      'insert_condition': config.get('insert_condition'),
       'window': none if window is none else {
           'column': window_column, 'start': window.start, 'end': window.end},
       'replace': replace,

@@ -2,17 +2,21 @@
     a run also recomputes the days that fct_events' merge moved an event out of (a redelivery
     whose first landing this run is), and those may lie outside its window. Hence no
     merge_window_column (its local check would refuse those rows) and no incremental_predicates
-    (on Athena they would bound the match). -#}
+    (on Athena they would bound the match). A recomputed day left without events comes as a
+    row of zeros, which deletes the day's row (delete_condition) and is never inserted
+    (insert_condition): the table then has no row for it, as a full refresh would leave it. -#}
 {{ config(
     unique_key='event_date',
     unique_across_table=true,
+    delete_condition='src.events = 0',
+    insert_condition='src.events > 0',
 ) }}
 
 -- Daily business metrics, recomputed for every day of the run's merge window from the
 -- complete fct_events partitions of those days, so late events update their day's figures;
 -- and for every day fct_events' merge took an event from (fct_events_moves, read before that
 -- merge), so an event that moved to its first landing's day is no longer counted on the other
--- day (which gets zeros when nothing is left on it).
+-- day (whose row goes when nothing is left on it: see the config above).
 {%- set moves = ref('fct_events_moves') %}
 with moved_from as (
     {%- if flags.FULL_REFRESH %}
