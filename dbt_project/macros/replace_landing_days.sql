@@ -24,3 +24,15 @@
 
 {% macro duckdb__replace_landing_days() -%}
 {%- endmacro %}
+
+{#- The rows a replace_landing_days model may write: those of the days it replaces. Only a full
+    refresh of the model itself replaces every day; a run that parsed every raw day for another
+    model (`full_refresh_models`, e.g. fct_events) still replaces only its interval's days. -#}
+{% macro in_replaced_landing_days(column) -%}
+  {%- if should_full_refresh() -%}
+    1 = 1
+  {%- else -%}
+    cast({{ column }} as date) >= date '{{ interval_days()[0] }}'
+    and cast({{ column }} as date) < date '{{ var("interval_end")[:10] }}'
+  {%- endif -%}
+{%- endmacro %}

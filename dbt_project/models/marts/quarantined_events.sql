@@ -35,6 +35,7 @@ bad as (
             partition by source_file, line_number, line order by landed_on
         ) as copy_in_file
     from not_accepted
+    where {{ in_replaced_landing_days('landed_on') }}
 )
 
 select

@@ -270,7 +270,8 @@ def _run_stage(settings: Settings, event: dict) -> dict:
             figures = raw_inputs.recorded_figures(settings, dbt_vars["run_key"])
         if figures is not None:
             try:
-                figures = accounting.stored(settings, dbt_vars, figures)
+                replaced = None if full_refresh else set(interval.days())
+                figures = accounting.stored(settings, dbt_vars, figures, replaced)
             except accounting.AccountingError as exc:
                 raise DbtRunError(str(exc)) from exc
 
