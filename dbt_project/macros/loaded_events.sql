@@ -1,9 +1,7 @@
 {#- The events fct_events already holds, as a relation expression a model can select from
-    WITHOUT ref('fct_events'): staging (which fct_events is built from) can then tell a
-    redelivery of an already-loaded event apart, and a model that fct_events depends on can
-    look at the table before this run's merge changes it (a ref would be a dbt cycle).
+    WITHOUT ref('fct_events'): a model that fct_events' merge depends on (fct_events_moves)
+    can then look at the table before this run's merge changes it (a ref would be a dbt cycle).
 
-        with loaded as {{ loaded_event_landings() }}   -- (select event_id, landed_on from ...)
         with loaded as {{ loaded_events(['event_id', 'event_date', 'landed_on']) }}
 
     What it reads is the table as it is when the model is built (the last committed snapshot),
@@ -17,10 +15,6 @@
     fresh DuckDB file, so the table is found in the Glue catalog (the UDF
     lakehouse_iceberg_metadata_location of dbt_runtime.duckdb_plugin) and read with
     iceberg_scan of its current metadata file. -#}
-
-{% macro loaded_event_landings() -%}
-  {{ return(loaded_events(['event_id', 'landed_on'])) }}
-{%- endmacro %}
 
 {% macro loaded_events(columns) -%}
   {%- set types = fct_events_column_types() -%}

@@ -5,8 +5,10 @@ the rest is read back from where the run wrote it. Two checks, each failing the 
 readable cause when the numbers do not add up:
 - after staging (before any mart changes): every delivered line is one row of the run's parse,
   and every unreadable object one quarantine row;
-- after the marts: every accepted line is in fct_events from its landing day, and every
-  quarantined or held-back line (and unreadable object) is a row of quarantined_events.
+- after the marts: every accepted line's event is in fct_events, from its landing day or, for
+  a redelivery, from an earlier one (the first landing wins; such lines are counted as
+  `redelivered`), and every quarantined or held-back line (and unreadable object) is a row of
+  quarantined_events.
 The per-day figures go into the stage record (the run ledger), where `runs show` prints them.
 """
 
@@ -39,19 +41,30 @@ with accepted as (
     where disposition = 'accepted'
 ),
 in_facts as (
-    select 'events' as raw_table, accepted.landed_on, count(*) as in_facts, 0 as in_quarantine
+    select
+        'events' as raw_table,
+        accepted.landed_on,
+        sum(case when cast(facts.landed_on as date) = accepted.landed_on then 1 else 0 end)
+            as in_facts,
+        sum(case when cast(facts.landed_on as date) < accepted.landed_on then 1 else 0 end)
+            as redelivered,
+        0 as in_quarantine
     from accepted
     join {{ ref('fct_events') }} as facts
         on facts.event_id = accepted.event_id
-        and cast(facts.landed_on as date) = accepted.landed_on
+        and cast(facts.landed_on as date) <= accepted.landed_on
     group by 2
 ),
 in_quarantine as (
-    select raw_table, cast(landed_on as date) as landed_on, 0 as in_facts, count(*) as in_quarantine
+    select
+        raw_table, cast(landed_on as date) as landed_on, 0 as in_facts, 0 as redelivered,
+        count(*) as in_quarantine
     from {{ ref('quarantined_events') }}
     group by 1, 2
 )
-select raw_table, cast(landed_on as varchar) as landed_on, sum(in_facts), sum(in_quarantine)
+select
+    raw_table, cast(landed_on as varchar) as landed_on,
+    sum(in_facts), sum(redelivered), sum(in_quarantine)
 from (select * from in_facts union all select * from in_quarantine) as found
 group by 1, 2
 """
@@ -108,23 +121,32 @@ def stored(
     settings: Settings, dbt_vars: dict, figures: dict[str, dict], quarantine_days=None
 ) -> dict[str, dict]:
     """Check the staged figures against what the marts now hold; raises AccountingError.
-    `quarantine_days`: the landing days whose quarantine this run replaced (all when None): a
-    run that parsed every day to rebuild some marts replaces only its interval's."""
+    Returns the figures with, per events landing day, `redelivered`: the accepted lines whose
+    event fct_events holds from an earlier landing day (when the redelivery's run merged
+    first, the first landing's run later takes the event over: the figure is the state when
+    this run ended). `quarantine_days`: the landing days whose quarantine this run replaced
+    (all when None): a run that parsed every day to rebuild some marts replaces only its
+    interval's."""
     found = {
-        (str(row[0]), str(row[1])): (_count(row[2]), _count(row[3]))
+        (str(row[0]), str(row[1])): (_count(row[2]), _count(row[3]), _count(row[4]))
         for row in dbt_invocation.show(settings, STORED_SQL, dbt_vars, limit=100_000)
     }
     problems = []
+    checked: dict[str, dict] = {}
     for table, days in figures.items():
         for day, counts in days.items():
-            in_facts, in_quarantine = found.get((table, day), (0, 0))
+            in_facts, redelivered, in_quarantine = found.get((table, day), (0, 0, 0))
+            checked.setdefault(table, {})[day] = (
+                {**counts, "redelivered": redelivered} if table == "events" else dict(counts)
+            )
             not_accepted = sum(
                 counts[k] for k in ("quarantined", "held_back", "unreadable_objects")
             )
-            if table == "events" and in_facts != counts["accepted"]:
+            if table == "events" and in_facts + redelivered != counts["accepted"]:
                 problems.append(
                     f"events landing day {day}: {counts['accepted']} accepted line(s) but "
-                    f"{in_facts} of them are in fct_events from that landing day"
+                    f"{in_facts + redelivered} of their events are in fct_events from that "
+                    "landing day or an earlier one"
                 )
             replaced = quarantine_days is None or day in quarantine_days
             if replaced and in_quarantine != not_accepted:
@@ -135,7 +157,7 @@ def stored(
                 )
     if problems:
         raise AccountingError(_cause(problems))
-    return figures
+    return checked
 
 
 def _count(value) -> int:

@@ -126,13 +126,15 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         lines.append(f"      raw reads: {reads}")
     for table, days in sorted((stage.get("accounting") or {}).items()):
         for day, n in sorted(days.items()):  # delivered = accepted + quarantined + held back
-            unreadable = n.get("unreadable_objects")
-            lines.append(
+            unreadable, redelivered = n.get("unreadable_objects"), n.get("redelivered")
+            line = (
                 f"      {table} {day}: delivered {n.get('delivered')} lines = accepted "
                 f"{n.get('accepted')} + quarantined {n.get('quarantined')} + held back "
                 f"{n.get('held_back')}"
-                + (f"; unreadable objects {unreadable}" if unreadable else "")
             )
+            if redelivered:  # accepted lines whose event an earlier landing holds
+                line += f" (redelivered, kept from an earlier landing: {redelivered})"
+            lines.append(line + (f"; unreadable objects {unreadable}" if unreadable else ""))
     models = stage.get("models") or []
     athena = stage.get("target") == "athena"
     for model in models:

@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from contextlib import contextmanager
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 
 from local import report, sample_data
 from local.demo import run_dag_for_day
+from tests.dbt_projects import deployed, project_copy, with_final_select_prefixed
 
 # cost: two runs, plus headless Chromium
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
@@ -68,14 +68,6 @@ where e.event_id is null
 }
 
 
-def project_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "dbt_project"
-    shutil.copytree(
-        report.REPO_ROOT / "dbt_project", copy, ignore=shutil.ignore_patterns("target", "logs")
-    )
-    return copy
-
-
 def project_with_extra_tests(tmp_path: Path) -> Path:
     copy = project_copy(tmp_path)
     for name, sql in EXTRA_TESTS.items():
@@ -85,29 +77,9 @@ def project_with_extra_tests(tmp_path: Path) -> Path:
 
 def broken_project(tmp_path: Path) -> Path:
     """The dbt project with fct_events selecting a column that does not exist."""
-    copy = project_copy(tmp_path)
-    model = copy / "models" / "marts" / "fct_events.sql"
-    text = model.read_text()
-    position = text.rindex("select")
-    model.write_text(
-        text[:position] + "select no_such_column_in_staging as boom, " + text[position + 6 :]
+    return with_final_select_prefixed(
+        project_copy(tmp_path), "fct_events", "no_such_column_in_staging as boom"
     )
-    return copy
-
-
-@contextmanager
-def project_dir(lakehouse, function: str, directory: Path):
-    """Run `function` with DBT_PROJECT_DIR = `directory`, then restore its configuration."""
-    lam = lakehouse.client("lambda")
-    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-    changed = {**variables, "DBT_PROJECT_DIR": str(directory)}
-    lam.update_function_configuration(FunctionName=function, Environment={"Variables": changed})
-    try:
-        yield
-    finally:
-        lam.update_function_configuration(
-            FunctionName=function, Environment={"Variables": variables}
-        )
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +89,12 @@ def two_days(local_stack, tmp_path_factory):
     names = provisioned.names
     sample_data.write_day(s3, names.raw_bucket, TESTS_FAIL_DAY, events=300, seed=21)
     extra = project_with_extra_tests(tmp_path_factory.mktemp("extra-tests"))
-    with project_dir(lakehouse, names.test_executor_function, extra):
+    with deployed(lakehouse, names.test_executor_function, extra):
         first = run_dag_for_day(stack, TESTS_FAIL_DAY, log_name="e2e-report-tests-fail.log")
 
     sample_data.write_day(s3, names.raw_bucket, MODEL_FAILS_DAY, events=300, seed=22)
     broken = broken_project(tmp_path_factory.mktemp("broken"))
-    with project_dir(lakehouse, names.dbt_executor_function, broken):
+    with deployed(lakehouse, names.dbt_executor_function, broken):
         second = run_dag_for_day(stack, MODEL_FAILS_DAY, log_name="e2e-report-model-fails.log")
     runs = {
         day: next(r for r in lakehouse.runs() if r["interval_start"] == day.isoformat())

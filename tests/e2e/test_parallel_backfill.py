@@ -109,3 +109,13 @@ def test_the_redelivered_event_keeps_its_first_landing(builds):
     rows = [r for r in fct if r["event_id"] == builds["redelivered"]]
     assert len(rows) == 1 and str(rows[0]["landed_on"]) == DAYS[1].isoformat()
     assert rows[0]["event_type"] != "login"
+    # Accepted by its day's parse in both builds (the parse reads only its interval's raw, so
+    # it cannot depend on which run merged first), never a quarantine row; the serial run of
+    # the later day finds the first landing already stored and counts the line as redelivered.
+    quarantine = builds["lakehouse"].table("quarantined_events").to_pylist()
+    assert not [r for r in quarantine if str(r["landed_on"]) == REDELIVERED_ON.isoformat()]
+    serial = next(
+        r for r in builds["lakehouse"].runs() if r["run_id"] == f"serial__{REDELIVERED_ON}"
+    )
+    figures = serial["stages"]["dbt_marts"]["accounting"]["events"][REDELIVERED_ON.isoformat()]
+    assert figures["redelivered"] == 1 and figures["quarantined"] == 0

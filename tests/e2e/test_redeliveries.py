@@ -156,8 +156,8 @@ def test_a_full_refresh_from_raw_gives_the_same_tables(lakehouse_with, local_sta
     marts = {"fct_events": ("event_id",), "daily_metrics": ("event_date",)}
     before = fingerprint(lakehouse, marts)
     stack = local_stack[0]
-    # Read as one interval, every raw day: the redeliveries are duplicate_event_id lines, which
-    # the bad-row gate does not count (a copy of a kept event is not bad input).
+    # Read as one interval, every raw day: each redelivery is accepted by the parse, and
+    # fct_events' ranking keeps the first landing, as the day-by-day merges did.
     code = run_dag_for_day(stack, EARLY, "e2e-redelivery-refresh.log", {"full_refresh": True})
     assert code == 0, f"see e2e-redelivery-refresh.log in {stack.dir}"
     assert fingerprint(lakehouse, marts) == before

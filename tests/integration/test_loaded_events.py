@@ -1,4 +1,4 @@
-"""loaded_event_landings() (dbt_project/macros/loaded_events.sql) run by dbt on the local
+"""loaded_events() (dbt_project/macros/loaded_events.sql) run by dbt on the local
 target against the emulator: the events fct_events holds, read from the Glue catalog without
 ref('fct_events') (each run has a fresh DuckDB file), empty before the table exists and on a
 full refresh."""
@@ -14,7 +14,10 @@ import pytest
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-LANDINGS = "select event_id, landed_on from {{ loaded_event_landings() }} order by event_id"
+LANDINGS = (
+    "select event_id, landed_on from {{ loaded_events(['event_id', 'landed_on']) }} "
+    "order by event_id"
+)
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def dbt_env(lambda_env, tmp_path, monkeypatch):
     return settings, dbt_vars, lambda_env.curated_database
 
 
-def test_loaded_event_landings_reads_the_current_fct_events_from_the_catalog(dbt_env):
+def test_loaded_events_reads_the_current_fct_events_from_the_catalog(dbt_env):
     from dbt_runtime import dbt_invocation, iceberg
 
     settings, dbt_vars, database = dbt_env

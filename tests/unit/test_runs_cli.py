@@ -15,6 +15,15 @@ from moto import mock_aws
 from local import runs as local_runs
 from local.provision import RUNS_TABLE_KEYS
 
+# A landing day's accounting as the staging stage records it (the marts stage adds redelivered).
+STAGED = {
+    "delivered": 3005,
+    "unreadable_objects": 1,
+    "accepted": 2990,
+    "quarantined": 10,
+    "held_back": 5,
+}
+
 pytestmark = pytest.mark.unit
 PIPELINE = "lakehouse_raw_to_curated"
 TABLE = "lakehouse-sandbox-runs"
@@ -68,17 +77,7 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
                     {"name": "stg_raw_users", "status": "success", "rows": 120},
                 ],
                 "raw_reads": {"users_lines": 1, "events_lines": 1},
-                "accounting": {
-                    "events": {
-                        "2026-11-20": {
-                            "delivered": 3005,
-                            "unreadable_objects": 1,
-                            "accepted": 2990,
-                            "quarantined": 10,
-                            "held_back": 5,
-                        }
-                    }
-                },
+                "accounting": {"events": {"2026-11-20": STAGED}},
             },
             dbt_marts={
                 "status": "SUCCEEDED",
@@ -86,6 +85,7 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
                 "duration_s": 9.9,
                 "models": marts_models
                 or [{"name": "fct_events", "status": "success", "rows": 2990, "rows_read": 3000}],
+                "accounting": {"events": {"2026-11-20": {**STAGED, "redelivered": 7}}},
             },
         ),
     }
@@ -128,6 +128,9 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     assert (
         "events 2026-11-20: delivered 3005 lines = accepted 2990 + quarantined 10 + held back 5;"
         " unreadable objects 1"
+    ) in text
+    assert (
+        "held back 5 (redelivered, kept from an earlier landing: 7); unreadable objects 1"
     ) in text
     assert "tests: 30 passed, 0 warned, 0 failed, 0 errored of 30" in text
     assert "quarantined: 0" in text  # the quarantine model is absent

@@ -20,15 +20,20 @@
                              large for decimal(12, 2): never rounded
       unknown_event_type     event_type not in the `event_types` var
       event_ts_out_of_range  before min_event_ts
-      duplicate_event_id     an event_id fct_events already holds from an earlier landing day
-                             (a redelivery, whatever its timestamp), or of another usable line
-                             of this interval: one line is kept, the one of the earliest
-                             landing day, then file name, then line text (byte order)
+      duplicate_event_id     an event_id of another usable line of the same landing day: one
+                             line is kept, the one of the first file name, then line text
+                             (byte order)
     held back:
       outside_lookback       stamped more than lookback_days before its landing day (rerun the
                              day with a larger lookback_days to merge it)
       stamped_after_landing  stamped more than max_future_days after its landing day (raise the
                              var max_future_days and rerun the day to merge it)
+    A redelivery (an event_id landing again on a later day) is accepted: fct_events keeps the
+    first landing (its merge's update_condition, matched across the whole table), and the
+    marts' accounting counts the line as `redelivered`. Deciding that here, from fct_events,
+    would depend on which run merged first: runs of different days may run at once, and a
+    later landing's run may merge before the first landing's. So this parse is a function of
+    the interval's raw data alone.
     A UTF-8 byte-order mark starting a line is not part of it. Fields nobody asked for are
     ignored (they stay in the raw line).
 
@@ -152,34 +157,19 @@ described as (
     from classified
 ),
 
--- The earliest landing fct_events already holds for each event_id (the table before this run's
--- merge; read without ref, which would be a cycle: macros/loaded_events.sql).
-loaded as (
-    select event_id, min(cast(landed_on as date)) as landed_on
-    from {{ loaded_event_landings() }} as facts
-    group by event_id
-),
-
--- One line of an event_id is kept; the others are duplicates: every line whose event fct_events
--- already holds from an earlier landing day (a redelivery, whatever its timestamp), and within
--- the interval all but the first line. (A line landing before the loaded row's day, from a
--- backfill run out of order, is the first landing: fct_events' merge replaces that row.) The
--- order uses only values both engines have; identical lines of one file tie, and either is the
--- same line.
+-- One line of an event_id per landing day is accepted; the others of that day are duplicates.
+-- The order uses only values both engines have; identical lines of one file tie, and either is
+-- the same line.
 ordered as (
     select
-        described.*,
-        loaded.landed_on as loaded_from,
+        *,
         row_number() over (
-            partition by event_id_text order by described.landed_on, source_file, line, line_number
+            partition by event_id_text, landed_on order by source_file, line, line_number
         ) as occurrence,
         first_value(source_file || ':' || coalesce(cast(line_number as varchar), '?')) over (
-            partition by event_id_text order by described.landed_on, source_file, line, line_number
+            partition by event_id_text, landed_on order by source_file, line, line_number
         ) as first_read_at
     from described
-    left join loaded
-        on loaded.event_id = described.event_id_text
-        and loaded.landed_on < cast(described.landed_on as date)
     where reason is null
 )
 
@@ -189,14 +179,10 @@ select
     line_number,
     line,
     line_bytes,
-    case when loaded_from is not null or occurrence > 1 then 'quarantined' else 'accepted' end as disposition,
-    case when loaded_from is not null or occurrence > 1 then 'duplicate_event_id' end as reason,
-    case
-        when loaded_from is not null then
-            'event_id ' || event_id_text || ' is already in fct_events from landing day '
-            || cast(loaded_from as varchar) || ' (kept: the first landing wins)'
-        when occurrence > 1 then
-            'event_id ' || event_id_text || ' is also at ' || first_read_at || ' (kept)'
+    case when occurrence > 1 then 'quarantined' else 'accepted' end as disposition,
+    case when occurrence > 1 then 'duplicate_event_id' end as reason,
+    case when occurrence > 1 then
+        'event_id ' || event_id_text || ' is also at ' || first_read_at || ' (kept)'
     end as detail,
     event_id_text as event_id,
     user_id_text as user_id,
