@@ -1,25 +1,5 @@
 {#- The few expressions that Athena (Trino) and DuckDB spell differently. -#}
 
-{% macro parse_iso_timestamp(column) -%}
-  {{ return(adapter.dispatch('parse_iso_timestamp')(column)) }}
-{%- endmacro %}
-{% macro default__parse_iso_timestamp(column) -%}
-  cast(from_iso8601_timestamp({{ column }}) at time zone 'UTC' as timestamp(6))
-{%- endmacro %}
-{% macro duckdb__parse_iso_timestamp(column) -%}
-  cast(cast({{ column }} as timestamptz) at time zone 'UTC' as timestamp)
-{%- endmacro %}
-
-{% macro json_text(column) -%}
-  {{ return(adapter.dispatch('json_text')(column)) }}
-{%- endmacro %}
-{% macro default__json_text(column) -%}
-  json_format(cast({{ column }} as json))
-{%- endmacro %}
-{% macro duckdb__json_text(column) -%}
-  cast({{ column }} as varchar)
-{%- endmacro %}
-
 {% macro add_days(date_expression, days) -%}
   {{ return(adapter.dispatch('add_days')(date_expression, days)) }}
 {%- endmacro %}

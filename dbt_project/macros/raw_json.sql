@@ -66,15 +66,43 @@
   strlen({{ text }})
 {%- endmacro %}
 
-{#- An ISO-8601 text as a UTC timestamp, or null when it is not one. -#}
+{#- An ISO-8601 / RFC 3339 time as a UTC timestamp with microseconds, null when the text is not
+    one, identical on both engines. Neither engine's own parser is used on the raw text: they
+    disagree (Athena's from_iso8601_timestamp takes week dates and "12:00Z" but no space for the
+    T, and keeps milliseconds; DuckDB's cast takes a space and "24:00", and keeps microseconds).
+    The accepted profile is checked by one pattern, then the text is rewritten to
+    `YYYY-MM-DD HH:MM:SS.ffffff+HH:MM`, which both engines cast the same way:
+        YYYY-MM-DD[(T|t|space)HH:MM[:SS[.fraction]][Z|z|+HH|+HHMM|+HH:MM]]
+    No offset means UTC. Digits of the fraction past the sixth (microseconds) are dropped,
+    never rounded. An impossible date (2026-02-30) is no time. -#}
+{% macro iso_timestamp_pattern() -%}
+  {{- return('^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:[.]([0-9]+))?)?([Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?$') -}}
+{%- endmacro %}
+{#- The profile in words, for quarantine details. -#}
+{% macro iso_timestamp_profile() -%}
+  YYYY-MM-DD[THH:MM[:SS[.fraction]]][Z|+HH:MM]
+{%- endmacro %}
+{% macro iso_timestamp_part(text, group) -%}
+  nullif(regexp_extract({{ text }}, '{{ iso_timestamp_pattern() }}', {{ group }}), '')
+{%- endmacro %}
+{% macro iso_timestamp_canonical(text) -%}
+  {%- set offset = iso_timestamp_part(text, 6) -%}
+  {{ iso_timestamp_part(text, 1) }} || ' ' || coalesce({{ iso_timestamp_part(text, 2) }}, '00')
+    || ':' || coalesce({{ iso_timestamp_part(text, 3) }}, '00')
+    || ':' || coalesce({{ iso_timestamp_part(text, 4) }}, '00')
+    || '.' || rpad(substr(coalesce({{ iso_timestamp_part(text, 5) }}, ''), 1, 6), 6, '0')
+    || case when {{ offset }} is null or upper({{ offset }}) = 'Z' then '+00:00'
+        else substr({{ offset }}, 1, 3) || ':'
+            || coalesce(nullif(substr(replace({{ offset }}, ':', ''), 4, 2), ''), '00') end
+{%- endmacro %}
 {% macro try_parse_iso_timestamp(text) -%}
   {{ return(adapter.dispatch('try_parse_iso_timestamp')(text)) }}
 {%- endmacro %}
 {% macro default__try_parse_iso_timestamp(text) -%}
-  cast(try(from_iso8601_timestamp({{ text }})) at time zone 'UTC' as timestamp(6))
+  cast(try(cast({{ iso_timestamp_canonical(text) }} as timestamp(6) with time zone)) at time zone 'UTC' as timestamp(6))
 {%- endmacro %}
 {% macro duckdb__try_parse_iso_timestamp(text) -%}
-  cast(try_cast({{ text }} as timestamptz) at time zone 'UTC' as timestamp)
+  cast(try_cast({{ iso_timestamp_canonical(text) }} as timestamptz) at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
 {#- A stable key for a text (quarantine rows). -#}

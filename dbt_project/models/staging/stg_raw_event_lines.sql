@@ -14,7 +14,8 @@
       missing_required_field event_id, event_type or event_ts missing, null or empty;
                              user_id missing or empty
       null_user_id           user_id present but null
-      wrong_type             a field of the wrong JSON type, event_ts not an ISO-8601 time,
+      wrong_type             a field of the wrong JSON type, event_ts not an ISO-8601 time
+                             (the profile of macros/raw_json.sql: iso_timestamp_pattern),
                              properties not an object
       invalid_value          revenue negative, with more than two decimals (cents), or too
                              large for decimal(12, 2): never rounded
@@ -129,7 +130,7 @@ described as (
                         then '{{ key }} is a ' || {{ key }}_kind || ', not a string' end
                     {%- endfor %},
                     case when event_ts_kind = 'string' and event_ts is null
-                        then 'event_ts "' || event_ts_text || '" is not an ISO-8601 timestamp' end,
+                        then 'event_ts "' || event_ts_text || '" is not an ISO-8601 time ({{ iso_timestamp_profile() }})' end,
                     case when revenue_kind not in ('missing', 'null', 'number')
                         then 'revenue is a ' || revenue_kind || ', not a number' end,
                     case when properties_kind not in ('missing', 'null', 'object')

@@ -65,7 +65,7 @@ described as (
                     {%- endfor %}
                     {%- for key in ['signed_up_at', 'updated_at'] %},
                     case when {{ key }}_kind = 'string' and {{ key }} is null
-                        then '{{ key }} "' || {{ key }}_text || '" is not an ISO-8601 timestamp' end
+                        then '{{ key }} "' || {{ key }}_text || '" is not an ISO-8601 time ({{ iso_timestamp_profile() }})' end
                     {%- endfor %})
         end as detail
     from classified

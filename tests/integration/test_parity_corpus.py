@@ -1,0 +1,82 @@
+"""The cross-engine corpus (tests/parity/corpus.json) through the dbt-executor's staging stage
+on the local target: every line gets the outcome the corpus states, which is also what
+`make athena-check` requires of Athena. The stage's own accounting check runs too: the lines
+Python counts from the bytes (CR, CRLF, BOM, U+0001, invalid UTF-8) equal the rows of the parse."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import boto3
+import pytest
+
+from tests.parity import corpus as parity
+
+pytestmark = pytest.mark.integration
+OUTCOME_COLUMNS = ("source_file", "disposition", "reason", "event_id", "event_ts", "revenue")
+
+
+def lambda_context(name: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name=name,
+        memory_limit_in_mb=3008,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        aws_request_id="parity-corpus",
+        get_remaining_time_in_millis=lambda: 900_000,
+    )
+
+
+@pytest.fixture
+def staged(lambda_env, tmp_path, monkeypatch):
+    import tempfile
+    from pathlib import Path
+
+    from dbt_runtime import dbt_invocation
+    from dbt_runtime.dbt_invocation import Interval
+    from dbt_runtime.handlers import dbt_executor
+    from dbt_runtime.settings import Settings
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(repo / "dbt_project"))
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    corpus = parity.load()
+    s3 = boto3.client("s3", endpoint_url=Settings.from_env().endpoint_url)
+    parity.upload(s3, lambda_env.raw_bucket, corpus)
+    event = {
+        "stage": "dbt_staging",
+        "select": "staging",
+        "run_id": "parity-corpus",
+        "run_key": "rparitycorpus",
+        "interval": corpus.interval,
+    }
+    record = dbt_executor.handler(event, lambda_context(lambda_env.dbt_executor_function))
+    settings = Settings.from_env().for_run(event["run_key"])
+    dbt_vars = dbt_invocation.dbt_vars(settings, event, Interval.from_event(event))
+    sql = parity.OUTCOMES_SQL.format(table="{{ ref('stg_raw_event_lines') }}")
+    rows = [dict(zip(OUTCOME_COLUMNS, row, strict=True)) for row in dbt_invocation.show(
+        settings, sql, dbt_vars, limit=10_000)]  # fmt: skip
+    dbt_invocation.release_local_database(settings)
+    return corpus, record, rows
+
+
+def test_every_corpus_line_gets_its_outcome_on_duckdb(staged):
+    corpus, record, rows = staged
+    assert record["status"] == "SUCCEEDED"
+    problems = parity.mismatches(corpus, rows)
+    assert not problems, "\n".join(problems)
+    assert len(rows) == corpus.lines()
+    figures = record["accounting"]["events"][corpus.landing_day.isoformat()]
+    unreadable = sum(e.get("reason") == "unreadable_file" for c in corpus.cases for e in c.expect)
+    assert figures["delivered"] + figures["unreadable_objects"] == corpus.lines()
+    assert figures["unreadable_objects"] == unreadable
+
+
+def test_a_wrong_expectation_is_reported_with_its_case(staged):
+    """The comparison can fail: a corpus whose expectation is wrong names that case."""
+    corpus, _, rows = staged
+    first = corpus.cases[0]
+    wrong = parity.Case(first.name, first.object, first.body, [{"disposition": "held_back"}])
+    changed = parity.Corpus(corpus.landing_day, [wrong, *corpus.cases[1:]])
+    problems = parity.mismatches(changed, rows)
+    assert len(problems) == 1 and problems[0].startswith(f"{first.name} ({first.object})")
