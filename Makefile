@@ -15,7 +15,7 @@ export UV_COMPILE_BYTECODE := 1
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down report airflow runs package deploy bench bench-parse bench-history lock clean install-infra test-infra
+        stack-up stack-down report airflow runs package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -24,6 +24,7 @@ help:
 	@echo "make airflow start Airflow 3.3.1 (UI + scheduler) on http://127.0.0.1:8080, wired to the local stack"
 	@echo "make package build what MWAA reads: dist/mwaa/{dags/,plugins.zip,requirements.txt,startup.sh}"
 	@echo "make deploy ENV=sandbox   build/push the Lambda image, upload MWAA files, terraform apply"
+	@echo "make athena-check ENV=sandbox   the cross-engine corpus on the environment's Athena, diffed"
 	@echo "make bench         every benchmark -> docs/benchmarks.md (SCALE=tiny|small|full, SAMPLES=3)"
 	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
@@ -91,6 +92,11 @@ runs: install
 
 package: install
 	$(LOCAL_PY) -m mwaa.package --out dist/mwaa
+
+# The cross-engine corpus on a deployed environment's Athena, diffed with what DuckDB gives in
+# CI (tests/parity/athena_check.py; needs AWS credentials and a deployed ENV).
+athena-check: install
+	$(LOCAL_PY) -m tests.parity.athena_check --env $(or $(ENV),$(error make athena-check ENV=<env>))
 
 # Build and push the Lambda image, upload the MWAA files, apply Terraform (needs AWS credentials).
 deploy: package

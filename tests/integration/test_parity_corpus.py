@@ -80,3 +80,71 @@ def test_a_wrong_expectation_is_reported_with_its_case(staged):
     changed = parity.Corpus(corpus.landing_day, [wrong, *corpus.cases[1:]])
     problems = parity.mismatches(changed, rows)
     assert len(problems) == 1 and problems[0].startswith(f"{first.name} ({first.object})")
+
+
+def run_file_outcomes(function_env: dict, run_key: str):
+    """The local half of athena_check's read: the run's own DuckDB file stands where Athena's
+    curated database does (the relation the record names lives there)."""
+    from pathlib import Path
+
+    import duckdb
+
+    from tests.parity.athena_check import own_rows_sql
+
+    base = Path(function_env["DUCKDB_PATH"])
+    run_file = base.with_name(f"{base.stem}__{run_key}{base.suffix}")
+
+    def read(relation: str, path: str) -> list[dict]:
+        with duckdb.connect(str(run_file), read_only=True) as db:
+            cursor = db.execute(own_rows_sql(relation, path))
+            columns = [d[0] for d in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    return read, run_file
+
+
+def test_the_athena_check_runs_its_flow_through_the_deployed_function(local_stack):
+    """athena_check end to end on the local stack, Athena's query aside: the corpus goes under a
+    sub-folder of its own beside other objects of the day, the real dbt-executor parses the day
+    through the Lambda seam, only the check's own rows are compared, and it leaves nothing."""
+    from local.aws import client
+    from tests.parity import athena_check
+
+    _, provisioned, _ = local_stack
+    names = provisioned.names
+    s3 = client("s3", provisioned.endpoint_url)
+    functions = client("lambda", provisioned.endpoint_url)
+    corpus = parity.load()
+    other = f"{corpus.key_prefix()}from-the-producer.jsonl"
+    s3.put_object(Bucket=names.raw_bucket, Key=other, Body=b'{"not": "in the corpus"}\n')
+    stamp = "20261206170000"
+    function_env = functions.get_function_configuration(FunctionName=names.dbt_executor_function)[
+        "Environment"
+    ]["Variables"]
+    read, run_file = run_file_outcomes(function_env, f"parity_{stamp}")
+    said: list[str] = []
+    problems = athena_check.run_check(
+        s3,
+        functions,
+        read,
+        athena_check.Deployment(names.raw_bucket, names.dbt_executor_function),
+        corpus,
+        stamp,
+        say=said.append,
+    )
+    assert problems == [], "\n".join(problems)
+    assert said[-1] == f"read {corpus.lines()} outcomes of {corpus.lines()} corpus lines"
+    left = s3.list_objects_v2(Bucket=names.raw_bucket, Prefix=corpus.key_prefix())
+    assert [o["Key"] for o in left.get("Contents", [])] == [other]  # raw of others untouched
+    assert not run_file.exists()  # the cleanup stage dropped the run's relations
+
+
+def test_the_athena_check_reports_a_failed_parse_readably(local_stack):
+    from local.aws import client
+    from tests.parity import athena_check
+
+    _, provisioned, _ = local_stack
+    functions = client("lambda", provisioned.endpoint_url)
+    bad = {"stage": "dbt_staging", "select": "staging", "run_id": "x", "run_key": "NOT A KEY"}
+    with pytest.raises(athena_check.CheckError, match=r"run_key must be 1-40 characters"):
+        athena_check.invoke(functions, provisioned.names.dbt_executor_function, bad)

@@ -43,8 +43,11 @@ class Corpus:
         end = self.landing_day + timedelta(days=1)
         return {"start": self.landing_day.isoformat(), "end": end.isoformat()}
 
+    def key_prefix(self, prefix: str = "") -> str:
+        return f"events/dt={self.landing_day}/{prefix}"
+
     def key(self, case: Case, prefix: str = "") -> str:
-        return f"events/dt={self.landing_day}/{prefix}{case.object}"
+        return self.key_prefix(prefix) + case.object
 
     def lines(self) -> int:
         return sum(len(c.expect) for c in self.cases)
