@@ -57,7 +57,9 @@ def staged(lambda_env, tmp_path, monkeypatch):
     rows = [dict(zip(OUTCOME_COLUMNS, row, strict=True)) for row in dbt_invocation.show(
         settings, sql, dbt_vars, limit=10_000)]  # fmt: skip
     dbt_invocation.release_local_database(settings)
-    return corpus, record, rows
+    yield corpus, record, rows
+    for case in corpus.cases:  # the stack is the module's: later tests write the same ids
+        s3.delete_object(Bucket=lambda_env.raw_bucket, Key=corpus.key(case))
 
 
 def test_every_corpus_line_gets_its_outcome_on_duckdb(staged):
@@ -137,6 +139,26 @@ def test_the_athena_check_runs_its_flow_through_the_deployed_function(local_stac
     left = s3.list_objects_v2(Bucket=names.raw_bucket, Prefix=corpus.key_prefix())
     assert [o["Key"] for o in left.get("Contents", [])] == [other]  # raw of others untouched
     assert not run_file.exists()  # the cleanup stage dropped the run's relations
+
+
+def test_the_athena_check_refuses_to_run_beside_an_earlier_checks_objects(local_stack):
+    from local.aws import client
+    from tests.parity import athena_check
+
+    _, provisioned, _ = local_stack
+    s3 = client("s3", provisioned.endpoint_url)
+    corpus = parity.load()
+    kept = corpus.key_prefix("parity-20261201000000/") + "sub/part.ndjson"
+    s3.put_object(Bucket=provisioned.names.raw_bucket, Key=kept, Body=b"{}\n")
+    deployment = athena_check.Deployment(
+        provisioned.names.raw_bucket, provisioned.names.dbt_executor_function
+    )
+    try:
+        folder = f"s3://{provisioned.names.raw_bucket}/{corpus.key_prefix()}parity-20261201000000/"
+        with pytest.raises(athena_check.CheckError, match=f"--recursive {folder}\\)"):
+            athena_check.run_check(s3, None, None, deployment, corpus, "20261206180000")
+    finally:
+        s3.delete_object(Bucket=provisioned.names.raw_bucket, Key=kept)
 
 
 def test_the_athena_check_reports_a_failed_parse_readably(local_stack):

@@ -97,6 +97,7 @@ def run_check(
         "run_key": run_key,
         "interval": corpus.interval,
     }
+    _refuse_leftovers(s3, deployment.raw_bucket, corpus)
     keys = parity.upload(s3, deployment.raw_bucket, corpus, prefix)
     say(f"wrote {len(keys)} objects under s3://{deployment.raw_bucket}/{corpus.key_prefix(prefix)}")
     try:
@@ -113,6 +114,21 @@ def run_check(
         if not keep:
             for key in keys:
                 s3.delete_object(Bucket=deployment.raw_bucket, Key=key)
+
+
+def _refuse_leftovers(s3, bucket: str, corpus: parity.Corpus) -> None:
+    """An earlier check's objects (`--keep`) hold the corpus' event ids on the same landing day:
+    every line would be a duplicate of them. They go first."""
+    earlier = corpus.key_prefix("parity-")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=earlier, MaxKeys=1)
+    if listed.get("KeyCount", 0):
+        key = listed["Contents"][0]["Key"]
+        folder = corpus.key_prefix() + key.removeprefix(corpus.key_prefix()).split("/")[0]
+        raise CheckError(
+            f"an earlier check's objects remain under s3://{bucket}/{earlier}* (their event ids "
+            f"would make every corpus line a duplicate): delete them first "
+            f"(aws s3 rm --recursive s3://{bucket}/{folder}/)"
+        )
 
 
 class AthenaOutcomes:
