@@ -24,6 +24,29 @@ resource "aws_glue_catalog_database" "this" {
   location_uri = each.value.location
   description  = "Lakehouse ${each.key} zone"
   tags         = var.tags
+
+  # Lake Formation: every table created here (by Terraform, the crawler, dbt-athena's CTAS)
+  # is governed by IAM alone, also in an account whose Data Catalog settings no longer grant
+  # IAM_ALLOWED_PRINCIPALS by default; the roles' IAM policies are the whole access control.
+  create_table_default_permission {
+    permissions = ["ALL"]
+    principal {
+      data_lake_principal_identifier = "IAM_ALLOWED_PRINCIPALS"
+    }
+  }
+}
+
+# The databases themselves, pinned to IAM access the same way (the grant an account with Lake
+# Formation's defaults gives every new database, made explicit for one without them).
+resource "aws_lakeformation_permissions" "iam_allowed_principals" {
+  for_each = local.databases
+
+  principal   = "IAM_ALLOWED_PRINCIPALS"
+  permissions = ["ALL"]
+
+  database {
+    name = aws_glue_catalog_database.this[each.key].name
+  }
 }
 
 resource "aws_glue_security_configuration" "this" {
@@ -189,7 +212,7 @@ resource "aws_glue_catalog_table" "raw_lines" {
     "projection.enabled"          = "true"
     "projection.dt.type"          = "date"
     "projection.dt.format"        = "yyyy-MM-dd"
-    "projection.dt.range"         = "2020-01-01,NOW"
+    "projection.dt.range"         = "2020-01-01,NOW+1DAYS"
     "projection.dt.interval"      = "1"
     "projection.dt.interval.unit" = "DAYS"
     "storage.location.template"   = "s3://${var.raw_bucket}/${each.key}/dt=$${dt}/"

@@ -39,6 +39,18 @@ run "databases_and_incremental_crawler" {
   }
 
   assert {
+    condition = alltrue([for d in aws_glue_catalog_database.this :
+      one(d.create_table_default_permission[0].principal).data_lake_principal_identifier == "IAM_ALLOWED_PRINCIPALS"
+    && d.create_table_default_permission[0].permissions == toset(["ALL"])])
+    error_message = "new tables of every database are governed by IAM (Lake Formation: IAM_ALLOWED_PRINCIPALS)"
+  }
+
+  assert {
+    condition     = toset([for p in aws_lakeformation_permissions.iam_allowed_principals : "${p.principal}/${one(p.database).name}"]) == toset(["IAM_ALLOWED_PRINCIPALS/lakehouse_test_raw", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_curated", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_elementary"])
+    error_message = "every database is pinned to IAM access in Lake Formation"
+  }
+
+  assert {
     condition     = aws_glue_crawler.raw.recrawl_policy[0].recrawl_behavior == "CRAWL_NEW_FOLDERS_ONLY"
     error_message = "the raw crawler only crawls new folders"
   }
@@ -80,5 +92,10 @@ run "raw_lines_tables_read_every_line_as_text" {
   assert {
     condition     = aws_glue_catalog_table.raw_lines["events"].parameters["storage.location.template"] == "s3://lakehouse-test-raw/events/dt=$${dt}/"
     error_message = "partition projection on dt over the same prefix as the crawler"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.raw_lines["events"].parameters["projection.dt.range"] == "2020-01-01,NOW+1DAYS"
+    error_message = "the projection admits today's and tomorrow's partitions (a day may land before it starts in UTC)"
   }
 }
