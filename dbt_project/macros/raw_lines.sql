@@ -17,7 +17,7 @@
   (select dt, "$path" as source_file, cast(null as bigint) as line_number, line, true as decodable
    from {{ source('raw', table_name ~ '_lines') }}
    {%- if skipped %}
-   where "$path" not in ({% for uri in skipped %}'{{ uri }}'{{ ", " if not loop.last }}{% endfor %})
+   where "$path" not in ({% for uri in skipped %}{{ sql_string(uri) }}{{ ", " if not loop.last }}{% endfor %})
    {%- endif %})
 {%- endmacro %}
 
@@ -47,10 +47,10 @@
             regexp_extract(filename, '/dt=([^/]+)/', 1) as dt,
             try(decode(content)) as text,
             case when try(decode(content)) is null then cast(content as varchar) end as escaped
-        from read_blob([{%- for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor -%}])
+        from read_blob([{%- for pattern in patterns %}{{ sql_string(pattern) }}{{ ", " if not loop.last }}{% endfor -%}])
         where not {{ raw_object_hidden('filename') }}
         {%- if skipped %}
-          and filename not in ({% for uri in skipped %}'{{ uri }}'{{ ", " if not loop.last }}{% endfor %})
+          and filename not in ({% for uri in skipped %}{{ sql_string(uri) }}{{ ", " if not loop.last }}{% endfor %})
         {%- endif %}
     ),
     numbered as (
@@ -108,7 +108,7 @@
   {%- if objects -%}
   select landed_on, source_file, detail, object_bytes from (values
     {%- for o in objects %}
-    ('{{ o.landed_on }}', '{{ o.source_file | replace("'", "''") }}', '{{ o.detail | replace("'", "''") }}', cast({{ o.bytes | int }} as bigint)){{ "," if not loop.last }}
+    ({{ sql_string(o.landed_on) }}, {{ sql_string(o.source_file) }}, {{ sql_string(o.detail) }}, cast({{ o.bytes | int }} as bigint)){{ "," if not loop.last }}
     {%- endfor %}
   ) as unreadable (landed_on, source_file, detail, object_bytes)
   {%- else -%}

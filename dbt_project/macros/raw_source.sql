@@ -23,7 +23,7 @@
   {%- set patterns = raw_file_patterns(table_name) -%}
   {%- if raw_files_exist(patterns) -%}
   read_json(
-    [{%- for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor -%}],
+    [{%- for pattern in patterns %}{{ sql_string(pattern) }}{{ ", " if not loop.last }}{% endfor -%}],
     format = 'newline_delimited',
     hive_partitioning = true,
     hive_types = {'dt': 'VARCHAR'},

@@ -29,7 +29,9 @@ MODELS = (
 ATHENA_MERGE = "macros/materializations/models/incremental/merge.sql"
 
 
-def compile_athena(tmp_path: Path, *extra: str, lookback_days: int = 2) -> Path:
+def compile_athena(
+    tmp_path: Path, *extra: str, lookback_days: int = 2, **more_vars: object
+) -> Path:
     project = tmp_path / "project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
     dbt_vars = {
@@ -37,6 +39,7 @@ def compile_athena(tmp_path: Path, *extra: str, lookback_days: int = 2) -> Path:
         "interval_end": "2026-11-21",
         "raw_bucket": "b",
         "lookback_days": lookback_days,
+        **more_vars,
     }
     result = subprocess.run(
         [str(DBT), "compile", "--target", "athena", "--no-populate-cache",
@@ -206,6 +209,21 @@ def test_quarantined_events_is_an_iceberg_merge_and_the_marts_check_the_bad_shar
     for mart in ("fct_events", "dim_users"):
         assert not nodes[mart]["config"]["pre-hook"], mart
         assert "model.lakehouse.quarantined_events" in nodes[mart]["depends_on"]["nodes"], mart
+
+
+def test_values_from_outside_are_inlined_as_escaped_literals(tmp_path):
+    """A run id or an object key holding a quote stays one string literal on Athena."""
+    key = "s3://b/events/dt=2026-11-20/o'brien.jsonl.gz"
+    unreadable = {"events": [{"source_file": key, "landed_on": "2026-11-20",
+                                    "detail": "compressed ('gzip')", "bytes": 10}]}  # fmt: skip
+    compiled = compile_athena(
+        tmp_path, run_id="manual__it's", unreadable_objects=unreadable, run_key="r1"
+    )
+    quarantine = next(compiled.rglob("quarantined_events.sql")).read_text()
+    assert "'manual__it''s' as run_id" in quarantine
+    lines = next(compiled.rglob("stg_raw_event_lines.sql")).read_text()
+    assert "where \"$path\" not in ('s3://b/events/dt=2026-11-20/o''brien.jsonl.gz')" in lines
+    assert "'s3://b/events/dt=2026-11-20/o''brien.jsonl.gz', 'compressed (''gzip'')'" in lines
 
 
 def test_a_bad_row_share_outside_0_to_1_fails_the_marts(tmp_path):

@@ -51,6 +51,6 @@ select
     substr(detail, 1, 1000) as detail,
     substr(line, 1, {{ var('quarantine_line_chars') }}) as raw_line,
     line_bytes,
-    '{{ var("run_id") }}' as run_id,
-    '{{ invocation_id }}' as invocation_id
+    {{ sql_string(var("run_id")) }} as run_id,
+    {{ sql_string(invocation_id) }} as invocation_id
 from bad
