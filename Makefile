@@ -48,6 +48,13 @@ $(VENVS)/local/.installed: requirements/local.lock | $(UV)
 	VIRTUAL_ENV=$(VENVS)/local $(UV) pip sync --quiet requirements/local.lock
 	touch $@
 
+# The Lambda image's packages alone (lambdas/requirements.lock, what the Dockerfile installs):
+# tests/integration/test_runtime_image.py runs the functions' Athena path in it.
+$(VENVS)/image/.installed: lambdas/requirements.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/image
+	VIRTUAL_ENV=$(VENVS)/image $(UV) pip sync --quiet lambdas/requirements.lock
+	touch $@
+
 # checkov (Terraform policy checks) pins older boto3/botocore than the Lambda side: its own venv.
 $(VENVS)/checkov/.installed: requirements/checkov.lock | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/checkov
@@ -126,7 +133,7 @@ test-unit: install
 test-airflow: install
 	$(AIRFLOW_PY) -m pytest -m airflow tests/airflow
 
-test-integration: install
+test-integration: install $(VENVS)/image/.installed
 	$(LOCAL_PY) -m pytest -m integration tests
 
 # The end-to-end modules spend most of their time waiting on DAG runs: two workers, one module
@@ -140,7 +147,7 @@ test-e2e: install $(VENVS)/bench/.installed
 test-infra: install install-infra
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra
 
-test: lint install-infra $(VENVS)/bench/.installed
+test: lint install-infra $(VENVS)/bench/.installed $(VENVS)/image/.installed
 	$(LOCAL_PY) -m pytest $(XDIST) -m "not airflow and not infra" tests
 	# Terraform's checks share provider caches in the repo's terraform dirs: one at a time.
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra
