@@ -104,6 +104,7 @@ def invocation_figures(log: Path, function: str) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.transform import execute
     from local import sample_data
+    from local.aws import CREDENTIALS_ENV
     from local.lakehouse import Lakehouse
     from local.stack import LocalStack
 
@@ -125,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.update(
                 {
                     "AWS_ENDPOINT_URL": provisioned.endpoint_url,
-                    "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local",
+                    **CREDENTIALS_ENV,
                 }
             )
             day1, day2 = FIRST, FIRST + timedelta(days=1)

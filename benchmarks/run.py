@@ -197,6 +197,7 @@ def backfill(lakehouse, s3, bucket: str, scale: Scale, samples: int) -> dict:
 def run(scale: Scale, samples: int) -> dict:
     from benchmarks import alternatives
     from benchmarks.transform import execute
+    from local.aws import CREDENTIALS_ENV
     from local.demo import run_dag_for_day
     from local.lakehouse import Lakehouse
     from local.stack import LocalStack
@@ -215,8 +216,7 @@ def run(scale: Scale, samples: int) -> dict:
             os.environ.update(
                 {
                     "AWS_ENDPOINT_URL": provisioned.endpoint_url,
-                    "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local",
+                    **CREDENTIALS_ENV,
                 }
             )
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from local.aws import CREDENTIALS_ENV
 from local.provision import REPO_ROOT
 from local.stack import LocalStack
 from mwaa import airflow_configuration
@@ -60,8 +61,7 @@ def environment(stack: LocalStack) -> dict[str, str]:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "LAKEHOUSE_POKE_SECONDS": os.environ.get("LAKEHOUSE_POKE_SECONDS", "1"),
             # The Airflow side must never reach AWS through the Lambda code's settings.
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **CREDENTIALS_ENV,
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     )

@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from local import faults
-from local.aws import REGION
+from local.aws import CREDENTIALS_ENV, REGION
 
 _CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"}
 _CRAWL_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED"}
@@ -143,8 +143,8 @@ def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     # moto's Step Functions interpreter calls integrations at localhost:$MOTO_PORT; it must be
     # set before moto is imported so that every integration call comes back through the seam.
     os.environ["MOTO_PORT"] = str(port)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    for key, value in CREDENTIALS_ENV.items():
+        os.environ.setdefault(key, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

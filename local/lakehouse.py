@@ -13,7 +13,7 @@ from functools import cached_property
 import pyarrow as pa
 from boto3.dynamodb.types import TypeDeserializer
 
-from local.aws import REGION, client
+from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, client
 from local.naming import PIPELINE
 from local.stack import LocalStack
 
@@ -102,12 +102,12 @@ class Lakehouse:
                 "type": "glue",
                 "glue.region": REGION,
                 "glue.endpoint": self.endpoint_url,
-                "glue.access-key-id": "local",
-                "glue.secret-access-key": "local",
+                "glue.access-key-id": ACCESS_KEY_ID,
+                "glue.secret-access-key": SECRET_ACCESS_KEY,
                 "s3.endpoint": self.endpoint_url,
                 "s3.region": REGION,
-                "s3.access-key-id": "local",
-                "s3.secret-access-key": "local",
+                "s3.access-key-id": ACCESS_KEY_ID,
+                "s3.secret-access-key": SECRET_ACCESS_KEY,
                 "s3.path-style-access": "true",
             },
         )

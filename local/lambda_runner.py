@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from local.aws import CREDENTIALS_ENV
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_CODE_DIR = REPO_ROOT / "lambdas"
 
@@ -159,8 +161,7 @@ def invoke(
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        **CREDENTIALS_ENV,
         "AWS_ENDPOINT_URL": endpoint_url,
         **(function.get("Environment") or {}).get("Variables", {}),
     }

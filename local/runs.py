@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from local.aws import REGION
+from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from local.naming import PIPELINE, resource_names
 from local.provision import REPO_ROOT
 
@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         defaults.update(endpoint_url=url, region=REGION)
-        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+        credentials = {
+            "aws_access_key_id": ACCESS_KEY_ID,
+            "aws_secret_access_key": SECRET_ACCESS_KEY,
+        }
     return runs_cli.main(
         argv, parents=[environment_options()], defaults=defaults, credentials=credentials
     )

@@ -56,8 +56,8 @@ def configure(conn: duckdb.DuckDBPyConnection) -> None:
         host = endpoint.split("://", 1)[-1].rstrip("/")
         conn.execute(
             f"""CREATE OR REPLACE SECRET lakehouse_s3 (TYPE s3,
-                KEY_ID '{os.environ.get("AWS_ACCESS_KEY_ID", "local")}',
-                SECRET '{os.environ.get("AWS_SECRET_ACCESS_KEY", "local")}',
+                KEY_ID '{os.environ["AWS_ACCESS_KEY_ID"]}',
+                SECRET '{os.environ["AWS_SECRET_ACCESS_KEY"]}',
                 REGION '{region}', ENDPOINT '{host}', URL_STYLE 'path',
                 USE_SSL {"true" if endpoint.startswith("https") else "false"})"""
         )

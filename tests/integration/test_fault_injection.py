@@ -8,7 +8,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local import faults
-from local.aws import REGION
+from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
 pytestmark = pytest.mark.integration
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
@@ -27,8 +27,8 @@ def emulator(local_stack):
             service,
             region_name=REGION,
             endpoint_url=url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
             config=NO_RETRIES,
         )
 

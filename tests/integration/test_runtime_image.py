@@ -59,14 +59,14 @@ def test_the_dbt_executor_runs_the_athena_target_with_the_images_packages(
     """A cleanup invocation of the real handler on the athena target: dbt starts with
     dbt-athena, renders the project, and looks each run-scoped relation up in the Glue catalog
     (the emulator's), all with the image's packages alone."""
+    from local.aws import CREDENTIALS_ENV
     from local.provision import lambda_environment
 
     _, provisioned, _ = local_stack
     env = lambda_environment(provisioned.names, "athena", str(REPO / "dbt_project"))
     env |= {
         "AWS_ENDPOINT_URL": provisioned.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        **CREDENTIALS_ENV,
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
