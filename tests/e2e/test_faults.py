@@ -188,6 +188,15 @@ def test_airflow_retry_starts_a_new_execution_name(lake):
     assert_marts_match_raw(lakehouse, provisioned)
 
 
+def assert_readable(failed: dict) -> None:
+    """A function's error reads as its message in the record and the alert: not the Lambda
+    runtime's escaped JSON, no Python stack trace (that stays in the function's log)."""
+    for text in (failed["cause"], failed["alert"]):
+        assert "errorMessage" not in text and "stackTrace" not in text, text
+        assert "Traceback" not in text and 'File "' not in text, text
+    assert not failed["cause"].lstrip().startswith("{"), failed["cause"]
+
+
 def test_crawler_failure_is_recorded_alerted_and_redriven(lake):
     local, provisioned, lakehouse = lake
     write_day(lakehouse, provisioned, CRAWL)
@@ -215,6 +224,7 @@ def test_lambda_timeout_fails_the_run_with_its_cause_in_airflow(lake):
 
     assert (failed["failed_stage"], failed["error"]) == ("dbt_staging", "Sandbox.Timedout")
     assert "Task timed out after 1.00 seconds" in failed["cause"]
+    assert_readable(failed)
     assert "Sandbox.Timedout" in failed["alert"]
     # The state machine's failure surfaces in Airflow with its error and cause.
     log = (local.dir / "faults-timeout.log").read_text()
@@ -238,6 +248,7 @@ def test_unhandled_lambda_exception_fails_the_stage_and_a_redrive_resumes_there(
 
     assert (failed["failed_stage"], failed["error"]) == ("tests", "ConfigurationError")
     assert "DBT_TARGET must be one of" in failed["cause"]
+    assert_readable(failed)
     assert "athena-typo" in failed["alert"]
     log = (local.dir / "faults-unhandled.log").read_text()
     assert "StateMachineExecutionFailed" in log and "ConfigurationError" in log

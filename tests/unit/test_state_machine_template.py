@@ -46,7 +46,15 @@ def test_stages_run_in_order_and_every_lambda_task_retries_and_catches():
         assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
         assert retry["BackoffRate"] > 1
         assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
-        assert states[state["Catch"][0]["Next"]]["Next"] == "RecordFailure"
+        assert states[state["Catch"][0]["Next"]]["Next"] == "ReadFailureCause"
+    # a function's error (the Lambda runtime's JSON) is recorded as its message
+    reading = states["ReadFailureCause"]
+    assert reading["Default"] == "RecordFailure"
+    assert reading["Choices"][0]["Next"] == "ParseFunctionError"
+    assert states["ParseFunctionError"]["Next"] == "KeepFunctionErrorMessage"
+    kept = states["KeepFunctionErrorMessage"]
+    assert kept["Parameters"]["Cause.$"].endswith(".errorMessage")
+    assert (kept["ResultPath"], kept["Next"]) == ("$.failure", "RecordFailure")
     assert states["RecordFailure"]["Next"] == "RecordRunArtifacts"
     assert states["RecordRunArtifacts"]["Next"] == "NotifyFailure"
     assert states["NotifyFailure"]["Resource"] == "arn:aws:states:::sns:publish"
@@ -120,5 +128,6 @@ def test_the_failure_path_records_the_run_artifacts_without_hiding_the_error():
     assert states["Failed"]["ErrorPath"] == "$.failure.Error"
     assert states["Failed"]["CausePath"] == "$.failure.Cause"
     # Every failure branch reaches it.
-    for branch in ("DbtStagingFailed", "DbtMartsFailed", "DbtTestsFailed", "TestsFailed"):
-        assert states[branch]["Next"] == "RecordFailure"
+    for branch in ("DbtStagingFailed", "DbtMartsFailed", "DbtTestsFailed"):
+        assert states[branch]["Next"] == "ReadFailureCause"
+    assert states["TestsFailed"]["Next"] == "RecordFailure"  # its cause is text already
