@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,12 +128,31 @@ def _stop(proc: subprocess.Popen, grace_s: float = 30) -> None:
     proc.wait()
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:port. Airflow's API server would fail on
+    it while standalone keeps the scheduler running, its error only in the log."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    if port_in_use(args.port):
+        print(
+            f"airflow: port {args.port} is already in use on 127.0.0.1 (another Airflow or "
+            f"program); stop it or pick another port: make airflow PORT={args.port + 1}",
+            file=sys.stderr,
+        )
+        return 2
     stack = LocalStack()
     stack.up()
+    print(f"starting Airflow on port {args.port} (log: {stack.dir / 'airflow-server.log'})")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     try:
