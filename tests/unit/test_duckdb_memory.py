@@ -4,6 +4,8 @@ import duckdb
 import pytest
 from dbt_runtime import duckdb_plugin
 
+from local.aws import CREDENTIALS_ENV
+
 pytestmark = pytest.mark.unit
 UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
 
@@ -18,6 +20,8 @@ def test_duckdb_gets_a_share_of_the_function_memory(monkeypatch, tmp_path, funct
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function_mb)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never contacted here
+    for key, value in CREDENTIALS_ENV.items():  # what the local Lambda runner sets
+        monkeypatch.setenv(key, value)
     conn = duckdb.connect()
     try:
         duckdb_plugin.configure(conn)
