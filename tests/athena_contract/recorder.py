@@ -39,6 +39,8 @@ class Statement:
     sql: str
     database: str
     failed: str | None = None  # the StateChangeReason the recorder answered with
+    # Athena's StatementType: DDL results are plain text, DML ones have no rows
+    statement_type: str = "DDL"
 
 
 @dataclass
@@ -82,11 +84,15 @@ class Recorder:
         with self._lock:
             self.statements.append(statement)
             tree = _parsed(sql)
+            if tree is not None and isinstance(tree, exp.Query):
+                statement.statement_type = "DML"
+            elif isinstance(tree, exp.Insert | exp.Merge | exp.Delete | exp.Update):
+                statement.statement_type = "DML"
+            results = {"UpdateCount": 0, "ResultSet": {"Rows": [], "ResultSetMetadata": {}}}
             if self._fails_as_too_many_partitions(tree):
                 statement.failed = TOO_MANY_OPEN_PARTITIONS
-                results = _results([], [])
-            else:
-                results = self._apply(tree, database) if tree is not None else _results([], [])
+            elif tree is not None:
+                results = self._apply(tree, database) or results
             execution_id = str(uuid.uuid4())
             self._executions[execution_id] = (statement, results)
         return {"QueryExecutionId": execution_id}
@@ -112,7 +118,7 @@ class Recorder:
 
     # -- the catalog -------------------------------------------------------------------------
 
-    def _apply(self, tree: exp.Expression, database: str) -> dict:
+    def _apply(self, tree: exp.Expression, database: str) -> dict | None:
         """Reflect DDL in Glue, and answer a query with its columns and plausible rows."""
         if isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression:
             self._create_table(tree, database)
@@ -130,7 +136,7 @@ class Recorder:
             self._rename(tree.this, rename.this, database)
         elif isinstance(tree, exp.Query):
             return self._rows_of(tree)
-        return _results([], [])
+        return None
 
     def _create_table(self, tree: exp.Create, database: str) -> None:
         properties = _properties(tree)
@@ -226,7 +232,7 @@ def _properties(tree: exp.Create) -> dict[str, str]:
     found = {}
     named = {exp.LocationProperty: "location", exp.FileFormatProperty: "format"}
     for prop in (tree.args.get("properties") or exp.Properties()).expressions:
-        if isinstance(prop, exp.Property):
+        if type(prop) is exp.Property:  # its subclasses (location, format) keep `this`
             name, value = prop.name.lower(), prop.args.get("value")
         else:
             name, value = named.get(type(prop), prop.key), prop.this
@@ -266,7 +272,7 @@ def _execution(execution_id: str, statement: Statement) -> dict:
     return {
         "QueryExecutionId": execution_id,
         "Query": statement.sql,
-        "StatementType": "DML",
+        "StatementType": statement.statement_type,
         "Status": status,
         "Statistics": {"DataScannedInBytes": len(statement.sql)},
     }

@@ -120,3 +120,53 @@ def stage_args(layer: str, full_refresh: bool = False) -> list[str]:
 
     (step,) = invocations(layer, full_refresh, [])
     return step.args() + (["--full-refresh"] if full_refresh else [])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A run of the pipeline's dbt stages (or its tests) and the invocations it made."""
+
+    name: str
+    invocations: list[Invocation]
+
+    def statements(self):
+        return [s for i in self.invocations for s in i.recorder.statements]
+
+    def calls(self):
+        return [c for i in self.invocations for c in i.recorder.calls]
+
+
+def days(start: str, count: int) -> list[str]:
+    first = date.fromisoformat(start).toordinal()
+    return [date.fromordinal(first + n).isoformat() for n in range(count)]
+
+
+def pipeline(acct: Account, name: str, dbt_vars: dict, full_refresh=False, partitions=0):
+    """The staging then the marts stage of one run. `partitions`: Athena refuses the run's
+    first write into each partitioned table (more than 100 open partitions) and reports that
+    many distinct partition values, so dbt-athena takes its batching path."""
+    invocations = []
+    for layer in ("staging", "marts"):
+        recorder = Recorder(
+            too_many_partitions=partitions > 100,
+            partition_values=days("2026-01-01", partitions),
+        )
+        invocations.append(acct.invoke(stage_args(layer, full_refresh), dbt_vars, recorder))
+    return Scenario(name, invocations)
+
+
+def contract_runs(project: Path, work: Path) -> dict[str, Scenario]:
+    """What a deployment meets first, in order: a first run (nothing exists), the test
+    executor's tests, a daily incremental run, a full refresh, and a backfill whose interval
+    spans more than 100 days (partitions)."""
+    with account(project, work) as acct:
+        first_vars = dbt_vars("2026-11-20", "2026-11-21", "first")
+        runs = [pipeline(acct, "first", first_vars)]
+        tests = acct.invoke(["test", "--exclude", "tag:gate"], first_vars)
+        runs.append(Scenario("tests", [tests]))
+        runs.append(pipeline(acct, "daily", dbt_vars("2026-11-21", "2026-11-22", "daily")))
+        refresh_vars = dbt_vars("2026-11-22", "2026-11-23", "refresh")
+        runs.append(pipeline(acct, "full_refresh", refresh_vars, full_refresh=True))
+        backfill_vars = dbt_vars("2026-07-01", "2026-11-01", "backfill")
+        runs.append(pipeline(acct, "backfill", backfill_vars, partitions=123))
+    return {run.name: run for run in runs}
