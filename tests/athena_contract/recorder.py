@@ -47,15 +47,17 @@ class Statement:
 class Recorder:
     """Answers Athena's query API and keeps what it was asked.
 
-    `too_many_partitions` makes the first write into a partitioned table fail the way Athena
-    fails one that opens more than 100 partitions; `partition_values` then answers dbt-athena's
-    `select distinct <partition keys>` with that many values (its batching reads them).
+    `too_many_partitions` makes the first write into each partitioned table fail the way
+    Athena fails one that opens more than 100 partitions; `partition_values` then answers
+    dbt-athena's `select distinct <partition keys>` with that many values (its batching reads
+    them), and the batches succeed.
     """
 
     too_many_partitions: bool = False
     partition_values: list[str] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
     calls: list[ApiCall] = field(default_factory=list)
+    _refused: set[str] = field(default_factory=set)
     _executions: dict[str, tuple[Statement, dict]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _glue: object = None
@@ -98,8 +100,8 @@ class Recorder:
         return {"QueryExecutionId": execution_id}
 
     def _fails_as_too_many_partitions(self, tree: exp.Expression | None) -> bool:
-        """The first partitioned CTAS or MERGE of the run (not a temporary table's: those are
-        written unpartitioned) fails once; the batched statements that follow succeed."""
+        """A partitioned CTAS or MERGE (not a temporary table's: those are written
+        unpartitioned) fails the first time it writes its table."""
         if not self.too_many_partitions or tree is None:
             return False
         writes_partitions = (
@@ -107,8 +109,8 @@ class Recorder:
             and tree.kind == "TABLE"
             and _properties(tree).get("partitioning", _properties(tree).get("partitioned_by"))
         ) or (isinstance(tree, exp.Merge) and self._is_partitioned(tree.this))
-        if writes_partitions:
-            self.too_many_partitions = False
+        if writes_partitions and tree.this.name not in self._refused:
+            self._refused.add(tree.this.name)
             return True
         return False
 
@@ -311,4 +313,3 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
         yield recorder
     finally:
         botocore.client.BaseClient._make_api_call = original
-

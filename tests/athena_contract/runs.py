@@ -16,7 +16,11 @@ from tests.athena_contract.recorder import Recorder, recording
 REGION = "us-east-1"
 CURATED = "lakehouse_ci_curated"
 RAW = "lakehouse_ci_raw"
-BUCKETS = {"curated": "lakehouse-ci-curated", "raw": "lakehouse-ci-raw", "results": "lakehouse-ci-qr"}
+BUCKETS = {
+    "curated": "lakehouse-ci-curated",
+    "raw": "lakehouse-ci-raw",
+    "results": "lakehouse-ci-qr",
+}
 # What Terraform gives the dbt-executor (terraform/modules/workflow), with this harness' names.
 ENVIRONMENT = {
     "DBT_TARGET": "athena",
@@ -157,14 +161,17 @@ def pipeline(acct: Account, name: str, dbt_vars: dict, full_refresh=False, parti
 
 def contract_runs(project: Path, work: Path) -> dict[str, Scenario]:
     """What a deployment meets first, in order: a first run (nothing exists), the test
-    executor's tests, a daily incremental run, a full refresh, and a backfill whose interval
-    spans more than 100 days (partitions)."""
+    executor's tests, a daily incremental run, the redrive of its marts stage (same run key:
+    its run-scoped tables exist), a full refresh, and a backfill whose interval spans more
+    than 100 days (partitions)."""
     with account(project, work) as acct:
         first_vars = dbt_vars("2026-11-20", "2026-11-21", "first")
         runs = [pipeline(acct, "first", first_vars)]
         tests = acct.invoke(["test", "--exclude", "tag:gate"], first_vars)
         runs.append(Scenario("tests", [tests]))
-        runs.append(pipeline(acct, "daily", dbt_vars("2026-11-21", "2026-11-22", "daily")))
+        daily_vars = dbt_vars("2026-11-21", "2026-11-22", "daily")
+        runs.append(pipeline(acct, "daily", daily_vars))
+        runs.append(Scenario("redrive", [acct.invoke(stage_args("marts"), daily_vars)]))
         refresh_vars = dbt_vars("2026-11-22", "2026-11-23", "refresh")
         runs.append(pipeline(acct, "full_refresh", refresh_vars, full_refresh=True))
         backfill_vars = dbt_vars("2026-07-01", "2026-11-01", "backfill")
