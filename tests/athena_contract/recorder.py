@@ -32,6 +32,21 @@ class ApiCall:
     service: str
     operation: str
     params: dict
+    # "client": dbt-athena (or the Lambda) called it; "athena": Athena made it while running a
+    # statement, with the caller's permissions (Glue for DDL and table lookups, S3 for data and
+    # results), so the caller's role needs it all the same.
+    via: str = "client"
+
+
+def key_params(api_params: dict) -> dict:
+    """The parameters of a call a policy decides on (names nested in an input lifted)."""
+    params = {k: api_params[k] for k in KEY_PARAMS if k in api_params}
+    for nested in ("TableInput", "DatabaseInput"):
+        if nested in api_params:
+            params["Name"] = api_params[nested]["Name"]
+    if "Delete" in api_params:
+        params["Keys"] = [o["Key"] for o in api_params["Delete"].get("Objects", [])]
+    return params
 
 
 @dataclass
@@ -97,6 +112,7 @@ class Recorder:
                 results = self._apply(tree, database) or results
             execution_id = str(uuid.uuid4())
             self._executions[execution_id] = (statement, results)
+            self._reads_and_writes(tree, database, params, execution_id)
         return {"QueryExecutionId": execution_id}
 
     def _fails_as_too_many_partitions(self, tree: exp.Expression | None) -> bool:
@@ -113,6 +129,35 @@ class Recorder:
             self._refused.add(tree.this.name)
             return True
         return False
+
+    def _reads_and_writes(self, tree, database: str, params: dict, execution_id: str) -> None:
+        """What Athena does in S3 and Glue for a statement, beyond the DDL (_apply): it writes
+        the result, looks up every table named, reads the data of those it knows, and writes
+        into the location of a table it changes."""
+        output = params.get("ResultConfiguration", {}).get("OutputLocation", "")
+        bucket, _, prefix = output.removeprefix("s3://").partition("/")
+        self._engine("s3", "PutObject", {"Bucket": bucket, "Key": f"{prefix}{execution_id}.csv"})
+        if tree is None:
+            return
+        changed = tree.this if isinstance(tree, exp.Insert | exp.Merge | exp.Delete) else None
+        if isinstance(changed, exp.Schema):  # insert into t (columns)
+            changed = changed.this
+        for table in tree.find_all(exp.Table):
+            if not table.db:
+                continue  # a CTE's name
+            self._engine("glue", "GetTable", {"DatabaseName": table.db, "Name": table.name})
+            found = self._get_table(table.db, table.name)
+            location = (found or {}).get("StorageDescriptor", {}).get("Location")
+            if location:
+                data_bucket, _, key = location.removeprefix("s3://").partition("/")
+                operation = "PutObject" if table is changed else "GetObject"
+                data = {"Bucket": data_bucket, "Key": f"{key}/data/part-00000.parquet"}
+                self._engine("s3", operation, data)
+                if table is changed:
+                    self._engine("glue", "UpdateTable", {"DatabaseName": table.db, "Name": table.name})
+
+    def _engine(self, service: str, operation: str, params: dict) -> None:
+        self.calls.append(ApiCall(service, operation, params, via="athena"))
 
     def _is_partitioned(self, table: exp.Table) -> bool:
         found = self._get_table(table.db, table.name)
@@ -148,6 +193,10 @@ class Recorder:
         parameters = {"harness_partitioning": partitions}
         if iceberg:
             parameters["table_type"] = "ICEBERG"
+        if location:
+            data_bucket, _, key = location.removeprefix("s3://").partition("/")
+            data = {"Bucket": data_bucket, "Key": f"{key}/data/part-00000.parquet"}
+            self._engine("s3", "PutObject", data)
         self._put_table(
             tree.this.db or database,
             {
@@ -204,14 +253,14 @@ class Recorder:
 
     def _put_table(self, database: str, table: dict) -> None:
         self._create_database(database)
-        if self._get_table(database, table["Name"]) is None:
-            self._glue("CreateTable", {"DatabaseName": database, "TableInput": table})
-        else:
-            self._glue("UpdateTable", {"DatabaseName": database, "TableInput": table})
+        operation = "CreateTable" if self._get_table(database, table["Name"]) is None else "UpdateTable"
+        self._glue(operation, {"DatabaseName": database, "TableInput": table})
+        self._engine("glue", operation, {"DatabaseName": database, "Name": table["Name"]})
 
     def _delete_table(self, database: str, name: str) -> None:
         if self._get_table(database, name) is not None:
             self._glue("DeleteTable", {"DatabaseName": database, "Name": name})
+            self._engine("glue", "DeleteTable", {"DatabaseName": database, "Name": name})
 
     def _create_database(self, name: str) -> None:
         try:
@@ -299,8 +348,7 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
 
     def make_api_call(client, operation_name, api_params):
         service = client.meta.service_model.service_name
-        params = {k: api_params[k] for k in KEY_PARAMS if k in api_params}
-        recorder.calls.append(ApiCall(service, operation_name, params))
+        recorder.calls.append(ApiCall(service, operation_name, key_params(api_params)))
         if service == "athena":
             answer = recorder.answer(operation_name, api_params)
             if answer is not None:

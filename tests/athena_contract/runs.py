@@ -11,25 +11,24 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
+from local.naming import resource_names
 from tests.athena_contract.recorder import Recorder, recording
 
 REGION = "us-east-1"
-CURATED = "lakehouse_ci_curated"
-RAW = "lakehouse_ci_raw"
-BUCKETS = {
-    "curated": "lakehouse-ci-curated",
-    "raw": "lakehouse-ci-raw",
-    "results": "lakehouse-ci-qr",
-}
-# What Terraform gives the dbt-executor (terraform/modules/workflow), with this harness' names.
+# The names Terraform gives an environment (the naming rule), here environment `ci`.
+NAMES = resource_names("lakehouse", "ci")
+WORKGROUP = "lakehouse-ci"  # terraform/modules/naming: athena_workgroup
+CURATED = NAMES.curated_database
+# The function's environment as Terraform sets it (terraform/modules/workflow: lambda_environment).
 ENVIRONMENT = {
     "DBT_TARGET": "athena",
     "CURATED_DATABASE": CURATED,
-    "RAW_DATABASE": RAW,
-    "CURATED_BUCKET": BUCKETS["curated"],
-    "RAW_BUCKET": BUCKETS["raw"],
-    "ATHENA_RESULTS_S3": f"s3://{BUCKETS['results']}/",
-    "ATHENA_WORKGROUP": "primary",
+    "RAW_DATABASE": NAMES.raw_database,
+    "ELEMENTARY_DATABASE": NAMES.elementary_database,
+    "CURATED_BUCKET": NAMES.curated_bucket,
+    "RAW_BUCKET": NAMES.raw_bucket,
+    "ATHENA_RESULTS_S3": f"s3://{NAMES.query_results_bucket}/",
+    "ATHENA_WORKGROUP": WORKGROUP,
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
 }
@@ -84,7 +83,9 @@ class Account:
 
 @contextmanager
 def account(project: Path, work: Path) -> Iterator[Account]:
-    """moto with the buckets and Glue databases Terraform creates, and the Lambda's env."""
+    """moto with the buckets, Glue databases and Athena workgroup Terraform creates (the
+    workgroup enforces its result location, which changes what dbt-athena writes), and the
+    function's environment."""
     import boto3
     from moto import mock_aws
 
@@ -93,11 +94,18 @@ def account(project: Path, work: Path) -> Iterator[Account]:
     try:
         with mock_aws():
             s3 = boto3.client("s3", region_name=REGION)
-            for bucket in BUCKETS.values():
+            for bucket in (NAMES.raw_bucket, NAMES.curated_bucket, NAMES.query_results_bucket):
                 s3.create_bucket(Bucket=bucket)
             glue = boto3.client("glue", region_name=REGION)
-            for database in (CURATED, RAW):
+            for database in (CURATED, NAMES.raw_database, NAMES.elementary_database):
                 glue.create_database(DatabaseInput={"Name": database})
+            boto3.client("athena", region_name=REGION).create_work_group(
+                Name=WORKGROUP,
+                Configuration={
+                    "ResultConfiguration": {"OutputLocation": ENVIRONMENT["ATHENA_RESULTS_S3"]},
+                    "EnforceWorkGroupConfiguration": True,
+                },
+            )
             yield Account(project, work)
     finally:
         for key, value in saved.items():
@@ -112,7 +120,7 @@ def dbt_vars(start: str, end: str, run_key: str, run_id: str = "scheduled__ci") 
     from dbt_runtime.dbt_invocation import Interval
     from dbt_runtime.dbt_invocation import dbt_vars as runtime_vars
 
-    settings = SimpleNamespace(raw_bucket=BUCKETS["raw"], target="athena")
+    settings = SimpleNamespace(raw_bucket=NAMES.raw_bucket, target="athena")
     event = {"run_id": run_id, "run_key": run_key}
     interval = Interval(date.fromisoformat(start), date.fromisoformat(end))
     return runtime_vars(settings, event, interval)

@@ -11,12 +11,28 @@ import pytest
 import yaml
 from sqlglot import exp
 
-from tests.athena_contract import checks
-from tests.athena_contract.runs import CURATED, account, contract_runs, dbt_vars, stage_args
+from tests.athena_contract import checks, iam
+from tests.athena_contract.runs import (
+    CURATED,
+    NAMES,
+    REGION,
+    WORKGROUP,
+    account,
+    contract_runs,
+    dbt_vars,
+    stage_args,
+)
 from tests.dbt_projects import REPO_PROJECT, project_copy, with_final_select_prefixed
 
 pytestmark = [pytest.mark.integration, pytest.mark.cost(3)]
 PROJECT_VARS = yaml.safe_load((REPO_PROJECT / "dbt_project.yml").read_text())["vars"]
+# The workflow module's variables for this environment (what the sandbox passes it).
+POLICY_VARS = {
+    **NAMES.as_dict(),
+    "athena_workgroup": WORKGROUP,
+    "kms_key_arn": f"arn:aws:kms:{REGION}:{iam.ACCOUNT}:key/ci",
+    "runs_table_arn": f"arn:aws:dynamodb:{REGION}:{iam.ACCOUNT}:table/{NAMES.runs_table}",
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +106,23 @@ def test_every_merge_carries_its_merge_window(runs):
     assert merge_problems(invocations) == []
 
 
+def denied_calls(runs, remove: str | None = None) -> dict[str, list[str]]:
+    """Per run, the recorded calls its function's role (as Terraform declares it) denies."""
+    denied = {}
+    for name, run in runs.items():
+        function = "test_executor" if name == "tests" else "dbt_executor"
+        statements = iam.policy(function, POLICY_VARS, REGION)
+        if remove:
+            statements = iam.without(statements, remove)
+        needs = [n for call in run.calls() for n in iam.needs(call, REGION, WORKGROUP)]
+        denied[name] = iam.denied(statements, needs)
+    return denied
+
+
+def test_every_aws_call_of_the_runs_is_allowed_by_the_functions_role(runs):
+    assert {name: denied for name, denied in denied_calls(runs).items() if denied} == {}
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="finding: dbt-athena names every incremental model's temporary table "
@@ -130,6 +163,15 @@ def test_a_merge_that_lost_its_window_fails_the_window_check(tmp_path):
         "quarantined_events: the ON clause lacks "
         "target.landed_on >= date '2026-11-19' and target.landed_on < date '2026-11-23'"
     ]
+
+
+def test_a_role_without_a_permission_a_call_needs_fails_the_policy_check(runs):
+    """dbt-athena drops a relation through Glue (and a full refresh drops the replaced
+    table): a role without glue:DeleteTable fails those runs, and only on that action."""
+    denied = denied_calls(runs, remove="glue:DeleteTable")
+    table = f"arn:aws:glue:{REGION}:{iam.ACCOUNT}:table/{CURATED}"
+    assert any(d.endswith(f"{table}/fct_events__bkp") for d in denied["full_refresh"])
+    assert all(d.startswith("glue:DeleteTable on ") for run in denied.values() for d in run)
 
 
 def test_the_other_checks_fail_on_what_they_forbid():
