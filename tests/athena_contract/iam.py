@@ -71,7 +71,7 @@ def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]
         "local.partition": PARTITION,
         "local.region": region,
         "local.account_id": ACCOUNT,
-        f"aws_cloudwatch_log_group.lambda[each.key].arn": (
+        "aws_cloudwatch_log_group.lambda[each.key].arn": (
             f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/{function}"
         ),
         **{f"var.{k}": v for k, v in variables.items()},
@@ -125,7 +125,9 @@ def _listed(value) -> list[str]:
 
 def without(statements: list[Allow], action: str) -> list[Allow]:
     """The policy with one action removed from every statement (a defect to inject)."""
-    return [Allow(s.sid, tuple(a for a in s.actions if a != action), s.resources) for s in statements]
+    return [
+        Allow(s.sid, tuple(a for a in s.actions if a != action), s.resources) for s in statements
+    ]
 
 
 def allows(statements: list[Allow], need: Need) -> bool:
@@ -141,7 +143,9 @@ def allows(statements: list[Allow], need: Need) -> bool:
 
 
 def denied(statements: list[Allow], needs: list[Need]) -> list[str]:
-    return sorted({f"{n.action} on {', '.join(n.resources)}" for n in needs if not allows(statements, n)})
+    return sorted(
+        {f"{n.action} on {', '.join(n.resources)}" for n in needs if not allows(statements, n)}
+    )
 
 
 def needs(call, region: str, workgroup: str) -> list[Need]:

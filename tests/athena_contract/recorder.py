@@ -149,12 +149,14 @@ class Recorder:
             found = self._get_table(table.db, table.name)
             location = (found or {}).get("StorageDescriptor", {}).get("Location")
             if location:
-                data_bucket, _, key = location.removeprefix("s3://").partition("/")
+                data_bucket, _, key = location.removeprefix("s3://").rstrip("/").partition("/")
                 operation = "PutObject" if table is changed else "GetObject"
                 data = {"Bucket": data_bucket, "Key": f"{key}/data/part-00000.parquet"}
                 self._engine("s3", operation, data)
                 if table is changed:
-                    self._engine("glue", "UpdateTable", {"DatabaseName": table.db, "Name": table.name})
+                    self._engine(
+                        "glue", "UpdateTable", {"DatabaseName": table.db, "Name": table.name}
+                    )
 
     def _engine(self, service: str, operation: str, params: dict) -> None:
         self.calls.append(ApiCall(service, operation, params, via="athena"))
@@ -194,7 +196,7 @@ class Recorder:
         if iceberg:
             parameters["table_type"] = "ICEBERG"
         if location:
-            data_bucket, _, key = location.removeprefix("s3://").partition("/")
+            data_bucket, _, key = location.removeprefix("s3://").rstrip("/").partition("/")
             data = {"Bucket": data_bucket, "Key": f"{key}/data/part-00000.parquet"}
             self._engine("s3", "PutObject", data)
         self._put_table(
@@ -253,7 +255,9 @@ class Recorder:
 
     def _put_table(self, database: str, table: dict) -> None:
         self._create_database(database)
-        operation = "CreateTable" if self._get_table(database, table["Name"]) is None else "UpdateTable"
+        operation = (
+            "CreateTable" if self._get_table(database, table["Name"]) is None else "UpdateTable"
+        )
         self._glue(operation, {"DatabaseName": database, "TableInput": table})
         self._engine("glue", operation, {"DatabaseName": database, "Name": table["Name"]})
 

@@ -19,6 +19,8 @@ REGION = "us-east-1"
 NAMES = resource_names("lakehouse", "ci")
 WORKGROUP = "lakehouse-ci"  # terraform/modules/naming: athena_workgroup
 CURATED = NAMES.curated_database
+# The raw zone's lines tables and their folders in the raw bucket.
+RAW_LINES_TABLES = {"events_lines": "events", "users_lines": "users"}
 # The function's environment as Terraform sets it (terraform/modules/workflow: lambda_environment).
 ENVIRONMENT = {
     "DBT_TARGET": "athena",
@@ -99,6 +101,19 @@ def account(project: Path, work: Path) -> Iterator[Account]:
             glue = boto3.client("glue", region_name=REGION)
             for database in (CURATED, NAMES.raw_database, NAMES.elementary_database):
                 glue.create_database(DatabaseInput={"Name": database})
+            for table, folder in RAW_LINES_TABLES.items():  # terraform/modules/catalog
+                glue.create_table(
+                    DatabaseName=NAMES.raw_database,
+                    TableInput={
+                        "Name": table,
+                        "TableType": "EXTERNAL_TABLE",
+                        "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                        "StorageDescriptor": {
+                            "Columns": [{"Name": "line", "Type": "string"}],
+                            "Location": f"s3://{NAMES.raw_bucket}/{folder}/",
+                        },
+                    },
+                )
             boto3.client("athena", region_name=REGION).create_work_group(
                 Name=WORKGROUP,
                 Configuration={
