@@ -77,9 +77,6 @@ class Recorder:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _glue: object = None
 
-    def sql(self) -> list[str]:
-        return [s.sql for s in self.statements]
-
     # -- the Athena API ---------------------------------------------------------------------
 
     def answer(self, operation: str, params: dict) -> dict | None:
@@ -101,9 +98,7 @@ class Recorder:
         with self._lock:
             self.statements.append(statement)
             tree = _parsed(sql)
-            if tree is not None and isinstance(tree, exp.Query):
-                statement.statement_type = "DML"
-            elif isinstance(tree, exp.Insert | exp.Merge | exp.Delete | exp.Update):
+            if isinstance(tree, exp.Query | exp.Insert | exp.Merge | exp.Delete | exp.Update):
                 statement.statement_type = "DML"
             results = {"UpdateCount": 0, "ResultSet": {"Rows": [], "ResultSetMetadata": {}}}
             if self._fails_as_too_many_partitions(tree):
