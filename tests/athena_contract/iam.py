@@ -1,0 +1,185 @@
+"""The dbt runtime's IAM policy as Terraform declares it (terraform/modules/workflow/main.tf:
+`lambda_common` and `lambda`), evaluated statically for one function and one set of names, and
+the permissions a recorded AWS call needs.
+
+Static because rendering the policy documents takes the AWS provider (data sources), which CI
+does not have offline: the interpolations these statements use are few (locals, vars,
+`each.key`) and are resolved here; anything else fails loudly rather than matching."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+WORKFLOW = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "workflow" / "main.tf"
+PARTITION, ACCOUNT = "aws", "123456789012"  # moto's account
+_INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
+
+
+@dataclass(frozen=True)
+class Allow:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission a call needs: an action on every one of its resources."""
+
+    action: str
+    resources: tuple[str, ...]
+
+
+@functools.cache
+def _workflow() -> dict:
+    import hcl2
+
+    with WORKFLOW.open() as handle:
+        return hcl2.load(handle)
+
+
+def _unquoted(value):
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _documents() -> dict[str, dict]:
+    found = {}
+    for entry in _workflow()["data"]:
+        for kind, named in entry.items():
+            if _unquoted(kind) == "aws_iam_policy_document":
+                found |= {_unquoted(name): body for name, body in named.items()}
+    return found
+
+
+def _locals() -> dict:
+    merged = {}
+    for entry in _workflow()["locals"]:
+        merged |= {k: v for k, v in entry.items() if not k.startswith("__")}
+    return merged
+
+
+def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]:
+    """The Allow statements of `function`'s role policy (`dbt_executor` or `test_executor`)."""
+    scope = {
+        "each.key": function,
+        "local.partition": PARTITION,
+        "local.region": region,
+        "local.account_id": ACCOUNT,
+        "aws_cloudwatch_log_group.lambda[each.key].arn": (
+            f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/{function}"
+        ),
+        **{f"var.{k}": v for k, v in variables.items()},
+    }
+    local_values = _locals()
+
+    def resolve(value):
+        value = _unquoted(value)
+        if isinstance(value, list):
+            return [item for v in value for item in _listed(resolve(v))]
+        whole = _INTERPOLATION.fullmatch(value)
+        if whole:
+            return lookup(whole.group(1).strip())
+        return _INTERPOLATION.sub(lambda m: str(lookup(m.group(1).strip())), value)
+
+    def lookup(expression: str):
+        if expression in scope:
+            return scope[expression]
+        indexed = re.fullmatch(r"local\.(\w+)\[each\.key\]", expression)
+        if indexed:
+            return resolve(local_values[indexed.group(1)][function])
+        plain = re.fullmatch(r"local\.(\w+)", expression)
+        if plain and plain.group(1) in local_values:
+            return resolve(local_values[plain.group(1)])
+        raise KeyError(f"cannot evaluate ${{{expression}}} statically")
+
+    documents = _documents()
+    statements = list(documents["lambda_common"]["statement"])
+    statements += documents["lambda"]["statement"]
+    for dynamic in documents["lambda"].get("dynamic", []):
+        for block in dynamic.values():
+            # the one form these use: `each.key == "<function>" ? [1] : []`
+            only = re.fullmatch(r'\$\{each\.key == "(\w+)" \? \[1\] : \[\]\}', block["for_each"])
+            if only is None:
+                raise KeyError(f"cannot evaluate {block['for_each']} statically")
+            if only.group(1) == function:
+                statements += block["content"]
+    return [
+        Allow(
+            _unquoted(s.get("sid", "")),
+            tuple(_listed(resolve(s["actions"]))),
+            tuple(_listed(resolve(s["resources"]))),
+        )
+        for s in statements
+    ]
+
+
+def _listed(value) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def without(statements: list[Allow], action: str) -> list[Allow]:
+    """The policy with one action removed from every statement (a defect to inject)."""
+    return [
+        Allow(s.sid, tuple(a for a in s.actions if a != action), s.resources) for s in statements
+    ]
+
+
+def allows(statements: list[Allow], need: Need) -> bool:
+    """IAM's rule for Allow statements without conditions: each resource must be matched by a
+    statement that also matches the action (wildcards `*` and `?`; actions ignore case)."""
+
+    def matches(allow: Allow, resource: str) -> bool:
+        return any(fnmatch.fnmatch(need.action.lower(), a.lower()) for a in allow.actions) and any(
+            fnmatch.fnmatchcase(resource, r) for r in allow.resources
+        )
+
+    return all(any(matches(s, r) for s in statements) for r in need.resources)
+
+
+def denied(statements: list[Allow], needs: list[Need]) -> list[str]:
+    return sorted(
+        {f"{n.action} on {', '.join(n.resources)}" for n in needs if not allows(statements, n)}
+    )
+
+
+def needs(call, region: str, workgroup: str) -> list[Need]:
+    """What IAM checks for one recorded call (tests.athena_contract.recorder.ApiCall)."""
+    params, operation = call.params, call.operation
+    action = f"{call.service}:{operation}"
+    if call.service == "sts" and operation == "GetCallerIdentity":
+        return []  # allowed to every principal
+    if call.service == "athena":
+        group = params.get("WorkGroup", workgroup)
+        return [Need(action, (f"arn:{PARTITION}:athena:{region}:{ACCOUNT}:workgroup/{group}",))]
+    if call.service == "glue":
+        return [Need(action, _glue_resources(operation, params, region))]
+    if call.service == "s3":
+        bucket = f"arn:{PARTITION}:s3:::{params.get('Bucket', '')}"
+        if operation in ("ListObjects", "ListObjectsV2"):
+            return [Need("s3:ListBucket", (bucket,))]
+        if operation == "GetBucketLocation":
+            return [Need(action, (bucket,))]
+        if operation == "DeleteObjects":
+            return [Need("s3:DeleteObject", tuple(f"{bucket}/{k}" for k in params["Keys"]))]
+        if operation == "HeadObject":
+            return [Need("s3:GetObject", (f"{bucket}/{params['Key']}",))]
+        return [Need(action, (f"{bucket}/{params['Key']}",))]
+    return [Need(action, ("*",))]
+
+
+def _glue_resources(operation: str, params: dict, region: str) -> tuple[str, ...]:
+    """Glue checks the catalog, the database and the table a call names (all of them)."""
+    arn = f"arn:{PARTITION}:glue:{region}:{ACCOUNT}"
+    if operation == "GetDatabases":
+        return (f"{arn}:catalog",)
+    if operation in ("GetDatabase", "CreateDatabase", "UpdateDatabase", "DeleteDatabase"):
+        return (f"{arn}:catalog", f"{arn}:database/{params['Name']}")
+    database = params["DatabaseName"]
+    table = params.get("TableName") or params.get("Name") or "*"
+    return (f"{arn}:catalog", f"{arn}:database/{database}", f"{arn}:table/{database}/{table}")
