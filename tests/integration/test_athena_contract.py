@@ -123,12 +123,9 @@ def test_every_aws_call_of_the_runs_is_allowed_by_the_functions_role(runs):
     assert {name: denied for name, denied in denied_calls(runs).items() if denied} == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: dbt-athena names every incremental model's temporary table "
-    "<model>__dbt_tmp, whatever the run key (issue 14: tmp relation names unique per run)",
-)
 def test_runs_with_different_run_keys_create_different_relations(runs):
+    """dbt-athena's merge builds a temporary table per model (`<model>__dbt_tmp` unless the
+    model sets unique_tmp_table_suffix, as dbt_project.yml does for every merged model)."""
     shared = set(model_configs(runs["daily"].invocations[-1]))  # the models' own relations
     daily = checks.created_relations(s.sql for s in runs["daily"].statements())
     backfill = checks.created_relations(s.sql for s in runs["backfill"].statements())
