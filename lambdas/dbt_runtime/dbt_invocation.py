@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from dbt_runtime import athena_scans
 from dbt_runtime.lambda_compat import ensure_dbt_can_lock
 from dbt_runtime.settings import Settings
 
@@ -79,6 +80,9 @@ class DbtOutcome:
     # dbt_invocations row is made of.
     metadata: dict = field(default_factory=dict)
     args: dict = field(default_factory=dict)
+    # Athena: the bytes every statement of each node scanned (dbt_runtime.athena_scans); None
+    # on the local target, which scans no bytes it could report.
+    bytes_scanned: dict[str, int] | None = None
 
 
 def prepare_project(settings: Settings) -> Path:
@@ -119,9 +123,14 @@ def run(
     target_path = settings.tmp_dir / "dbt_target"
     run_results_file = target_path / "run_results.json"
     run_results_file.unlink(missing_ok=True)
+    counting = settings.target == "athena"
+    if counting:
+        athena_scans.install()
+        athena_scans.take()  # nothing of an earlier invocation of this environment
     started = time.monotonic()
     result = _invoke(settings, [*command, *(["--full-refresh"] if full_refresh else [])], dbt_vars)
     elapsed = time.monotonic() - started
+    scanned = athena_scans.take() if counting else None
     exception = repr(result.exception) if result.exception else None
     if not run_results_file.exists():
         return DbtOutcome(
@@ -149,6 +158,7 @@ def run(
         full_refresh=full_refresh,
         metadata=metadata,
         args=run_results.get("args") or {},
+        bytes_scanned=scanned,
     )
 
 

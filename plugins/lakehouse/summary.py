@@ -142,6 +142,8 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         scanned = ""
         if athena and model.get("bytes_scanned") is not None:
             scanned = f"  scanned {_bytes(model['bytes_scanned'])}"
+        elif athena and model.get("status") == "success":
+            scanned = "  scanned unknown"  # not counted: never shown as 0
         elif not athena and model.get("rows_read") is not None:
             scanned = f"  read {model['rows_read']} rows"
         lines.append(

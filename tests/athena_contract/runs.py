@@ -45,6 +45,8 @@ class Invocation:
     success: bool
     recorder: Recorder
     manifest: dict
+    # what the dbt runtime counts per node (dbt_runtime.athena_scans), as the Lambda does
+    scanned: dict
 
 
 class Account:
@@ -63,7 +65,10 @@ class Account:
         import json
 
         from dbt.cli.main import dbtRunner
+        from dbt_runtime import athena_scans
 
+        athena_scans.install()
+        athena_scans.take()
         recorder = recorder or Recorder()
         target = self.work / "target"
         with recording(recorder):
@@ -80,7 +85,8 @@ class Account:
             )  # fmt: skip
         manifest_file = target / "manifest.json"
         manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
-        return Invocation(args, dbt_vars, bool(result.success), recorder, manifest)
+        scanned = athena_scans.take()
+        return Invocation(args, dbt_vars, bool(result.success), recorder, manifest, scanned)
 
 
 @contextmanager

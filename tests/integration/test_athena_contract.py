@@ -132,27 +132,27 @@ def test_runs_with_different_run_keys_create_different_relations(runs):
     assert checks.colliding_relations(daily, backfill, shared) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: dbt-athena reports the bytes scanned by a model's last statement only "
-    "(the MERGE), not its temporary table's CTAS nor its pre-hook (issue 14: bytes scanned "
-    "per model counts every statement of the model)",
-)
 def test_the_bytes_a_model_reports_count_every_statement_it_ran(runs):
-    """The recorder answers each statement with DataScannedInBytes = its length; dbt-athena
-    reports a model's total in a last `select '{"rowcount":..,"data_scanned_in_bytes":..}'`."""
+    """The recorder answers each statement with DataScannedInBytes = its length. dbt-athena's
+    own figure (its last `select '{"rowcount":..,"data_scanned_in_bytes":..}'`) is the MERGE's
+    alone; what the dbt runtime records (dbt_runtime.athena_scans) counts every statement of
+    the model: its temporary table's CTAS and its pre-hook too."""
+    daily = runs["daily"]
     by_model: dict[str, list[str]] = {}
-    for statement in runs["daily"].statements():
-        node = re.search(r'"node_id": "model\.\w+\.(\w+)"', statement.sql)
+    for statement in daily.statements():
+        node = re.search(r'"node_id": "(model\.\w+\.\w+)"', statement.sql)
         if node:
             by_model.setdefault(node.group(1), []).append(statement.sql)
-    mismatched = {}
+    counted = {k: v for i in daily.invocations for k, v in i.scanned.items()}
+    undercounted = []
     for model, sql in by_model.items():
         reported = re.search(r'"data_scanned_in_bytes":(\d+)', sql[-1])
-        scanned = sum(len(s) for s in sql[:-1])
+        scanned = sum(len(s) for s in sql if not re.search(r"select\s+'\{\"rowcount\"", s))
+        assert counted.get(model) == scanned, model
         if reported and int(reported.group(1)) != scanned:
-            mismatched[model] = (int(reported.group(1)), scanned)
-    assert mismatched == {}
+            undercounted.append(model.split(".")[-1])
+    # the finding the runtime's count exists for: dbt-athena's figure misses statements
+    assert {"fct_events", "quarantined_events"} <= set(undercounted)
 
 
 # -- each check fails on the defect it exists for -------------------------------------------

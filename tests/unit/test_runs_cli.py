@@ -159,6 +159,11 @@ def test_athena_models_show_bytes_scanned():
     record["stages"]["dbt_marts"] = json.dumps(marts)
     text = summary.format_run(record)
     assert "scanned 5.0 MB" in text
+    # a model whose bytes nobody counted reads as unknown, never as 0
+    marts["models"][0]["bytes_scanned"] = None
+    marts["models"][0]["status"] = "success"
+    record["stages"]["dbt_marts"] = json.dumps(marts)
+    assert "scanned unknown" in summary.format_run(record)
 
 
 def test_a_failed_run_shows_its_stage_error_cause_and_failing_tests():

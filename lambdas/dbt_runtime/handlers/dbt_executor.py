@@ -115,9 +115,11 @@ def _model_records(settings: Settings, outcome: dbt_invocation.DbtOutcome) -> li
                 "rows": rows if rows is not None and rows >= 0 else None,
                 "duration_s": round(result.get("execution_time") or 0.0, 3),
                 "message": result.get("message"),
-                # dbt-athena reports the bytes Athena scanned; locally DuckDB's profiler counts
+                # On Athena the bytes every statement of the model scanned (its temporary
+                # table and hooks too: dbt-athena's own figure is its last statement's);
+                # unknown (None) where nothing was counted. Locally DuckDB's profiler counts
                 # the rows the model's build query scanned (the iceberg_table materialization).
-                "bytes_scanned": response.get("data_scanned_in_bytes"),
+                "bytes_scanned": (outcome.bytes_scanned or {}).get(result["unique_id"]),
                 "rows_read": rows_read(settings, outcome.invocation_id, node.get("alias")),
             }
         )
