@@ -2,7 +2,7 @@
     source_file, line_number (1-based; null where the engine cannot tell), line, decodable.
     Reading lines rather than JSON is what lets staging quarantine a bad line instead of failing
     the whole read (and the run) on it; the JSON is parsed in SQL (macros/raw_json.sql).
-    Callers filter with raw_partition_filter() as for raw_source(). -#}
+    Callers filter with raw_partition_filter(), which is what prunes partitions on Athena. -#}
 {% macro raw_lines(table_name) -%}
   {{ return(adapter.dispatch('raw_lines')(table_name)) }}
 {%- endmacro %}
