@@ -180,18 +180,8 @@ def provision(
         (names.curated_database, f"s3://{names.curated_bucket}/{names.curated_database}/"),
         (names.elementary_database, f"s3://{names.curated_bucket}/{names.elementary_database}/"),
     ):
-        # As Terraform's catalog module: new tables governed by IAM alone (Lake Formation).
-        iam_only = [
-            {"Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"},
-             "Permissions": ["ALL"]}
-        ]  # fmt: skip
         _ignore_exists(
-            glue.create_database,
-            DatabaseInput={
-                "Name": database,
-                "LocationUri": location,
-                "CreateTableDefaultPermissions": iam_only,
-            },
+            glue.create_database, DatabaseInput={"Name": database, "LocationUri": location}
         )
     _ignore_exists(
         glue.create_crawler,

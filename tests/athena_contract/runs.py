@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from local.naming import resource_names
+from local.provision import lambda_environment
 from tests.athena_contract.recorder import Recorder, recording
 
 REGION = "us-east-1"
@@ -21,15 +22,10 @@ WORKGROUP = "lakehouse-ci"  # terraform/modules/naming: athena_workgroup
 CURATED = NAMES.curated_database
 # The raw zone's lines tables and their folders in the raw bucket.
 RAW_LINES_TABLES = {"events_lines": "events", "users_lines": "users"}
-# The function's environment as Terraform sets it (terraform/modules/workflow: lambda_environment).
+# The function's environment (the contract both provisioners set), on the athena target with
+# the workgroup Terraform adds.
 ENVIRONMENT = {
-    "DBT_TARGET": "athena",
-    "CURATED_DATABASE": CURATED,
-    "RAW_DATABASE": NAMES.raw_database,
-    "ELEMENTARY_DATABASE": NAMES.elementary_database,
-    "CURATED_BUCKET": NAMES.curated_bucket,
-    "RAW_BUCKET": NAMES.raw_bucket,
-    "ATHENA_RESULTS_S3": f"s3://{NAMES.query_results_bucket}/",
+    **lambda_environment(NAMES, "athena", str(Path(__file__).parents[2] / "dbt_project")),
     "ATHENA_WORKGROUP": WORKGROUP,
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,

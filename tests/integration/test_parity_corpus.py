@@ -5,8 +5,6 @@ Python counts from the bytes (CR, CRLF, BOM, U+0001, invalid UTF-8) equal the ro
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import boto3
 import pytest
 
@@ -14,16 +12,6 @@ from tests.parity import corpus as parity
 
 pytestmark = pytest.mark.integration
 OUTCOME_COLUMNS = ("source_file", "disposition", "reason", "event_id", "event_ts", "revenue")
-
-
-def lambda_context(name: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        function_name=name,
-        memory_limit_in_mb=3008,
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        aws_request_id="parity-corpus",
-        get_remaining_time_in_millis=lambda: 900_000,
-    )
 
 
 @pytest.fixture
@@ -35,6 +23,8 @@ def staged(lambda_env, tmp_path, monkeypatch):
     from dbt_runtime.dbt_invocation import Interval
     from dbt_runtime.handlers import dbt_executor
     from dbt_runtime.settings import Settings
+
+    from local.lambda_bootstrap import LambdaContext
 
     repo = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("DBT_PROJECT_DIR", str(repo / "dbt_project"))
@@ -50,7 +40,8 @@ def staged(lambda_env, tmp_path, monkeypatch):
         "run_key": "rparitycorpus",
         "interval": corpus.interval,
     }
-    record = dbt_executor.handler(event, lambda_context(lambda_env.dbt_executor_function))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", lambda_env.dbt_executor_function)
+    record = dbt_executor.handler(event, LambdaContext(timeout_s=900))
     settings = Settings.from_env().for_run(event["run_key"])
     dbt_vars = dbt_invocation.dbt_vars(settings, event, Interval.from_event(event))
     sql = parity.OUTCOMES_SQL.format(table="{{ ref('stg_raw_event_lines') }}")
