@@ -19,6 +19,7 @@ class ResourceNames:
     query_results_bucket: str
     runs_table: str
     raw_database: str
+    crawled_database: str
     curated_database: str
     elementary_database: str
     raw_crawler: str
@@ -47,6 +48,7 @@ def resource_names(prefix: str, environment: str) -> ResourceNames:
         query_results_bucket=f"{dash}-query-results",
         runs_table=f"{dash}-runs",
         raw_database=f"{under}_raw",
+        crawled_database=f"{under}_raw_crawled",
         curated_database=f"{under}_curated",
         elementary_database=f"{under}_elementary",
         raw_crawler=f"{dash}-raw",

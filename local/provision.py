@@ -177,6 +177,7 @@ def provision(
     glue = client("glue", endpoint_url)
     for database, location in (
         (names.raw_database, f"s3://{names.raw_bucket}/"),
+        (names.crawled_database, f"s3://{names.raw_bucket}/"),
         (names.curated_database, f"s3://{names.curated_bucket}/{names.curated_database}/"),
         (names.elementary_database, f"s3://{names.curated_bucket}/{names.elementary_database}/"),
     ):
@@ -187,7 +188,9 @@ def provision(
         glue.create_crawler,
         Name=names.raw_crawler,
         Role=lambda_role_arn,
-        DatabaseName=names.raw_database,
+        # As on AWS (terraform/modules/catalog): the crawler's own database, never the one of
+        # the lines tables over the same folders.
+        DatabaseName=names.crawled_database,
         Targets={
             "S3Targets": [
                 {"Path": f"s3://{names.raw_bucket}/events/"},

@@ -34,6 +34,7 @@ module "catalog" {
   source = "../../modules/catalog"
 
   raw_database           = module.naming.raw_database
+  crawled_database       = module.naming.crawled_database
   curated_database       = module.naming.curated_database
   elementary_database    = module.naming.elementary_database
   raw_crawler            = module.naming.raw_crawler

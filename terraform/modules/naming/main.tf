@@ -15,6 +15,7 @@ locals {
     query_results_bucket   = "${local.dash}-query-results${local.bucket}"
     runs_table             = "${local.dash}-runs"
     raw_database           = "${local.under}_raw"
+    crawled_database       = "${local.under}_raw_crawled"
     curated_database       = "${local.under}_curated"
     elementary_database    = "${local.under}_elementary"
     raw_crawler            = "${local.dash}-raw"

@@ -38,6 +38,11 @@ output "raw_database" {
   value       = local.names.raw_database
 }
 
+output "crawled_database" {
+  description = "Name: crawled_database."
+  value       = local.names.crawled_database
+}
+
 output "curated_database" {
   description = "Name: curated_database."
   value       = local.names.curated_database

@@ -23,8 +23,8 @@ run "plain_rule_matches_local_names" {
   }
 
   assert {
-    condition     = length(output.names) == 14
-    error_message = "names must hold exactly local/naming.py's 14 names"
+    condition     = length(output.names) == 15
+    error_message = "names must hold exactly local/naming.py's 15 names"
   }
 }
 
