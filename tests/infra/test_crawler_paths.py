@@ -129,9 +129,7 @@ def test_no_crawler_folder_overlaps_a_terraform_table_of_its_database(
 def test_a_crawler_writing_the_lines_tables_database_fails_the_check(
     terraform_runner, module_copies
 ):
-    result = run_overlap_test(
-        terraform_runner, module_copies["catalog_paths_defect"], "catalog"
-    )
+    result = run_overlap_test(terraform_runner, module_copies["catalog_paths_defect"], "catalog")
     assert result.returncode != 0
     outcome = _outcome(result)
     assert "a crawler would adopt these tables" in outcome
