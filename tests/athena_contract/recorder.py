@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import botocore.client
 import botocore.exceptions
 import sqlglot
 from sqlglot import exp
@@ -326,37 +324,3 @@ def _execution(execution_id: str, statement: Statement) -> dict:
         "Status": status,
         "Statistics": {"DataScannedInBytes": len(statement.sql)},
     }
-
-
-@contextmanager
-def recording(recorder: Recorder) -> Iterator[Recorder]:
-    """Route every botocore call of this process through the recorder (inside mock_aws).
-
-    The seam is BaseClient._make_api_call: dbt-athena builds its own boto3 sessions and
-    clients, so a per-session event hook would miss most of them; below this method moto
-    answers every service but Athena's query execution, which moto cannot run."""
-    original = botocore.client.BaseClient._make_api_call
-    glue = {"client": None}
-
-    def glue_call(operation: str, params: dict) -> dict:
-        if glue["client"] is None:
-            import boto3
-
-            glue["client"] = boto3.client("glue", region_name="us-east-1")
-        return original(glue["client"], operation, params)
-
-    def make_api_call(client, operation_name, api_params):
-        service = client.meta.service_model.service_name
-        recorder.calls.append(ApiCall(service, operation_name, key_params(api_params)))
-        if service == "athena":
-            answer = recorder.answer(operation_name, api_params)
-            if answer is not None:
-                return answer
-        return original(client, operation_name, api_params)
-
-    recorder.bind(glue_call)
-    botocore.client.BaseClient._make_api_call = make_api_call
-    try:
-        yield recorder
-    finally:
-        botocore.client.BaseClient._make_api_call = original

@@ -11,9 +11,11 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
+from local.aws import CREDENTIALS_ENV
 from local.naming import resource_names
 from local.provision import lambda_environment
-from tests.athena_contract.recorder import Recorder, recording
+from tests.athena_contract import gateway
+from tests.athena_contract.recorder import Recorder
 
 REGION = "us-east-1"
 # The names Terraform gives an environment (the naming rule), here environment `ci`.
@@ -29,6 +31,7 @@ ENVIRONMENT = {
     "ATHENA_WORKGROUP": WORKGROUP,
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
+    **CREDENTIALS_ENV,
 }
 
 
@@ -48,9 +51,10 @@ class Invocation:
 class Account:
     """One emulated AWS account: its catalog outlives the invocations run in it."""
 
-    def __init__(self, project: Path, work: Path):
+    def __init__(self, project: Path, work: Path, aws: gateway.Gateway):
         self.project = project
         self.work = work
+        self.aws = aws
 
     def invoke(
         self,
@@ -67,7 +71,7 @@ class Account:
         athena_scans.take()
         recorder = recorder or Recorder()
         target = self.work / "target"
-        with recording(recorder):
+        with self.aws.recording(recorder):
             result = dbtRunner().invoke(
                 [
                     *args,
@@ -90,17 +94,15 @@ def account(project: Path, work: Path) -> Iterator[Account]:
     """moto with the buckets, Glue databases and Athena workgroup Terraform creates (the
     workgroup enforces its result location, which changes what dbt-athena writes), and the
     function's environment."""
-    import boto3
-    from moto import mock_aws
-
-    saved = {key: os.environ.get(key) for key in ENVIRONMENT}
+    saved = {key: os.environ.get(key) for key in (*ENVIRONMENT, "AWS_ENDPOINT_URL")}
     os.environ.update(ENVIRONMENT)
     try:
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
+        with gateway.serve() as aws:
+            os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
+            s3 = aws.client("s3")
             for bucket in (NAMES.raw_bucket, NAMES.curated_bucket, NAMES.query_results_bucket):
                 s3.create_bucket(Bucket=bucket)
-            glue = boto3.client("glue", region_name=REGION)
+            glue = aws.client("glue")
             for database in (CURATED, NAMES.raw_database, NAMES.elementary_database):
                 glue.create_database(DatabaseInput={"Name": database})
             for table, folder in RAW_LINES_TABLES.items():  # terraform/modules/catalog
@@ -116,14 +118,14 @@ def account(project: Path, work: Path) -> Iterator[Account]:
                         },
                     },
                 )
-            boto3.client("athena", region_name=REGION).create_work_group(
+            aws.client("athena").create_work_group(
                 Name=WORKGROUP,
                 Configuration={
                     "ResultConfiguration": {"OutputLocation": ENVIRONMENT["ATHENA_RESULTS_S3"]},
                     "EnforceWorkGroupConfiguration": True,
                 },
             )
-            yield Account(project, work)
+            yield Account(project, work, aws)
     finally:
         for key, value in saved.items():
             if value is None:
