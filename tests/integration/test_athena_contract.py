@@ -61,7 +61,8 @@ def merge_problems(invocations) -> list[str]:
 
 def test_each_run_takes_the_code_path_it_takes_on_aws(runs):
     for name, run in runs.items():
-        assert all(i.success for i in run.invocations), name
+        failed = [(i.args, i.answer) for i in run.invocations if not i.success]
+        assert not failed, (name, failed)
 
     def statements(name, pattern):
         return [s for s in runs[name].statements() if re.search(pattern, s.sql, re.I | re.M)]
@@ -73,7 +74,8 @@ def test_each_run_takes_the_code_path_it_takes_on_aws(runs):
     marts = {"fct_events", "dim_users", "daily_metrics", "quarantined_events"}
     assert merged("daily") == merged("redrive") == merged("backfill") == marts
     assert merged("first") == merged("full_refresh") == set()
-    assert len(statements("tests", r"count\(\*\) as failures")) == len(runs["tests"].statements())
+    tests = runs["tests"].invocations[0].recorder.statements
+    assert [s for s in tests if not re.search(r"count\(\*\) as failures", s.sql)] == []
     # the backfill: Athena refused the merge of 123 partitions; dbt-athena then read them and
     # merged in batches of at most 100
     refused = [s for s in runs["backfill"].statements() if s.failed]
