@@ -107,6 +107,29 @@ def hive_tables(statements: Iterable[str], database: str) -> list[str]:
     return problems
 
 
+def misplaced_tables(statements: Iterable[str], bucket: str) -> list[str]:
+    """Each table a CTAS creates keeps its data in a folder of its own under its database's
+    folder: s3://<bucket>/<database>/<table>/<unique>, dbt-athena's `schema_table_unique`
+    naming under the profile's s3_data_dir (the bucket's root). A database's folder is what
+    its writer's role may write (terraform/modules/workflow: WriteOwnPrefix). The table
+    dbt-athena builds to swap in for a model (`<model>__ha`) writes under the model's name."""
+    from tests.athena_contract.recorder import ctas_properties
+
+    problems = []
+    for sql in statements:
+        for tree in parsed(sql):
+            if not (isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression):
+                continue
+            found = ctas_properties(tree)
+            location = found.get("location") or found.get("external_location") or ""
+            name = tree.this.name.removesuffix("__ha")
+            folder = f"s3://{bucket}/{tree.this.db}/{name}/"
+            unique = location.removeprefix(folder)
+            if unique == location or not unique or "/" in unique.rstrip("/"):
+                problems.append(f"{tree.this.db}.{tree.this.name}: {location or 'no location'}")
+    return problems
+
+
 def merge_window(dbt_vars: dict, project_vars: dict) -> tuple[str, str]:
     """The run's merge window (dbt_project/macros/merge_window.sql), computed independently."""
     lookback = int(dbt_vars.get("lookback_days", project_vars["lookback_days"]))

@@ -60,13 +60,24 @@ def handler(request: dict) -> dict:
         return {"error": type(exc).__name__, "message": str(exc)}
 
 
+def environment(request: dict) -> dict:
+    """Where this interpreter's packages come from, and which of the others' it can import."""
+    from importlib.util import find_spec
+
+    return {
+        "prefix": sys.prefix,
+        "importable": [m for m in request["modules"] if find_spec(m) is not None],
+    }
+
+
 def main() -> int:
     sys.path.insert(0, str(LAMBDAS))
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     for line in sys.stdin:
         request = json.loads(line)
-        answer = {"dbt": dbt, "handler": handler}[request["op"]](request)
+        serve = {"dbt": dbt, "handler": handler, "environment": environment}[request["op"]]
+        answer = serve(request)
         answers.write(json.dumps(answer, default=str) + "\n")
         answers.flush()
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -152,6 +153,8 @@ def serve() -> Iterator[Gateway]:
     )
     from werkzeug.serving import make_server
 
+    # one line per request of a run's thousands would bury a failure's output
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     middleware = RecordingMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         "127.0.0.1", 0, middleware, threaded=True, request_handler=MotoRequestHandler

@@ -18,7 +18,7 @@ from sqlglot import exp
 # What a policy (or a reader) needs to know about a call: the resource it names.
 KEY_PARAMS = (
     "Bucket", "Key", "Prefix", "DatabaseName", "Name", "TableName", "WorkGroup",
-    "QueryExecutionId", "CatalogId",
+    "QueryExecutionId", "CatalogId", "CopySource",
 )  # fmt: skip
 # The dbt runtime's accounting queries, by a column only each has.
 _ACCOUNTING = re.compile(r"\bas (unreadable_objects|in_quarantine)\b")
@@ -121,10 +121,11 @@ class Recorder:
         unpartitioned) fails the first time it writes its table."""
         if not self.too_many_partitions or tree is None:
             return False
+        properties = ctas_properties(tree) if isinstance(tree, exp.Create) else {}
         writes_partitions = (
             isinstance(tree, exp.Create)
             and tree.kind == "TABLE"
-            and _properties(tree).get("partitioning", _properties(tree).get("partitioned_by"))
+            and properties.get("partitioning", properties.get("partitioned_by"))
         ) or (isinstance(tree, exp.Merge) and self._is_partitioned(tree.this))
         if writes_partitions and tree.this.name not in self._refused:
             self._refused.add(tree.this.name)
@@ -189,7 +190,7 @@ class Recorder:
         return None
 
     def _create_table(self, tree: exp.Create, database: str) -> None:
-        properties = _properties(tree)
+        properties = ctas_properties(tree)
         partitions = properties.get("partitioning") or properties.get("partitioned_by") or ""
         iceberg = properties.get("table_type", "hive").lower() == "iceberg"
         location = properties.get("location") or properties.get("external_location") or ""
@@ -298,7 +299,7 @@ def _parsed(sql: str) -> exp.Expression | None:
     return trees[0] if len(trees) == 1 else None
 
 
-def _properties(tree: exp.Create) -> dict[str, str]:
+def ctas_properties(tree: exp.Create) -> dict[str, str]:
     """A CTAS's WITH (...) properties, values as written (strings unquoted, arrays as SQL)."""
     found = {}
     named = {exp.LocationProperty: "location", exp.FileFormatProperty: "format"}

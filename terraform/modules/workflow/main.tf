@@ -12,10 +12,13 @@ locals {
   # Where the dbt-executor keeps each dbt invocation's artifacts for the test-executor, which
   # records them in Elementary's tables (local/provision.py's DBT_ARTIFACTS_PREFIX), and the
   # digest of the raw objects each run parsed, which a redrive reads (dbt_runtime.raw_inputs).
+  # The test-executor keeps its own `dbt test`'s artifacts there too, then records the
+  # execution's from there: without PutObject it failed on AWS at its first run (found by the
+  # contract harness, which checks the handlers' own calls against this policy).
   dbt_artifacts_prefix = "dbt_artifacts"
   dbt_artifacts_access = {
     dbt_executor  = ["s3:PutObject", "s3:GetObject"]
-    test_executor = ["s3:GetObject"]
+    test_executor = ["s3:PutObject", "s3:GetObject"]
   }
 
   # ONE dbt runtime image; each function selects its handler through image_config.command.

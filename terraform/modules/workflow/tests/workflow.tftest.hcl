@@ -100,10 +100,10 @@ run "one_image_two_handlers" {
   assert {
     condition = (
       one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
-      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:GetObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
       one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "DbtArtifacts"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/*"])
     )
-    error_message = "the dbt-executor writes the dbt artifacts (and reads its runs' raw digests), the test-executor reads them"
+    error_message = "the dbt-executor writes the dbt artifacts (and reads its runs' raw digests), the test-executor reads them and writes its own"
   }
 
   assert {
