@@ -172,7 +172,7 @@ def test_the_functions_own_calls_are_recorded_and_checked(runs):
 def test_every_table_keeps_its_data_under_its_database_and_name(runs):
     """dbt-athena's data path is <s3_data_dir>/<schema>/<table>/<uuid>: the profile once gave
     s3_data_dir with the database in it, and every table was written under
-    <database>/<database>/, outside the folder the role may write."""
+    <database>/<database>/."""
     assert checks.misplaced_tables(all_sql(runs), NAMES.curated_bucket) == []
     doubled = f"{CURATED}/{CURATED}/"
     assert checks.misplaced_tables(
