@@ -49,7 +49,8 @@ $(VENVS)/local/.installed: requirements/local.lock | $(UV)
 	touch $@
 
 # The Lambda image's packages alone (lambdas/requirements.lock, what the Dockerfile installs):
-# tests/integration/test_runtime_image.py runs the functions' Athena path in it.
+# the Athena contract harness (tests/athena_contract) and tests/integration/test_runtime_image.py
+# run the functions' code in it.
 $(VENVS)/image/.installed: lambdas/requirements.lock | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/image
 	VIRTUAL_ENV=$(VENVS)/image $(UV) pip sync --quiet lambdas/requirements.lock
