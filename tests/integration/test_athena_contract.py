@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
 from sqlglot import exp
 
-from tests.athena_contract import checks, iam
+from tests.athena_contract import checks, gateway, iam
+from tests.athena_contract.recorder import ApiCall
 from tests.athena_contract.runs import (
     CURATED,
     NAMES,
@@ -295,3 +297,21 @@ def test_the_other_checks_fail_on_what_they_forbid():
     assert checks.colliding_relations({"a__dbt_tmp", "m"}, {"a__dbt_tmp", "m"}, {"m"}) == [
         "a__dbt_tmp"
     ]
+
+
+def test_the_gateway_reads_s3s_operations_off_the_wire():
+    """pyarrow's S3 client (pyiceberg's data files) never passes through botocore: its
+    requests are named from their method, path and query alone."""
+    key = {"Bucket": "b", "Key": "db/t/data/x.parquet"}
+    listed = {"Bucket": "b", "Prefix": "db/"}
+    cases = {
+        ("GET", "/b", "list-type=2&prefix=db/"): ("ListObjectsV2", listed),
+        ("HEAD", "/b/db/t/data/x.parquet", ""): ("HeadObject", key),
+        ("POST", "/b/db/t/data/x.parquet", "uploads"): ("CreateMultipartUpload", key),
+        ("PUT", "/b/db/t/data/x.parquet", "partNumber=1&uploadId=u"): ("UploadPart", key),
+    }
+    for (method, path, query), expected in cases.items():
+        parsed = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        assert gateway.s3_call(method, path, parsed, {}, b"") == expected
+    unsigned = ApiCall("unsigned", "GET", {"Key": "/b/k"})
+    assert iam.denied(iam.policy("dbt_executor", POLICY_VARS, REGION), [unsigned], REGION, "w")
