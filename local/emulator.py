@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote
 
-from local import faults
+from local import faults, terraform_compat
 from local.aws import CREDENTIALS_ENV, REGION
 
 _CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"}
@@ -69,6 +69,8 @@ class LambdaInvokeMiddleware:
         return faults.error_response(rule, call.protocol, start_response)
 
     def _serve(self, environ, start_response):
+        if terraform_compat.handles(environ):
+            return terraform_compat.answer(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET") in _CRAWLER_READS:
             return self._fix_crawler_status(environ, start_response)
         match = _INVOKE_RE.match(environ.get("PATH_INFO", ""))

@@ -161,6 +161,7 @@ class TerraformRunner:
 
     def __init__(self, tf: Terraform, mirror: Path, workdir: Path):
         self.tf = tf
+        self.mirror = mirror
         self.workdir = workdir
         copy_root = workdir / "repo"
         shutil.copytree(
