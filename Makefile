@@ -15,7 +15,8 @@ export UV_COMPILE_BYTECODE := 1
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down report airflow runs package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra
+        stack-up stack-down report airflow runs package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra \
+        test-terraform-emulator
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -144,6 +145,11 @@ XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations
 
 test-e2e: install $(VENVS)/bench/.installed
 	$(LOCAL_PY) -m pytest $(XDIST) -m e2e tests
+
+# terraform/environments/sandbox applied to a private emulator and compared with the local
+# provisioner (about three minutes; part of test-infra and of make test).
+test-terraform-emulator: install
+	$(LOCAL_PY) -m pytest tests/infra/test_terraform_on_emulator.py
 
 test-infra: install install-infra
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra

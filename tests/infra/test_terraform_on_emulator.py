@@ -41,9 +41,20 @@ SERVICES = (
 KNOWN_DIFFERENCES = {
     ("functions", "dbt_executor_function", "role"): "one shared role locally, one per function",
     ("functions", "test_executor_function", "role"): "one shared role locally, one per function",
-    ("functions", "dbt_executor_function", "memory"): "a literal locally, var.memory_size there",
-    ("functions", "test_executor_function", "memory"): "a literal locally, var.memory_size there",
     ("crawler", "raw", "role"): "the crawler runs as the Lambda role locally",
+    ("functions", "dbt_executor_function", "environment_keys"): (
+        "ATHENA_WORKGROUP only on AWS: the local target is DuckDB and there is no workgroup"
+    ),
+    ("functions", "test_executor_function", "environment_keys"): (
+        "ATHENA_WORKGROUP only on AWS: the local target is DuckDB and there is no workgroup"
+    ),
+    ("tables", "raw_database", "names"): (
+        "events_lines/users_lines exist for Athena only: DuckDB reads the raw files directly"
+    ),
+    **{
+        ("buckets", bucket, "encryption"): "SSE-KMS on AWS, the emulator's default locally"
+        for bucket in ("raw_bucket", "curated_bucket", "query_results_bucket")
+    },
 }
 
 
@@ -144,6 +155,7 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
         key: {
             "exists": names.as_dict()[key] in {b["Name"] for b in s3.list_buckets()["Buckets"]},
             "versioning": s3.get_bucket_versioning(Bucket=names.as_dict()[key]).get("Status"),
+            "encryption": _encryption(s3, names.as_dict()[key]),
         }
         for key in ("raw_bucket", "curated_bucket", "query_results_bucket")
     }
@@ -162,7 +174,15 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
         key: {
             "location": glue.get_database(Name=names.as_dict()[key])["Database"].get("LocationUri")
         }
-        for key in ("raw_database", "curated_database", "elementary_database")
+        for key in ("raw_database", "crawled_database", "curated_database", "elementary_database")
+    }
+    tables = {
+        key: {
+            "names": sorted(
+                t["Name"] for t in glue.get_tables(DatabaseName=names.as_dict()[key])["TableList"]
+            )
+        }
+        for key in ("raw_database", "crawled_database")
     }
     crawler = glue.get_crawler(Name=names.raw_crawler)["Crawler"]
     crawlers = {
@@ -199,6 +219,7 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
         "buckets": buckets,
         "runs_table": runs_table,
         "databases": databases,
+        "tables": tables,
         "crawler": crawlers,
         "functions": functions,
         "state_machine": state_machine,
@@ -215,6 +236,14 @@ def _differences(left: dict, right: dict):
                 a, b = fields[0].get(field), fields[1].get(field)
                 if a != b:
                     yield (section, item, field), (a, b)
+
+
+def _encryption(s3, bucket: str) -> str | None:
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    except s3.exceptions.ClientError:
+        return None
+    return rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
 
 
 def _role_name(arn: str) -> str:
