@@ -158,21 +158,26 @@ def provision(
         **RUNS_TABLE_KEYS,
     )
 
+    # One role per function, for the state machine and for the crawler, named as on AWS (IAM is
+    # not enforced locally; the Athena contract harness checks the Terraform policies).
     iam = client("iam", endpoint_url)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+    services = {
+        names.dbt_executor_role: "lambda.amazonaws.com",
+        names.test_executor_role: "lambda.amazonaws.com",
+        names.state_machine_role: "states.amazonaws.com",
+        names.crawler_role: "glue.amazonaws.com",
     }
-    for role in (names.lambda_role, names.state_machine_role):
+    for role, service in services.items():
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
         _ignore_exists(iam.create_role, RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
-    lambda_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.lambda_role}"
-    states_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.state_machine_role}"
+
+    def role_arn(name: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
 
     glue = client("glue", endpoint_url)
     for database, location in (
@@ -187,7 +192,7 @@ def provision(
     _ignore_exists(
         glue.create_crawler,
         Name=names.raw_crawler,
-        Role=lambda_role_arn,
+        Role=role_arn(names.crawler_role),
         # As on AWS (terraform/modules/catalog): the crawler's own database, never the one of
         # the lines tables over the same folders.
         DatabaseName=names.crawled_database,
@@ -228,7 +233,7 @@ def provision(
     for key, handler in LAMBDA_HANDLERS.items():
         function_name = getattr(names, key)
         settings = dict(
-            Role=lambda_role_arn,
+            Role=role_arn(getattr(names, key.replace("_function", "_role"))),
             Handler=handler,
             Timeout=900,
             MemorySize=3008,
@@ -259,11 +264,15 @@ def provision(
     try:
         sfn.describe_state_machine(stateMachineArn=state_machine_arn)
         sfn.update_state_machine(
-            stateMachineArn=state_machine_arn, definition=definition, roleArn=states_role_arn
+            stateMachineArn=state_machine_arn,
+            definition=definition,
+            roleArn=role_arn(names.state_machine_role),
         )
     except ClientError:
         state_machine_arn = sfn.create_state_machine(
-            name=names.state_machine, definition=definition, roleArn=states_role_arn
+            name=names.state_machine,
+            definition=definition,
+            roleArn=role_arn(names.state_machine_role),
         )["stateMachineArn"]
 
     return Provisioned(

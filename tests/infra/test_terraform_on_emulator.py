@@ -39,9 +39,6 @@ SERVICES = (
 
 # (section, item, field) -> why local/provision.py still differs from Terraform there.
 KNOWN_DIFFERENCES = {
-    ("functions", "dbt_executor_function", "role"): "one shared role locally, one per function",
-    ("functions", "test_executor_function", "role"): "one shared role locally, one per function",
-    ("crawler", "raw", "role"): "the crawler runs as the Lambda role locally",
     ("functions", "dbt_executor_function", "environment_keys"): (
         "ATHENA_WORKGROUP only on AWS: the local target is DuckDB and there is no workgroup"
     ),

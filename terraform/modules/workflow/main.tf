@@ -27,11 +27,13 @@ locals {
   functions = {
     dbt_executor = {
       name        = var.dbt_executor_function
+      role        = var.dbt_executor_role
       handler     = "dbt_runtime.handlers.dbt_executor.handler"
       description = "dbt run on Athena (staging views, Iceberg marts)"
     }
     test_executor = {
       name        = var.test_executor_function
+      role        = var.test_executor_role
       handler     = "dbt_runtime.handlers.test_executor.handler"
       description = "dbt test on Athena, results written to Elementary's tables"
     }
@@ -141,7 +143,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 resource "aws_iam_role" "lambda" {
   for_each = local.functions
 
-  name               = "${var.lambda_role}-${replace(each.key, "_", "-")}"
+  name               = each.value.role
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = var.tags
 }

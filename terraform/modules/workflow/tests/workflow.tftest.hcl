@@ -40,7 +40,8 @@ override_resource {
 variables {
   dbt_executor_function   = "lakehouse-test-dbt-executor"
   test_executor_function  = "lakehouse-test-test-executor"
-  lambda_role             = "lakehouse-test-lambda"
+  dbt_executor_role       = "lakehouse-test-lambda-dbt-executor"
+  test_executor_role      = "lakehouse-test-lambda-test-executor"
   state_machine           = "lakehouse-test-lakehouse-raw-to-curated"
   state_machine_role      = "lakehouse-test-states"
   state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
