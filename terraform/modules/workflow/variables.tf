@@ -106,9 +106,9 @@ variable "kms_key_arn" {
 }
 
 variable "memory_size" {
-  description = "Memory (MB) of each function."
+  description = "Memory (MB) of each function; null keeps contracts/functions.json's memory_mb."
   type        = number
-  default     = 3008
+  default     = null
 }
 
 variable "ephemeral_storage_size" {
