@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "workflow" / "main.tf"
+# The module's `local.contract` (jsondecode of this file).
+FUNCTIONS_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "functions.json"
 PARTITION, ACCOUNT = "aws", "123456789012"  # moto's account
 _INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
 
@@ -93,6 +96,9 @@ def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]
         indexed = re.fullmatch(r"local\.(\w+)\[each\.key\]", expression)
         if indexed:
             return resolve(local_values[indexed.group(1)][function])
+        contract = re.fullmatch(r"local\.contract\.(\w+)", expression)
+        if contract:
+            return json.loads(FUNCTIONS_CONTRACT.read_text())[contract.group(1)]
         plain = re.fullmatch(r"local\.(\w+)", expression)
         if plain and plain.group(1) in local_values:
             return resolve(local_values[plain.group(1)])
