@@ -3,8 +3,9 @@
   python -m local.demo [--day 2026-11-20] [--events 10000]
 
 Runs the DAG's run of DAY (the run the schedule creates for it: logical date DAY 06:00 UTC, data
-interval DAY) in the foreground, as `airflow dags test` does, then prints what the run left behind, read back from the run ledger
-(DynamoDB), the Step Functions history and the Iceberg tables.
+interval DAY) in the foreground, as `airflow dags test` does, then prints what the run left
+behind, read back from the run ledger (DynamoDB), the Step Functions history and the Iceberg
+tables.
 """
 
 from __future__ import annotations

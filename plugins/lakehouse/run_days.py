@@ -82,7 +82,8 @@ def days_between(first: date, last: date) -> list[date]:
 def interval_params(day: date) -> dict:
     """The DAG params of a manual run for `day` alone (what a run without a logical date must
     pass: docs/runbooks.md)."""
-    return {"interval_start": day.isoformat(), "interval_end": (day + timedelta(days=1)).isoformat()}
+    end = day + timedelta(days=1)
+    return {"interval_start": day.isoformat(), "interval_end": end.isoformat()}
 
 
 def days_to_backfill(records: list[dict], days: list[date]) -> tuple[list[date], dict]:
