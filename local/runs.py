@@ -1,24 +1,88 @@
 """`scripts/runs`: the run ledger CLI (plugins/lakehouse/runs_cli.py) for one environment.
 
   scripts/runs list                      the local stack (.local-stack, or $LAKEHOUSE_STATE_DIR)
+  scripts/runs rerun 2026-11-20          run a day again through the local Airflow
   scripts/runs --env sandbox list        AWS: table from the naming rule, normal credentials
   scripts/runs --table NAME show RUN     AWS: that table
 
-Only the choice of table and endpoint lives here (the naming rule and the local stack are this
-side's); listing and formatting are the Airflow-side package's, shared with the DAG's logs.
+Only the choice of table and endpoint, and how the local stack's Airflow is reached, live here
+(the naming rule and the local stack are this side's); which runs a command means, listing and
+formatting are the Airflow-side package's, shared with the DAG's logs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+from datetime import date
 
 from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from local.naming import PIPELINE, resource_names
 from local.provision import REPO_ROOT
 
 LOCAL_ENV = "local"
+DAG_ID = "lakehouse_raw_to_curated"
+
+
+class LocalAirflow:
+    """The local stack's Airflow, through its CLI (scripts/airflow): the metadata database is
+    shared by `make airflow`'s scheduler and by foreground runs, so this works whether or not
+    the scheduler is up. See runs_cli.act for what each method must do."""
+
+    watch = "the Airflow UI (make airflow, http://127.0.0.1:8080 by default)"
+
+    def __init__(self, stack):
+        self.stack = stack
+
+    def _cli(self, *args: str) -> subprocess.CompletedProcess:
+        from local import airflow
+
+        return airflow.run(list(args), stack=self.stack, capture_output=True, text=True)
+
+    def _checked(self, *args: str) -> str:
+        result = self._cli(*args)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"airflow {' '.join(args[:2])} failed: {(result.stderr or result.stdout).strip()}"
+            )
+        return result.stdout
+
+    def scheduler_running(self) -> bool:
+        result = self._cli(
+            "jobs", "check", "--job-type", "SchedulerJob", "--allow-multiple", "--limit", "10"
+        )
+        return result.returncode == 0
+
+    def clear(self, run_id: str) -> bool:
+        out = self._checked("dags", "clear", DAG_ID, "--run-id", run_id, "--yes")
+        return "No matching Dag runs found" not in out
+
+    def trigger(self, conf: dict) -> str:
+        out = self._checked("dags", "trigger", DAG_ID, "--conf", json.dumps(conf), "-o", "json")
+        # The CLI prints warnings before its JSON list of the created run.
+        return json.loads(out[out.index("[") :])[0]["dag_run_id"]
+
+    def backfill(self, first: date, last: date) -> str:
+        # A backfill selects runs by logical date: the whole of each day takes the day's run,
+        # whatever hour the schedule runs at.
+        out = self._checked(
+            "backfill", "create", "--dag-id", DAG_ID,
+            "--from-date", f"{first}T00:00:00+00:00", "--to-date", f"{last}T23:59:59+00:00",
+            "--max-active-runs", "3", "--reprocess-behavior", "failed",
+        )  # fmt: skip
+        return out.strip().splitlines()[-1] if out.strip() else ""
+
+    def log(self, day: date) -> str:
+        return str(self.stack.dir / f"run-{day}.log")
+
+    def run_foreground(self, day: date, conf: dict | None) -> int:
+        from local import airflow
+
+        with open(self.log(day), "w") as log:
+            return airflow.run_day(self.stack, DAG_ID, day, conf, stdout=log, stderr=log).returncode
 
 
 def environment_options() -> argparse.ArgumentParser:
@@ -45,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     env = known.env or (None if explicit_table else LOCAL_ENV)
     defaults: dict = {"pipeline": PIPELINE}
     credentials = None
+    local_airflow = None
     if env:
         try:
             defaults["table"] = resource_names(known.prefix, env).runs_table
@@ -68,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
             "aws_access_key_id": ACCESS_KEY_ID,
             "aws_secret_access_key": SECRET_ACCESS_KEY,
         }
+        local_airflow = LocalAirflow(stack)
     return runs_cli.main(
-        argv, parents=[environment_options()], defaults=defaults, credentials=credentials
+        argv,
+        parents=[environment_options()],
+        defaults=defaults,
+        credentials=credentials,
+        airflow=local_airflow,
     )
 
 

@@ -55,7 +55,7 @@ def run_for_day(records: list[dict], day: date) -> dict:
     near = ", ".join(str(d) for d in days[-5:]) or "none"
     raise NoRunForDay(
         f"no run for day {day} in the run ledger (a run is for the first day of its interval; "
-        f"latest days with runs: {near}). Run it with: backfill {day} {day}"
+        f"latest days with runs: {near}). A day never run yet: backfill {day} {day}"
     )
 
 
