@@ -62,18 +62,18 @@ class LocalAirflow:
 
     def trigger(self, conf: dict) -> str:
         out = self._checked("dags", "trigger", DAG_ID, "--conf", json.dumps(conf), "-o", "json")
-        # The CLI prints warnings before its JSON list of the created run.
-        return json.loads(out[out.index("[") :])[0]["dag_run_id"]
+        # The CLI prints warnings (log lines, "[warning ]") before its one-line JSON list.
+        created = next(line for line in out.splitlines() if line.startswith("[{"))
+        return json.loads(created)[0]["dag_run_id"]
 
-    def backfill(self, first: date, last: date) -> str:
+    def backfill(self, first: date, last: date) -> None:
         # A backfill selects runs by logical date: the whole of each day takes the day's run,
         # whatever hour the schedule runs at.
-        out = self._checked(
+        self._checked(
             "backfill", "create", "--dag-id", DAG_ID,
             "--from-date", f"{first}T00:00:00+00:00", "--to-date", f"{last}T23:59:59+00:00",
             "--max-active-runs", "3", "--reprocess-behavior", "failed",
         )  # fmt: skip
-        return out.strip().splitlines()[-1] if out.strip() else ""
 
     def log(self, day: date) -> str:
         return str(self.stack.dir / f"run-{day}.log")

@@ -148,7 +148,8 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
 
     `airflow` is how this environment reaches Airflow: `scheduler_running()`, `clear(run_id)`
     (False when Airflow has no such run), `trigger(conf)` (the new run id),
-    `backfill(first, last)` (Airflow's backfill of logical dates on those days; what it says),
+    `backfill(first, last)` (Airflow's backfill of the runs whose logical date falls on those
+    days),
     `run_foreground(day, conf)` (the day's run without a scheduler: exit code, log) and
     `watch` (where to follow a run)."""
     records = runs.recent(args.pipeline)
@@ -185,10 +186,10 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
         return _foreground(args, runs, airflow, out, day, conf)
     days = run_days.days_between(args.first, args.last)
     if scheduled:
-        said = airflow.backfill(args.first, args.last)
+        airflow.backfill(args.first, args.last)
         print(
-            f"Created an Airflow backfill of {len(days)} day(s), {args.first} .. {args.last} "
-            f"(failed or missing days run; done days are skipped): {said}".rstrip(": "),
+            f"Created an Airflow backfill of {len(days)} day(s), {args.first} .. {args.last}: "
+            "one DAG run per day (failed or missing days run; done days are skipped).",
             file=out,
         )
         print(f"Watch: {airflow.watch}; then: runs list", file=out)
