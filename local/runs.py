@@ -54,7 +54,14 @@ class LocalAirflow:
         result = self._cli(
             "jobs", "check", "--job-type", "SchedulerJob", "--allow-multiple", "--limit", "10"
         )
-        return result.returncode == 0
+        if result.returncode != 0:
+            return False
+        # A paused DAG's cleared or triggered runs would wait for an unpause: run them here.
+        details = self._cli("dags", "details", DAG_ID, "-o", "json")
+        found = [line for line in details.stdout.splitlines() if line.startswith("[{")]
+        # The CLI's JSON gives the flag as a string ("True").
+        paused = str(json.loads(found[0])[0]["is_paused"]) == "True" if found else True
+        return details.returncode == 0 and not paused
 
     def clear(self, run_id: str) -> bool:
         out = self._checked("dags", "clear", DAG_ID, "--run-id", run_id, "--yes")

@@ -140,13 +140,15 @@ def run(args: argparse.Namespace, credentials: dict | None = None, out=None, air
 
 
 ACTIONS = ("rerun", "redrive", "backfill")
+NO_SCHEDULER = "No Airflow scheduler runs this DAG (none is running, or the DAG is paused): "
 
 
 def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
     """rerun, redrive, backfill: pick the runs from the ledger, act through `airflow`, and say
     what was done, for which day, and where to watch.
 
-    `airflow` is how this environment reaches Airflow: `scheduler_running()`, `clear(run_id)`
+    `airflow` is how this environment reaches Airflow: `scheduler_running()` (a scheduler will
+    run this DAG's runs: one is alive and the DAG is not paused), `clear(run_id)`
     (False when Airflow has no such run), `trigger(conf)` (the new run id),
     `backfill(first, last)` (Airflow's backfill of the runs whose logical date falls on those
     days),
@@ -170,7 +172,7 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
                 file=out,
             )
             return 0
-        print(f"No Airflow scheduler is running: running {what} again, here.", file=out)
+        print(NO_SCHEDULER + f"running {what} again, here.", file=out)
         return _foreground(args, runs, airflow, out, args.day, None)
     if args.command == "redrive":
         failed = run_days.redrivable(runs.get(args.pipeline, args.run_id), args.run_id)
@@ -182,7 +184,7 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
             print(f"Triggered DAG run {new}, {what}.", file=out)
             print(f"Watch: {airflow.watch}; then: runs day {day}", file=out)
             return 0
-        print(f"No Airflow scheduler is running: {what}, here.", file=out)
+        print(NO_SCHEDULER + f"{what}, here.", file=out)
         return _foreground(args, runs, airflow, out, day, conf)
     days = run_days.days_between(args.first, args.last)
     if scheduled:
@@ -198,7 +200,7 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
     for day, record in skipped.items():
         print(f"{day}: skipped, its latest run {record['run_id']} is {record['status']}", file=out)
     print(
-        f"No Airflow scheduler is running: running {len(todo)} day(s) here, one at a time.",
+        NO_SCHEDULER + f"running {len(todo)} day(s) here, one at a time.",
         file=out,
     )
     code = 0
