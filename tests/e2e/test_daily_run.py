@@ -212,3 +212,22 @@ def test_rerunning_the_day_without_a_scheduler_runs_it_here(daily_run, local_sta
     assert lakehouse.table("fct_events").num_rows == rows  # a rerun changes nothing
     dag_run = airflow_run(stack, new[0]["run_id"])
     assert str(dag_run["data_interval_start"])[:10] == str(DAY)
+
+
+def test_backfilling_without_a_scheduler_runs_the_missing_days_here(daily_run, local_stack):
+    stack, *_ = local_stack
+    *_, lakehouse = daily_run
+    earlier = date(2026, 11, 19)  # raw data written by the full refresh test, never run alone
+    rows = lakehouse.table("fct_events").num_rows
+    assert not [r for r in lakehouse.runs() if r["interval_start"] == str(earlier)]
+
+    result = runs_command(stack, "backfill", str(earlier), str(DAY))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{DAY}: skipped, its latest run " in result.stdout  # done days are not rebuilt
+    assert "running 1 day(s) here" in result.stdout
+    new = [r for r in lakehouse.runs() if r["interval_start"] == str(earlier)]
+    assert len(new) == 1 and new[0]["status"] == "SUCCEEDED", new
+    assert f"{earlier}: DAG run {new[0]['run_id']} SUCCEEDED" in result.stdout
+    assert lakehouse.table("fct_events").num_rows == rows  # already merged by the full refresh
+    dag_run = airflow_run(stack, new[0]["run_id"])
+    assert str(dag_run["logical_date"])[:16] == "2026-11-19 06:00"
