@@ -28,6 +28,7 @@ from mwaa import airflow_configuration
 
 AIRFLOW_VENV = Path(os.environ.get("AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow"))
 FOREGROUND_RUN = Path(__file__).with_name("foreground_run.py")
+DAG_ID = "lakehouse_raw_to_curated"  # dags/lakehouse_raw_to_curated.py
 
 
 def airflow_bin() -> str:

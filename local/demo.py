@@ -21,7 +21,7 @@ from local import airflow, sample_data
 from local.lakehouse import Lakehouse
 from local.stack import LocalStack
 
-DAG_ID = "lakehouse_raw_to_curated"
+DAG_ID = airflow.DAG_ID
 
 
 def run_dag_for_day(

@@ -19,12 +19,12 @@ import subprocess
 import sys
 from datetime import date
 
+from local.airflow import DAG_ID
 from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from local.naming import PIPELINE, resource_names
 from local.provision import REPO_ROOT
 
 LOCAL_ENV = "local"
-DAG_ID = "lakehouse_raw_to_curated"
 
 
 class LocalAirflow:
