@@ -3,6 +3,8 @@
   scripts/runs list                      the local stack (.local-stack, or $LAKEHOUSE_STATE_DIR)
   scripts/runs rerun 2026-11-20          run a day again through the local Airflow
   scripts/runs --env sandbox list        AWS: table from the naming rule, normal credentials
+  scripts/runs --env sandbox --mwaa lakehouse-sandbox rerun 2026-11-20
+                                         AWS: act through that MWAA environment's Airflow
   scripts/runs --table NAME show RUN     AWS: that table
 
 Only the choice of table and endpoint, and how the local stack's Airflow is reached, live here
@@ -101,7 +103,19 @@ def environment_options() -> argparse.ArgumentParser:
         "stack, any other is AWS with the normal credential chain",
     )
     options.add_argument("--prefix", default="lakehouse", help="naming prefix (lakehouse)")
+    options.add_argument(
+        "--mwaa",
+        metavar="ENVIRONMENT",
+        help="rerun/redrive/backfill through this MWAA environment's Airflow REST API "
+        "(terraform output mwaa_environment)",
+    )
     return options
+
+
+def known_region(argv: list[str]) -> str | None:
+    region = argparse.ArgumentParser(add_help=False)
+    region.add_argument("--region")
+    return region.parse_known_args(argv)[0].region
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     env = known.env or (None if explicit_table else LOCAL_ENV)
     defaults: dict = {"pipeline": PIPELINE}
     credentials = None
-    local_airflow = None
+    airflow_side = None
     if env:
         try:
             defaults["table"] = resource_names(known.prefix, env).runs_table
@@ -140,13 +154,19 @@ def main(argv: list[str] | None = None) -> int:
             "aws_access_key_id": ACCESS_KEY_ID,
             "aws_secret_access_key": SECRET_ACCESS_KEY,
         }
-        local_airflow = LocalAirflow(stack)
+        airflow_side = LocalAirflow(stack)
+    if known.mwaa and env != LOCAL_ENV:
+        import boto3
+        from lakehouse.mwaa_airflow import MwaaAirflow
+
+        region = known_region(argv)
+        airflow_side = MwaaAirflow(known.mwaa, boto3.client("mwaa", region_name=region))
     return runs_cli.main(
         argv,
         parents=[environment_options()],
         defaults=defaults,
         credentials=credentials,
-        airflow=local_airflow,
+        airflow=airflow_side,
     )
 
 

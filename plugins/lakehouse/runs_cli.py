@@ -24,6 +24,7 @@ from datetime import date
 
 from lakehouse import run_days
 from lakehouse.ledger import RunLedger, RunNotFound
+from lakehouse.mwaa_airflow import AirflowUnavailable
 from lakehouse.summary import as_json, format_run, format_runs
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace, credentials: dict | None = None, out=None, air
         if airflow is None:
             raise UsageError(
                 f"{args.command} acts through Airflow, which this command cannot reach here: "
-                "on MWAA use the REST API calls of docs/runbooks.md"
+                "on MWAA pass --mwaa ENVIRONMENT (scripts/runs) or use the REST API calls of "
+                "docs/runbooks.md"
             )
         return act(args, runs, airflow, out)
     if args.command == "day":
@@ -242,6 +244,7 @@ def main(
     except (
         UsageError,
         RunNotFound,
+        AirflowUnavailable,
         run_days.NoRunForDay,
         run_days.NotRedrivable,
         ValueError,

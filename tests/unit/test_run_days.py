@@ -212,3 +212,112 @@ def test_actions_without_airflow_say_where_to_turn(ledger_table, capsys):
     assert code == 1 and "acts through Airflow" in err and "docs/runbooks.md" in err
     with pytest.raises(SystemExit):
         act(capsys, None, "rerun", "20-11-2026")
+
+
+@pytest.fixture
+def mwaa():
+    """An MWAA client whose InvokeRestApi answers are queued: botocore's Stubber checks each
+    request's parameters against the MWAA API model."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("mwaa", region_name="us-east-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def expect(stub, method: str, path: str, body=None, status=200, answer=None, error=False):
+    params = {"Name": "lakehouse-sandbox", "Method": method, "Path": path}
+    if body is not None:
+        params["Body"] = body
+    if error:
+        stub.add_client_error(
+            "invoke_rest_api",
+            service_error_code="RestApiClientException",
+            http_status_code=400,
+            expected_params=params,
+            response_meta={},
+            modeled_fields={"RestApiStatusCode": status, "RestApiResponse": answer or {}},
+        )
+    else:
+        response = {"RestApiStatusCode": status, "RestApiResponse": answer or {}}
+        stub.add_response("invoke_rest_api", response, params)
+
+
+def test_mwaa_rerun_clears_the_days_run_through_the_rest_api(ledger_table, mwaa, capsys):
+    from lakehouse.mwaa_airflow import MwaaAirflow
+
+    client, stub = mwaa
+    run_id = succeeded_record()["run_id"]
+    expect(stub, "GET", "/dags/lakehouse_raw_to_curated", answer={"is_paused": False})
+    expect(
+        stub,
+        "POST",
+        "/dags/lakehouse_raw_to_curated/clearTaskInstances",
+        {"dag_run_id": run_id, "dry_run": False, "only_failed": False, "reset_dag_runs": True},
+        answer={"task_instances": [], "total_entries": 7},
+    )
+    code, out, _ = act(capsys, MwaaAirflow("lakehouse-sandbox", client), "rerun", "2026-11-20")
+    assert code == 0 and f"Cleared day 2026-11-20's latest run {run_id}" in out
+    assert "MWAA environment lakehouse-sandbox" in out
+
+
+def test_mwaa_redrive_and_backfill_requests(ledger_table, mwaa, capsys):
+    from lakehouse.mwaa_airflow import MwaaAirflow
+
+    client, stub = mwaa
+    airflow = MwaaAirflow("lakehouse-sandbox", client)
+    failed = failed_record()["run_id"]
+    expect(stub, "GET", "/dags/lakehouse_raw_to_curated", answer={"is_paused": False})
+    expect(
+        stub,
+        "POST",
+        "/dags/lakehouse_raw_to_curated/dagRuns",
+        {"logical_date": None, "conf": {"redrive_of": failed}},
+        answer={"dag_run_id": "manual__2026-12-06T10:00:00+00:00"},
+    )
+    code, out, _ = act(capsys, airflow, "redrive", failed)
+    assert code == 0 and "Triggered DAG run manual__2026-12-06T10:00:00+00:00" in out
+    expect(stub, "GET", "/dags/lakehouse_raw_to_curated", answer={"is_paused": False})
+    backfill = {
+        "dag_id": "lakehouse_raw_to_curated",
+        "from_date": "2026-11-01T00:00:00Z",
+        "to_date": "2026-11-07T23:59:59Z",
+        "max_active_runs": 3,
+        "reprocess_behavior": "failed",
+    }
+    expect(stub, "POST", "/backfills", backfill, answer={"id": 4})
+    code, out, _ = act(capsys, airflow, "backfill", "2026-11-01", "2026-11-07")
+    assert code == 0 and "backfill of 7 day(s)" in out
+
+
+def test_mwaa_refusals_are_one_line_errors(ledger_table, mwaa, capsys):
+    from lakehouse.mwaa_airflow import MwaaAirflow
+
+    client, stub = mwaa
+    airflow = MwaaAirflow("lakehouse-sandbox", client)
+    expect(stub, "GET", "/dags/lakehouse_raw_to_curated", answer={"is_paused": True})
+    code, _, err = act(capsys, airflow, "rerun", "2026-11-20")
+    assert code == 1 and "is paused in MWAA environment lakehouse-sandbox" in err
+    # Airflow no longer has the run: the day is triggered with its interval instead.
+    expect(stub, "GET", "/dags/lakehouse_raw_to_curated", answer={"is_paused": False})
+    run_id = succeeded_record()["run_id"]
+    clear = {"dag_run_id": run_id, "dry_run": False, "only_failed": False, "reset_dag_runs": True}
+    expect(stub, "POST", "/dags/lakehouse_raw_to_curated/clearTaskInstances", clear,
+           status=404, answer={"detail": "not found"}, error=True)  # fmt: skip
+    interval = {"interval_start": "2026-11-20", "interval_end": "2026-11-21"}
+    expect(stub, "POST", "/dags/lakehouse_raw_to_curated/dagRuns",
+           {"logical_date": None, "conf": interval}, status=403,
+           answer={"detail": "Forbidden"}, error=True)  # fmt: skip
+    code, _, err = act(capsys, airflow, "rerun", "2026-11-20")
+    assert code == 1 and "answered POST /dags/lakehouse_raw_to_curated/dagRuns with 403" in err
+
+
+def test_mwaa_paths_longer_than_invoke_rest_api_takes_are_refused_before_sending(mwaa):
+    from lakehouse.mwaa_airflow import AirflowUnavailable, MwaaAirflow
+
+    client, _ = mwaa  # nothing queued: a request sent would fail the Stubber
+    run_path = "/dags/lakehouse_raw_to_curated/dagRuns/backfill__2026-01-06T06:00:00+00:00/clear"
+    with pytest.raises(AirflowUnavailable, match="paths of 64 characters"):
+        MwaaAirflow("lakehouse-sandbox", client)._call("POST", run_path, {"dry_run": False})
