@@ -102,6 +102,7 @@ def summary(lakehouse: Lakehouse, day: date) -> tuple[str, dict]:
         f"  run ledger      DynamoDB table {names['runs_table']}",
         f"  Lambda logs     {lakehouse.stack.dir / 'logs'}",
         f"  Airflow log     {lakehouse.stack.dir / 'dag-run.log'}",
+        f"  rerun this day  make rerun DAY={day} (docs/runbooks.md: runs are addressed by day)",
         f"  run's own DuckDB {lakehouse.stack.dir / 'warehouse__<run_key>.duckdb'} (its staging"
         " relations; deleted once the run succeeded, kept for a redrive when it failed)",
     ]

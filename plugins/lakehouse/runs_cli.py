@@ -174,7 +174,11 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
                 file=out,
             )
             return 0
-        print(NO_SCHEDULER + f"running {what} again, here.", file=out)
+        print(
+            NO_SCHEDULER + f"running day {args.day} here, as a new DAG run with the default "
+            f"params (its latest run: {latest['run_id']}, {latest.get('status')}).",
+            file=out,
+        )
         return _foreground(args, runs, airflow, out, args.day, None)
     if args.command == "redrive":
         failed = run_days.redrivable(runs.get(args.pipeline, args.run_id), args.run_id)

@@ -202,7 +202,8 @@ def test_rerunning_the_day_without_a_scheduler_runs_it_here(daily_run, local_sta
     result = runs_command(stack, "rerun", str(DAY))
     assert result.returncode == 0, result.stdout + result.stderr
     latest = max(before.values(), key=lambda r: r["started_at"])
-    assert f"running day {DAY}'s latest run {latest['run_id']}" in result.stdout
+    assert f"running day {DAY} here" in result.stdout
+    assert f"(its latest run: {latest['run_id']}, SUCCEEDED)" in result.stdout
     new = [
         r for r in lakehouse.runs() if r["interval_start"] == str(DAY) and r["run_id"] not in before
     ]
