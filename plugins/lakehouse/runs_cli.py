@@ -153,15 +153,15 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
     run this DAG's runs: one is alive and the DAG is not paused), `clear(run_id)`
     (False when Airflow has no such run), `trigger(conf)` (the new run id),
     `backfill(first, last)` (Airflow's backfill of the runs whose logical date falls on those
-    days),
-    `run_foreground(day, conf)` (the day's run without a scheduler: exit code, log) and
-    `watch` (where to follow a run)."""
+    days), `run_foreground(day, conf)` (the day's run without a scheduler: its exit code),
+    `log(day)` (where that run logs) and `watch` (where to follow a run)."""
+    # What the command means is settled from the ledger before Airflow is asked anything: a
+    # wrong day or run fails at once, whatever state Airflow is in.
     records = runs.recent(args.pipeline)
-    scheduled = airflow.scheduler_running()
     if args.command == "rerun":
         latest = run_days.run_for_day(records, args.day)
         what = f"day {args.day}'s latest run {latest['run_id']} ({latest.get('status')})"
-        if scheduled:
+        if airflow.scheduler_running():
             if airflow.clear(latest["run_id"]):
                 print(f"Cleared {what}: the scheduler runs it again.", file=out)
                 print(f"Watch: {airflow.watch}; then: runs day {args.day}", file=out)
@@ -185,7 +185,7 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
         day = run_days.day_of(failed)
         what = f"redriving {args.run_id} (day {day}, failed in {failed.get('failed_stage')})"
         conf = {"redrive_of": args.run_id}
-        if scheduled:
+        if airflow.scheduler_running():
             new = airflow.trigger(conf)
             print(f"Triggered DAG run {new}, {what}.", file=out)
             print(f"Watch: {airflow.watch}; then: runs day {day}", file=out)
@@ -193,7 +193,7 @@ def act(args: argparse.Namespace, runs: RunLedger, airflow, out) -> int:
         print(NO_SCHEDULER + f"{what}, here.", file=out)
         return _foreground(args, runs, airflow, out, day, conf)
     days = run_days.days_between(args.first, args.last)
-    if scheduled:
+    if airflow.scheduler_running():
         airflow.backfill(args.first, args.last)
         print(
             f"Created an Airflow backfill of {len(days)} day(s), {args.first} .. {args.last}: "
