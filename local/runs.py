@@ -21,6 +21,7 @@ import subprocess
 import sys
 from datetime import date
 
+from local import airflow
 from local.airflow import DAG_ID
 from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from local.naming import PIPELINE, resource_names
@@ -40,15 +41,17 @@ class LocalAirflow:
         self.stack = stack
 
     def _cli(self, *args: str) -> subprocess.CompletedProcess:
-        from local import airflow
-
         return airflow.run(list(args), stack=self.stack, capture_output=True, text=True)
 
     def _checked(self, *args: str) -> str:
         result = self._cli(*args)
         if result.returncode != 0:
-            raise RuntimeError(
-                f"airflow {' '.join(args[:2])} failed: {(result.stderr or result.stdout).strip()}"
+            from lakehouse.mwaa_airflow import AirflowUnavailable  # on sys.path once main ran
+
+            detail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+            raise AirflowUnavailable(
+                f"airflow {' '.join(args[:2])} failed: {' '.join(detail)} "
+                f"(Airflow's logs: {self.stack.dir / 'airflow'})"
             )
         return result.stdout
 
@@ -88,8 +91,6 @@ class LocalAirflow:
         return str(self.stack.dir / f"run-{day}.log")
 
     def run_foreground(self, day: date, conf: dict | None) -> int:
-        from local import airflow
-
         with open(self.log(day), "w") as log:
             return airflow.run_day(self.stack, DAG_ID, day, conf, stdout=log, stderr=log).returncode
 
