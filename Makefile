@@ -15,7 +15,7 @@ export UV_COMPILE_BYTECODE := 1
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down report airflow runs package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra \
+        stack-up stack-down report airflow runs rerun redrive backfill package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra \
         test-terraform-emulator
 
 help:
@@ -32,6 +32,9 @@ help:
 	@echo "make report  the data-quality report of the local lakehouse -> dist/report/index.html"
 	@echo "make stack-up / stack-down   start or stop the local AWS stack"
 	@echo "make runs ARGS='show RUN'    the run ledger: list recent runs, show one (scripts/runs)"
+	@echo "make rerun DAY=2026-11-20     run a day again (its latest run; in the foreground without make airflow)"
+	@echo "make redrive RUN=<run id>     repeat a failed run from the stage that failed"
+	@echo "make backfill FROM=2026-11-01 TO=2026-11-07   one run per day, both days included"
 
 $(UV):
 	$(PYTHON) -m venv $(VENVS)/tools
@@ -98,6 +101,17 @@ airflow: install
 # The run ledger CLI: make runs ARGS="list --status FAILED", make runs ARGS="show RUN_ID".
 runs: install
 	scripts/runs $(or $(ARGS),list)
+
+# Runs addressed by the day they process (the first day of their interval, from the run ledger):
+# through the scheduler of `make airflow` when it runs, else in the foreground (docs/runbooks.md).
+rerun: install
+	scripts/runs rerun $(or $(DAY),$(error make rerun DAY=YYYY-MM-DD))
+
+redrive: install
+	scripts/runs redrive $(or $(RUN),$(error make redrive RUN=<failed run id>))
+
+backfill: install
+	scripts/runs backfill $(or $(FROM),$(error make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD)) $(or $(TO),$(FROM))
 
 package: install
 	$(LOCAL_PY) -m mwaa.package --out dist/mwaa
