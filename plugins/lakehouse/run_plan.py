@@ -26,8 +26,9 @@ TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
 DEFAULT_LOOKBACK_DAYS: int = DEFAULTS["lookback_days"]
 DEFAULT_MAX_BAD_ROW_SHARE: float = DEFAULTS["max_bad_row_share"]
 
-# The run's params break the run request's schema or cannot describe a data interval.
-InvalidRunParams = InvalidRunRequest
+
+class InvalidRunParams(InvalidRunRequest):
+    """The run's params break the run request's schema or cannot describe a data interval."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,10 @@ def plan_run(
     params: dict,
 ) -> RunPlan:
     """The interval is the DAG run's data interval, in days, unless params override it."""
-    params = validated(params)
+    try:
+        params = validated(params)
+    except InvalidRunRequest as error:
+        raise InvalidRunParams(str(error)) from None
     start_param, end_param = params["interval_start"], params["interval_end"]
     if bool(start_param) != bool(end_param):
         raise InvalidRunParams("set both interval_start and interval_end, or neither")
