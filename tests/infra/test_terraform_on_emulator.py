@@ -130,12 +130,14 @@ def test_apply_succeeds_and_a_second_plan_changes_nothing(applied):
     assert plan.returncode == 0, _tail(plan)
 
 
-def test_terraform_and_the_local_provisioner_create_the_same_resources(
-    applied, provisioned, emulators
-):
+@pytest.fixture(scope="module")
+def created(applied, provisioned, emulators) -> dict[str, dict]:
     assert applied[0].returncode == 0, _tail(applied[0])
     names = resource_names(PREFIX, ENVIRONMENT)
-    created = {side: inventory(url, names) for side, url in emulators.items()}
+    return {side: inventory(url, names) for side, url in emulators.items()}
+
+
+def test_terraform_and_the_local_provisioner_create_the_same_resources(created):
     differences = dict(_differences(created["terraform"], created["provisioner"]))
     unexplained = {k: v for k, v in differences.items() if k not in KNOWN_DIFFERENCES}
     assert not unexplained, "Terraform (left) and local/provision.py (right) differ:\n" + "\n".join(
@@ -143,6 +145,25 @@ def test_terraform_and_the_local_provisioner_create_the_same_resources(
     )
     resolved = set(KNOWN_DIFFERENCES) - set(differences)
     assert not resolved, f"no longer different, remove from KNOWN_DIFFERENCES: {sorted(resolved)}"
+
+
+@pytest.mark.parametrize(
+    ("section", "item", "field", "value"),
+    [
+        ("functions", "dbt_executor_function", "memory", 1024),
+        ("functions", "test_executor_function", "timeout", 60),
+        ("buckets", "raw_bucket", "exists", False),
+        ("state_machine", "workflow", "role", "another-role"),
+        ("functions", "dbt_executor_function", "environment_keys", ["DBT_TARGET"]),
+    ],
+)
+def test_a_difference_the_comparison_must_see(created, section, item, field, value):
+    """The comparison fails on a changed name, memory, timeout, role or environment key (an
+    injected change on the provisioner's side)."""
+    provisioner = {k: {i: dict(f) for i, f in v.items()} for k, v in created["provisioner"].items()}
+    provisioner[section][item][field] = value
+    differences = dict(_differences(created["terraform"], provisioner))
+    assert (section, item, field) in differences
 
 
 def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:

@@ -140,12 +140,18 @@ resource "aws_s3_object" "startup" {
 }
 
 resource "aws_s3_object" "plugins" {
-  count = fileexists("${path.root}/${var.plugins_zip}") ? 1 : 0
-
   bucket      = module.storage.bucket_ids["mwaa"]
   key         = "plugins.zip"
   source      = "${path.root}/${var.plugins_zip}"
-  source_hash = filemd5("${path.root}/${var.plugins_zip}")
+  source_hash = fileexists("${path.root}/${var.plugins_zip}") ? filemd5("${path.root}/${var.plugins_zip}") : null
+
+  lifecycle {
+    # Without it MWAA would run the DAG with no lakehouse plugins (the DAG imports them).
+    precondition {
+      condition     = fileexists("${path.root}/${var.plugins_zip}")
+      error_message = "${var.plugins_zip} does not exist: build it with `make package` (make deploy does) before applying."
+    }
+  }
 }
 
 locals {
@@ -171,8 +177,8 @@ module "orchestration" {
   source_bucket                    = module.storage.bucket_ids["mwaa"]
   requirements_s3_path             = aws_s3_object.requirements.key
   requirements_s3_object_version   = aws_s3_object.requirements.version_id
-  plugins_s3_path                  = one(aws_s3_object.plugins[*].key)
-  plugins_s3_object_version        = one(aws_s3_object.plugins[*].version_id)
+  plugins_s3_path                  = aws_s3_object.plugins.key
+  plugins_s3_object_version        = aws_s3_object.plugins.version_id
   startup_script_s3_path           = aws_s3_object.startup.key
   startup_script_s3_object_version = aws_s3_object.startup.version_id
   subnet_ids                       = local.create_vpc ? module.network[0].private_subnet_ids : var.private_subnet_ids

@@ -70,7 +70,7 @@ variable "repo_root" {
 }
 
 variable "plugins_zip" {
-  description = "Path of plugins.zip (built by `make package`, relative to this directory); uploaded when it exists."
+  description = "Path of plugins.zip (built by `make package`, relative to this directory); the plan fails without it."
   type        = string
   default     = "../../../dist/mwaa/plugins.zip"
 }

@@ -34,6 +34,8 @@ override_resource {
 
 variables {
   image_tag = "0.1.0"
+  # Any file stands in for the built archive in a plan.
+  plugins_zip = "README.md"
 }
 
 run "whole_environment" {
@@ -90,4 +92,14 @@ run "plain_names_without_suffix_and_existing_vpc" {
     condition     = length(module.network) == 0
     error_message = "an existing VPC is used as given"
   }
+}
+
+run "refuses_to_plan_without_plugins_zip" {
+  command = plan
+
+  variables {
+    plugins_zip = "no-such-plugins.zip"
+  }
+
+  expect_failures = [aws_s3_object.plugins]
 }
