@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from local import airflow
-from local.emulator import free_port
+from local.emulator import free_port, port_in_use
 from local.stack import LocalStack
 
 
@@ -128,21 +127,12 @@ def _stop(proc: subprocess.Popen, grace_s: float = 30) -> None:
     proc.wait()
 
 
-def port_in_use(port: int) -> bool:
-    """Whether something already listens on 127.0.0.1:port. Airflow's API server would fail on
-    it while standalone keeps the scheduler running, its error only in the log."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    # Airflow's API server would fail on a taken port while standalone keeps the scheduler
+    # running, its error only in the log.
     if port_in_use(args.port):
         print(
             f"airflow: port {args.port} is already in use on 127.0.0.1 (another Airflow or "
