@@ -23,7 +23,7 @@ from pathlib import Path
 
 from local import airflow
 from local.emulator import free_port, port_in_use
-from local.stack import LocalStack
+from local.stack import LocalStack, StackError
 
 
 def server_environment(stack: LocalStack, port: int) -> dict[str, str]:
@@ -75,6 +75,8 @@ def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+    # Recorded, so that `make stack-down` stops it (the whole group) whoever started it.
+    stack.registry.add(proc.pid, "airflow", group=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -87,6 +89,7 @@ def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
         yield base
     finally:
         _stop(proc)
+        stack.registry.remove(proc.pid)
         log.close()
 
 
@@ -140,11 +143,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    stack = LocalStack()
-    stack.up()
+    try:
+        airflow.airflow_bin()
+        stack = LocalStack()
+        stack.up()
+    except (FileNotFoundError, StackError) as exc:
+        print(f"airflow: {exc}", file=sys.stderr)
+        return 2
     print(f"starting Airflow on port {args.port} (log: {stack.dir / 'airflow-server.log'})")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    # This process too: `make stack-down` from another terminal ends `make airflow` cleanly.
+    stack.registry.add(os.getpid(), "airflow", group=False)
     try:
         with running(stack, args.port) as base:
             print(f"Airflow UI: {base}  (local stack: {stack.endpoint_url()}); Ctrl-C stops it")
@@ -152,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(1)
     except KeyboardInterrupt:
         pass
+    finally:
+        stack.registry.remove(os.getpid())
     return 0
 
 

@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -214,6 +215,11 @@ def _watch_folder(lock, stop: threading.Event) -> None:
 
 def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     lock = _claim(state_dir)
+    # Execution environments left by an emulator that was killed serve nobody now.
+    orphans = state.Registry(state_dir).stop_all(grace_s=2, role="lambda")
+    if orphans:
+        log.warning("stopped %d Lambda environments left by an earlier emulator", len(orphans))
+    shutil.rmtree(state_dir / "lambda-tmp", ignore_errors=True)
     # moto's Step Functions interpreter calls integrations at localhost:$MOTO_PORT; it must be
     # set before moto is imported so that every integration call comes back through the seam.
     os.environ["MOTO_PORT"] = str(port)

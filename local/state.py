@@ -116,11 +116,13 @@ class Registry:
                 path.unlink(missing_ok=True)
         return live
 
-    def stop_all(self, grace_s: float = 20) -> list[Process]:
-        """SIGTERM every live recorded process (its group if it leads one), Airflow first
-        (a client of the emulator), then SIGKILL what is left after `grace_s`. Returns them."""
+    def stop_all(self, grace_s: float = 20, role: str | None = None) -> list[Process]:
+        """SIGTERM every live recorded process (of `role`, if given; its group if it leads
+        one), Airflow first (a client of the emulator), then SIGKILL what is left after
+        `grace_s`. Returns them."""
         order = {"airflow": 0, "emulator": 1}
-        targets = sorted(self.processes(), key=lambda p: order.get(p.role, 2))
+        live = [p for p in self.processes() if role is None or p.role == role]
+        targets = sorted(live, key=lambda p: order.get(p.role, 2))
         for process in targets:
             _signal(process, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
