@@ -199,22 +199,19 @@ def _claim(state_dir: Path):
     return lock
 
 
-def _watch_folder(lock, stop: threading.Event) -> None:
-    """Stop when the state folder is deleted or replaced: what this emulator holds is no longer
-    kept anywhere, and a new emulator may serve the new folder."""
-    held = os.fstat(lock.fileno()).st_ino
-    while not stop.wait(1):
-        try:
-            current = os.stat(lock.name).st_ino
-        except FileNotFoundError:
-            current = None
-        if current != held:
-            log.warning("the state folder was deleted or replaced: stopping")
-            stop.set()
-
-
 def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     lock = _claim(state_dir)
+    # Recorded at once: from here on this process counts as the folder's emulator.
+    registry = state.Registry(state_dir)
+    registry.add(os.getpid(), "emulator", group=os.getpgrp() == os.getpid())
+    try:
+        _serve(state_dir, port, host)
+    finally:
+        registry.remove(os.getpid())
+        lock.close()
+
+
+def _serve(state_dir: Path, port: int, host: str) -> None:
     # Execution environments left by an emulator that was killed serve nobody now.
     orphans = state.Registry(state_dir).stop_all(grace_s=2, role="lambda")
     if orphans:
@@ -260,8 +257,6 @@ def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
         failed,
     )
     journal.open()
-    registry = state.Registry(state_dir)
-    registry.add(os.getpid(), "emulator", group=os.getpgrp() == os.getpid())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _configure(endpoint_url)
@@ -274,7 +269,6 @@ def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    threading.Thread(target=_watch_folder, args=(lock, stop), daemon=True).start()
     try:
         stop.wait()
     finally:
@@ -284,8 +278,6 @@ def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
                 endpoint_file.unlink()
         server.shutdown()
         journal.close()
-        registry.remove(os.getpid())
-        lock.close()
 
 
 def _configure(endpoint_url: str) -> None:
