@@ -130,6 +130,18 @@ def _stop(proc: subprocess.Popen, grace_s: float = 30) -> None:
     proc.wait()
 
 
+def _keep_the_stack_up(stack: LocalStack) -> None:
+    """Airflow's connection holds the emulator's address: if the emulator died (a crash, a
+    kill), start it again, on the port it recorded, with its journal replayed."""
+    if stack.endpoint_url():
+        return
+    print("the local stack's emulator is not answering: starting it again", flush=True)
+    try:
+        print(f"local stack back at {stack.start()}", flush=True)
+    except StackError as exc:
+        print(f"airflow: {exc}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
@@ -158,8 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with running(stack, args.port) as base:
             print(f"Airflow UI: {base}  (local stack: {stack.endpoint_url()}); Ctrl-C stops it")
+            checked = time.monotonic()
             while not stop:
                 time.sleep(1)
+                if not stop and time.monotonic() - checked > 5:
+                    checked = time.monotonic()
+                    _keep_the_stack_up(stack)
     except KeyboardInterrupt:
         pass
     finally:
