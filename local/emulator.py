@@ -261,10 +261,11 @@ def _serve(state_dir: Path, port: int, host: str) -> None:
     thread.start()
     _configure(endpoint_url)
 
-    (state_dir / state.PORT_FILE).write_text(f"{port}\n")
+    state.write_whole(state_dir / state.PORT_FILE, f"{port}\n")
     endpoint_file = state_dir / state.ENDPOINT_FILE
-    endpoint_file.write_text(
-        json.dumps({"endpoint_url": endpoint_url, "port": port, "pid": os.getpid()})
+    state.write_whole(
+        endpoint_file,
+        json.dumps({"endpoint_url": endpoint_url, "port": port, "pid": os.getpid()}),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -75,14 +75,17 @@ class LocalStack:
         `port` 0 is the port recorded in the folder (a free one the first time)."""
         if url := self.endpoint_url():
             return url
+        with self._starting():
+            return self.endpoint_url() or self._spawn(timeout_s, host, port)
+
+    @contextlib.contextmanager
+    def _starting(self):
+        """Commands started at once (make demo next to make airflow) take turns here: one
+        starts and provisions the emulator, the others then find it running and attach."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        # Commands started at once (make demo next to make airflow): one starts the emulator,
-        # the others wait for it here and attach.
         with open(self.dir / state.START_LOCK_FILE, "a") as start_lock:
             fcntl.flock(start_lock, fcntl.LOCK_EX)
-            if url := self.endpoint_url():
-                return url
-            return self._spawn(timeout_s, host, port)
+            yield
 
     def _spawn(self, timeout_s: float, host: str, port: int) -> str:
         recorded = self.recorded_port()
@@ -129,19 +132,22 @@ class LocalStack:
     def up(
         self, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
     ) -> Provisioned:
-        url = self.start(host=host, port=port)
-        # The base of each run's own DuckDB file (warehouse__<run_key>.duckdb, Settings.for_run).
-        result = provision(
-            url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
-        )
-        (self.dir / "stack.json").write_text(json.dumps(asdict(result), indent=2))
-        env = {
-            **result.airflow_env(public_endpoint),
-            "AWS_ENDPOINT_URL": public_endpoint or url,
-        }
-        (self.dir / "airflow.env").write_text(
-            "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
-        )
+        # Provisioning is idempotent, not atomic: two at once would both create a function.
+        with self._starting():
+            url = self.endpoint_url() or self._spawn(120, host, port)
+            # The base of each run's own DuckDB file (warehouse__<run_key>.duckdb).
+            result = provision(
+                url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
+            )
+            state.write_whole(self.dir / "stack.json", json.dumps(asdict(result), indent=2))
+            env = {
+                **result.airflow_env(public_endpoint),
+                "AWS_ENDPOINT_URL": public_endpoint or url,
+            }
+            state.write_whole(
+                self.dir / "airflow.env",
+                "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()),
+            )
         return result
 
     def reset(self) -> None:

@@ -38,6 +38,13 @@ def state_dir() -> Path:
     return Path(os.environ.get("LAKEHOUSE_STATE_DIR") or DEFAULT_STATE_DIR).resolve()
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Commands read the state folder's files at any time: they never see half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def registry_dir(directory: Path) -> Path:
     digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
     runtime = os.environ.get("XDG_RUNTIME_DIR")
@@ -92,10 +99,7 @@ class Registry:
         self.dir.mkdir(parents=True, exist_ok=True)
         entry = Process(pid, started, _boot_id(), role, group)
         path = self.dir / f"{pid}.json"
-        # Written whole and renamed: a reader never sees half an entry.
-        tmp = self.dir / f".{pid}.json.tmp"
-        tmp.write_text(json.dumps({**asdict(entry), "state_dir": str(self.state_dir)}))
-        tmp.replace(path)
+        write_whole(path, json.dumps({**asdict(entry), "state_dir": str(self.state_dir)}))
 
     def remove(self, pid: int) -> None:
         (self.dir / f"{pid}.json").unlink(missing_ok=True)

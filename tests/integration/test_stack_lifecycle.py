@@ -13,13 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3.s3.transfer
 import pytest
 
 from local import state
-from local.journal import MAGIC, Journal
+from local.journal import MAGIC
 from local.stack import LocalStack, StackError
 from tests.conftest import REPO_ROOT
 
@@ -87,6 +88,13 @@ def test_state_survives_a_stop_and_a_kill_minus_9_on_the_same_port(stack):
     s3.delete_objects(Bucket=raw, Delete={"Objects": [{"Key": "events/dt=2026-01-01/gone.jsonl"}]})
     config = boto3.s3.transfer.TransferConfig(multipart_threshold=5 * 2**20)
     s3.upload_fileobj(io.BytesIO(BIG), raw, "events/dt=2026-01-02/big.jsonl", Config=config)
+    with ThreadPoolExecutor(8) as pool:  # the server is threaded: writes at once, all kept
+        list(
+            pool.map(
+                lambda n: s3.put_object(Bucket=raw, Key=f"users/dt=2026-01-01/{n}", Body=b"u"),
+                range(24),
+            )
+        )
     ddb = lakehouse.client("dynamodb")
     for n in range(3):
         ddb.put_item(
@@ -102,7 +110,7 @@ def test_state_survives_a_stop_and_a_kill_minus_9_on_the_same_port(stack):
         ExpressionAttributeValues={":done": {"S": "SUCCEEDED"}, ":running": {"S": "RUNNING"}},
     )
     before = _snapshot(lakehouse)
-    assert len(before["ledger"]) == 3 and len(before["objects"]) == 2
+    assert len(before["ledger"]) == 3 and len(before["objects"]) == 26
     assert s3.get_object(Bucket=raw, Key="events/dt=2026-01-02/big.jsonl")["Body"].read() == BIG
     url = stack.endpoint_url()
 
@@ -124,12 +132,49 @@ def test_state_survives_a_stop_and_a_kill_minus_9_on_the_same_port(stack):
     assert "dropped a torn last record" in (stack.dir / "emulator.log").read_text()
 
 
-def test_a_damaged_journal_is_refused_not_truncated(tmp_path):
-    path = tmp_path / state.JOURNAL_FILE
-    path.write_bytes(b"not a journal at all, and more after it")
-    with pytest.raises(RuntimeError, match="damaged at byte 0"):
-        list(Journal(path).records())
-    assert path.read_bytes().startswith(b"not a journal")
+def test_commands_started_at_once_share_one_emulator(tmp_path):
+    directory = tmp_path / "state"
+    env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(directory), "PYTHONPATH": str(REPO_ROOT)}
+    commands = [
+        subprocess.Popen(
+            [sys.executable, "-m", "local.stack", "up"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outputs = [c.communicate(timeout=120) for c in commands]
+        assert [c.returncode for c in commands] == [0, 0], outputs
+        urls = {out.split(" at ")[1].split()[0] for out, _ in outputs}
+        assert len(urls) == 1
+        stack = LocalStack(directory)
+        assert [p.role for p in stack.registry.processes()] == ["emulator"]
+    finally:
+        LocalStack(directory).down()
+
+
+def test_a_missing_airflow_virtualenv_is_a_one_line_error_before_anything_starts(tmp_path):
+    directory = tmp_path / "state"
+    env = {
+        **os.environ,
+        "LAKEHOUSE_STATE_DIR": str(directory),
+        "PYTHONPATH": str(REPO_ROOT),
+        "AIRFLOW_VENV": str(tmp_path / "no-venv"),
+    }
+    for module in ("local.demo", "local.airflow_server", "local.airflow"):
+        args = [sys.executable, "-m", module] + (
+            ["dags", "list"] if module == "local.airflow" else []
+        )
+        result = subprocess.run(
+            args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, (module, result.stderr)
+        assert result.stderr.count("\n") == 1 and "make install" in result.stderr, result.stderr
+    assert not (directory / state.ENDPOINT_FILE).exists()  # no stack was started for nothing
 
 
 def test_a_busy_recorded_port_is_a_one_line_error(stack):
