@@ -6,10 +6,11 @@ Lambda logs, the runs' DuckDB files and Airflow's home. The process registry hol
 stack *runs*: one file per process it started (pid, start time, boot id). It lives outside the
 state folder, so that deleting the folder never loses track of a running process, and in a
 folder named after the state folder's path, so stacks of different folders never see each
-other's processes: $XDG_RUNTIME_DIR/lakehouse-local/<hash>/ (emptied at logout and reboot, when
-the PIDs it names mean nothing any more), or ~/.cache/lakehouse-local/<hash>/ where there is no
-runtime directory. A stale entry (a process that exited without saying so, or a PID now used by
-another process) is recognised by its start time and boot id and ignored, never signalled.
+other's processes: ~/.cache/lakehouse-local/<hash>/ ($XDG_CACHE_HOME if set). Not
+$XDG_RUNTIME_DIR, although it empties at reboot: a terminal, an ssh session and a CI job may
+each have a different one, or none, and `make stack-down` must find what any of them started.
+A stale entry (a process that exited without saying so, a reboot, a PID now used by another
+process) is recognised by its start time and boot id, dropped, and never signalled.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ def write_whole(path: Path, text: str) -> None:
 
 def registry_dir(directory: Path) -> Path:
     digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) if runtime and Path(runtime).is_dir() else Path.home() / ".cache"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "lakehouse-local" / digest
 
 
