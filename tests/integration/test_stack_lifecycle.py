@@ -245,3 +245,16 @@ def test_a_deleted_folder_then_one_stop_command_leaves_no_process_of_ours(stack)
     stack.up()
     time.sleep(1.5)
     assert stack.endpoint_url() and stack.endpoint_file.exists()
+
+
+def test_reset_asks_first_then_stops_everything_and_deletes_the_folder(stack):
+    stack.up()
+    pid = _emulator_pid(stack)
+    refused = _cli(stack.dir, "local.stack", "reset")  # no terminal to ask on: nothing done
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert (stack.dir / state.JOURNAL_FILE).exists() and stack.endpoint_url()
+
+    result = _cli(stack.dir, "local.stack", "reset", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert not stack.dir.exists()
+    assert _wait_gone([pid]) == []
