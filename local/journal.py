@@ -81,7 +81,16 @@ _NOT_REPLAYED = {
 _LAMBDA_INVOKE = re.compile(r"^/20\d\d-\d\d-\d\d/functions/[^/]+/(invocations|invoke-async)/?$")
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 # The environ keys that are part of the request (the rest is the server's own).
-_ENVIRON_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH")
+# RAW_URI: moto reads object keys from the undecoded path (a key may hold "%2F").
+_ENVIRON_KEYS = (
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "RAW_URI",
+    "REQUEST_URI",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+)
 
 
 def operation(environ: dict, body: bytes) -> str | None:
@@ -220,12 +229,13 @@ class Journal:
         upload_ids: dict[str, str] = {}
         for record in self.records():
             environ = dict(record.environ)
-            query = environ.get("QUERY_STRING", "")
             for old, new in upload_ids.items():
-                query = query.replace(f"uploadId={old}", f"uploadId={new}")
+                for key in ("QUERY_STRING", "RAW_URI", "REQUEST_URI"):
+                    if key in environ:
+                        environ[key] = environ[key].replace(f"uploadId={old}", f"uploadId={new}")
+            query = environ.get("QUERY_STRING", "")
             environ.update(
                 {
-                    "QUERY_STRING": query,
                     "wsgi.input": io.BytesIO(record.body),
                     "wsgi.url_scheme": "http",
                     "wsgi.errors": io.StringIO(),

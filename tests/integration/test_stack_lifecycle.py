@@ -85,6 +85,7 @@ def test_state_survives_a_stop_and_a_kill_minus_9_on_the_same_port(stack):
     s3, raw = lakehouse.client("s3"), provisioned.names.raw_bucket
     s3.put_object(Bucket=raw, Key="events/dt=2026-01-01/a.jsonl", Body=b'{"a": 1}\n')
     s3.put_object(Bucket=raw, Key="events/dt=2026-01-01/gone.jsonl", Body=b"x\n")
+    s3.put_object(Bucket=raw, Key="events/dt=2026-01-01/we ird+%2F=é.jsonl", Body=b"{}\n")
     s3.delete_objects(Bucket=raw, Delete={"Objects": [{"Key": "events/dt=2026-01-01/gone.jsonl"}]})
     config = boto3.s3.transfer.TransferConfig(multipart_threshold=5 * 2**20)
     s3.upload_fileobj(io.BytesIO(BIG), raw, "events/dt=2026-01-02/big.jsonl", Config=config)
@@ -110,7 +111,7 @@ def test_state_survives_a_stop_and_a_kill_minus_9_on_the_same_port(stack):
         ExpressionAttributeValues={":done": {"S": "SUCCEEDED"}, ":running": {"S": "RUNNING"}},
     )
     before = _snapshot(lakehouse)
-    assert len(before["ledger"]) == 3 and len(before["objects"]) == 26
+    assert len(before["ledger"]) == 3 and len(before["objects"]) == 27
     assert s3.get_object(Bucket=raw, Key="events/dt=2026-01-02/big.jsonl")["Body"].read() == BIG
     url = stack.endpoint_url()
 
