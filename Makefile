@@ -29,7 +29,7 @@ help:
 	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
 	@echo "make report  the data-quality report of the local lakehouse -> dist/report/index.html"
-	@echo "make stack-up / stack-down   start, or stop every process of, the local stack (data kept)"
+	@echo "make stack-up / stack-down   start, or stop every process of, the local stack (data kept; stop = stack-down)"
 	@echo "make reset   delete the local stack's data (.local-stack/), after asking"
 	@echo "make runs ARGS='show RUN'    the run ledger: list recent runs, show one (scripts/runs)"
 
@@ -97,7 +97,7 @@ stack-down stop:
 # Deletes the local stack's data, after asking (ARGS=--yes does not ask).
 reset:
 	@if [ -x $(LOCAL_PY) ]; then $(LOCAL_PY) -m local.stack reset $(ARGS); \
-	else rm -rI .local-stack; fi
+	else rm -rI "$${LAKEHOUSE_STATE_DIR:-.local-stack}"; fi
 
 airflow: install
 	$(LOCAL_PY) -m local.airflow_server --port $(or $(PORT),8080)
