@@ -249,8 +249,10 @@ def _command(stack: LocalStack, args: argparse.Namespace) -> int:
         stack.down()
         return 0 if stop else 1
     if args.command == "up":
+        was_running = stack.endpoint_url() is not None
         result = stack.up(port=args.port)
-        print(f"local stack up at {result.endpoint_url} (state in {stack.dir})")
+        how = "already running" if was_running else "started, its journal replayed"
+        print(f"local stack up at {result.endpoint_url} ({how}; state in {stack.dir})")
     elif args.command == "reset":
         if not (args.yes or _confirm_reset(stack)):
             print("reset: nothing deleted")
