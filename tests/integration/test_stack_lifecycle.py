@@ -234,18 +234,22 @@ def test_a_deleted_folder_then_one_stop_command_leaves_no_process_of_ours(stack)
     stack.dir.mkdir()
     result = _cli(stack.dir, "local.emulator", "--state-dir", str(stack.dir), timeout=30)
     assert result.returncode == 3 and "still serves" in result.stderr
-    shutil.rmtree(stack.dir)
+    # What a newer emulator of the recreated folder would have written: the old one, stopping,
+    # must leave it alone (it removes an endpoint file only if the file names it).
+    newer = json.dumps({"endpoint_url": "http://127.0.0.1:1", "port": 1, "pid": os.getpid()})
+    stack.endpoint_file.write_text(newer)
 
     result = _cli(stack.dir, "local.stack", "down")
     assert result.returncode == 0, result.stderr
     assert "stopped" in result.stdout
     assert _wait_gone(recorded) == []
     assert not registry_dir.exists() or not list(registry_dir.glob("*.json"))
+    assert stack.endpoint_file.read_text() == newer
+    shutil.rmtree(stack.dir)
 
-    # The folder starts afresh, and nothing of the old emulator touches the new one.
+    # The folder starts afresh.
     stack.up()
-    time.sleep(1.5)
-    assert stack.endpoint_url() and stack.endpoint_file.exists()
+    assert stack.endpoint_url() and [p.role for p in stack.registry.processes()] == ["emulator"]
 
 
 def test_reset_asks_first_then_stops_everything_and_deletes_the_folder(stack):
