@@ -16,7 +16,8 @@ and replayed into the fresh moto when the emulator starts, before it answers any
 Usage: python -m local.emulator --state-dir DIR [--port N]
 Writes DIR/endpoint.json once the server answers, and removes it on exit (only if it still
 names this process). One emulator per folder: a second one exits at once with a one-line error,
-as does one whose port is taken. Exit codes: 2 port in use, 3 the folder is served already.
+as does one whose port is taken. Exit codes: 2 port in use, 3 the folder is served already,
+4 the journal is damaged before its end (see local/journal.py).
 """
 
 from __future__ import annotations
