@@ -15,7 +15,8 @@ export UV_COMPILE_BYTECODE := 1
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down stop reset report airflow runs package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra
+        stack-up stack-down stop reset report airflow runs rerun redrive backfill package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra \
+        test-terraform-emulator
 
 help:
 	@echo "make demo    run the whole flow locally for one generated day and print a summary"
@@ -32,6 +33,9 @@ help:
 	@echo "make stack-up / stack-down   start, or stop every process of, the local stack (data kept; stop = stack-down)"
 	@echo "make reset   delete the local stack's data (.local-stack/), after asking"
 	@echo "make runs ARGS='show RUN'    the run ledger: list recent runs, show one (scripts/runs)"
+	@echo "make rerun DAY=2026-11-20     run a day again (its latest run; in the foreground without make airflow)"
+	@echo "make redrive RUN=<run id>     repeat a failed run from the stage that failed"
+	@echo "make backfill FROM=2026-11-01 TO=2026-11-07   one run per day, both days included"
 
 $(UV):
 	$(PYTHON) -m venv $(VENVS)/tools
@@ -50,7 +54,8 @@ $(VENVS)/local/.installed: requirements/local.lock | $(UV)
 	touch $@
 
 # The Lambda image's packages alone (lambdas/requirements.lock, what the Dockerfile installs):
-# tests/integration/test_runtime_image.py runs the functions' Athena path in it.
+# the Athena contract harness (tests/athena_contract) and tests/integration/test_runtime_image.py
+# run the functions' code in it.
 $(VENVS)/image/.installed: lambdas/requirements.lock | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENVS)/image
 	VIRTUAL_ENV=$(VENVS)/image $(UV) pip sync --quiet lambdas/requirements.lock
@@ -106,6 +111,17 @@ airflow: install
 runs: install
 	scripts/runs $(or $(ARGS),list)
 
+# Runs addressed by the day they process (the first day of their interval, from the run ledger):
+# through the scheduler of `make airflow` when it runs, else in the foreground (docs/runbooks.md).
+rerun: install
+	scripts/runs rerun $(or $(DAY),$(error make rerun DAY=YYYY-MM-DD))
+
+redrive: install
+	scripts/runs redrive $(or $(RUN),$(error make redrive RUN=<failed run id>))
+
+backfill: install
+	scripts/runs backfill $(or $(FROM),$(error make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD)) $(or $(TO),$(FROM))
+
 package: install
 	$(LOCAL_PY) -m mwaa.package --out dist/mwaa
 
@@ -152,6 +168,11 @@ XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations
 
 test-e2e: install $(VENVS)/bench/.installed
 	$(LOCAL_PY) -m pytest $(XDIST) -m e2e tests
+
+# terraform/environments/sandbox applied to a private emulator and compared with the local
+# provisioner (about three minutes; part of test-infra and of make test).
+test-terraform-emulator: install
+	$(LOCAL_PY) -m pytest tests/infra/test_terraform_on_emulator.py
 
 test-infra: install install-infra
 	CHECKOV=$(VENVS)/checkov/bin/checkov $(LOCAL_PY) -m pytest -m infra tests/infra

@@ -12,11 +12,13 @@ local stack provisioned.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import sqlite3
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from local.aws import CREDENTIALS_ENV
@@ -25,6 +27,8 @@ from local.stack import LocalStack, StackError
 from mwaa import airflow_configuration
 
 AIRFLOW_VENV = Path(os.environ.get("AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow"))
+FOREGROUND_RUN = Path(__file__).with_name("foreground_run.py")
+DAG_ID = "lakehouse_raw_to_curated"  # dags/lakehouse_raw_to_curated.py
 
 
 def airflow_bin() -> str:
@@ -88,6 +92,22 @@ def run(args: list[str], stack: LocalStack | None = None, **kwargs) -> subproces
     env = environment(stack)
     ensure_database(stack, env)
     return subprocess.run([airflow_bin(), *args], env=env, **kwargs)
+
+
+def run_day(
+    stack: LocalStack, dag_id: str, day: date, conf: dict | None = None, **kwargs
+) -> subprocess.CompletedProcess:
+    """The DAG's run of `day` in the foreground, without a scheduler (local/foreground_run.py:
+    `dags test` with the scheduled run's logical date and data interval)."""
+    env = environment(stack)
+    ensure_database(stack, env)
+    # -P: the script's folder (local/, with its own airflow.py) must not shadow Airflow.
+    python = str(AIRFLOW_VENV / "bin" / "python")
+    args = [python, "-P", str(FOREGROUND_RUN), dag_id, day.isoformat()]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    airflow_bin()  # the same "run make install" error when the virtualenv is missing
+    return subprocess.run(args, env=env, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

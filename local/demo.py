@@ -7,18 +7,18 @@ and a running Airflow are left alone. A day that already has raw files gets them
 (the same day, events and seed give the same bytes; parts left from a bigger day are removed),
 and its run is repeated as a new try. `make reset` starts from nothing.
 
-Runs `airflow dags test lakehouse_raw_to_curated` as the 06:00 UTC run after DAY (whose data
-interval is DAY), then prints what the run left behind, read back from the run ledger
-(DynamoDB), the Step Functions history and the Iceberg tables.
+Runs the DAG's run of DAY (the run the schedule creates for it: logical date DAY 06:00 UTC, data
+interval DAY) in the foreground, as `airflow dags test` does, then prints what the run left
+behind, read back from the run ledger (DynamoDB), the Step Functions history and the Iceberg
+tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import pyarrow.compute as pc
 
@@ -26,20 +26,16 @@ from local import airflow, sample_data
 from local.lakehouse import Lakehouse
 from local.stack import LocalStack, StackError
 
-DAG_ID = "lakehouse_raw_to_curated"
+DAG_ID = airflow.DAG_ID
 
 
 def run_dag_for_day(
     stack: LocalStack, day: date, log_name: str = "dag-run.log", conf: dict | None = None
 ) -> int:
-    """`airflow dags test` for the scheduled run whose data interval is `day` (`conf`: the
-    run's params, e.g. {"full_refresh": true})."""
-    run_after = f"{day + timedelta(days=1)}T06:00:00+00:00"
-    args = ["dags", "test", DAG_ID, run_after]
-    if conf:
-        args += ["--conf", json.dumps(conf)]
+    """The scheduled run of `day` (logical date `day` 06:00, data interval `day`), run in the
+    foreground like `airflow dags test` (`conf`: the run's params, e.g. {"full_refresh": true})."""
     with open(stack.dir / log_name, "w") as log:
-        result = airflow.run(args, stack=stack, stdout=log, stderr=log)
+        result = airflow.run_day(stack, DAG_ID, day, conf, stdout=log, stderr=log)
     return result.returncode
 
 
@@ -111,6 +107,7 @@ def summary(lakehouse: Lakehouse, day: date) -> tuple[str, dict]:
         f"  run ledger      DynamoDB table {names['runs_table']}",
         f"  Lambda logs     {lakehouse.stack.dir / 'logs'}",
         f"  Airflow log     {lakehouse.stack.dir / 'dag-run.log'}",
+        f"  rerun this day  make rerun DAY={day} (docs/runbooks.md: runs are addressed by day)",
         f"  run's own DuckDB {lakehouse.stack.dir / 'warehouse__<run_key>.duckdb'} (its staging"
         " relations; deleted once the run succeeded, kept for a redrive when it failed)",
     ]

@@ -40,7 +40,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote
 
-from local import faults, state
+from local import faults, state, terraform_compat
 from local.aws import CREDENTIALS_ENV, REGION
 from local.journal import CorruptJournal, Journal
 
@@ -96,6 +96,8 @@ class LambdaInvokeMiddleware:
         return faults.error_response(rule, call.protocol, start_response)
 
     def _serve(self, environ, start_response):
+        if terraform_compat.handles(environ):
+            return terraform_compat.answer(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET") in _CRAWLER_READS:
             return self._fix_crawler_status(environ, start_response)
         match = _INVOKE_RE.match(environ.get("PATH_INFO", ""))

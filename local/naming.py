@@ -1,59 +1,47 @@
-"""The naming rule for every resource of one environment.
+"""The naming rule for every resource of one environment, read from contracts/naming.json.
 
-Terraform's `terraform/modules/naming` implements the same rule; `tests/infra` proves they agree.
+Terraform's `terraform/modules/naming` reads the same file; tests/infra/test_naming.py evaluates
+the module and compares. Only `names` are read here: the `aws_only_names` have no local
+counterpart.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, make_dataclass
+from pathlib import Path
 
-PIPELINE = "lakehouse_raw_to_curated"
-_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+RULE_FILE = Path(__file__).resolve().parents[1] / "contracts" / "naming.json"
+RULE = json.loads(RULE_FILE.read_text())
+PIPELINE: str = RULE["pipeline"]
 
-
-@dataclass(frozen=True)
-class ResourceNames:
-    raw_bucket: str
-    curated_bucket: str
-    query_results_bucket: str
-    runs_table: str
-    raw_database: str
-    curated_database: str
-    elementary_database: str
-    raw_crawler: str
-    alerts_topic: str
-    dbt_executor_function: str
-    test_executor_function: str
-    lambda_role: str
-    state_machine: str
-    state_machine_role: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+# One field per name of the file (attribute access, immutable, comparable).
+ResourceNames = make_dataclass(
+    "ResourceNames",
+    [(key, str) for key in RULE["names"]],
+    frozen=True,
+    namespace={"as_dict": lambda self: asdict(self)},
+)
 
 
-def resource_names(prefix: str, environment: str) -> ResourceNames:
+def resource_names(prefix: str, environment: str, bucket_suffix: str = "") -> ResourceNames:
     """Names are `<prefix>-<env>-<what>`; Glue databases use `_` because Athena rejects `-`."""
-    if not _ENV_RE.match(environment):
-        raise ValueError(f"environment must match {_ENV_RE.pattern}, got {environment!r}")
-    if not re.match(r"^[a-z][a-z0-9-]{1,20}$", prefix):
-        raise ValueError(f"prefix must be lowercase letters, digits and '-', got {prefix!r}")
+    for what, value in (
+        ("prefix", prefix),
+        ("environment", environment),
+        ("bucket_suffix", bucket_suffix),
+    ):
+        if not re.match(RULE["patterns"][what], value):
+            raise ValueError(f"{what} must match {RULE['patterns'][what]}, got {value!r}")
     dash = f"{prefix}-{environment}"
-    under = dash.replace("-", "_")
-    return ResourceNames(
-        raw_bucket=f"{dash}-raw",
-        curated_bucket=f"{dash}-curated",
-        query_results_bucket=f"{dash}-query-results",
-        runs_table=f"{dash}-runs",
-        raw_database=f"{under}_raw",
-        curated_database=f"{under}_curated",
-        elementary_database=f"{under}_elementary",
-        raw_crawler=f"{dash}-raw",
-        alerts_topic=f"{dash}-alerts",
-        dbt_executor_function=f"{dash}-dbt-executor",
-        test_executor_function=f"{dash}-test-executor",
-        lambda_role=f"{dash}-lambda",
-        state_machine=f"{dash}-{PIPELINE.replace('_', '-')}",
-        state_machine_role=f"{dash}-states",
-    )
+    values = {
+        "dash": dash,
+        "under": dash.replace("-", "_"),
+        "bucket": f"-{bucket_suffix}" if bucket_suffix else "",
+        "pipeline": PIPELINE.replace("_", "-"),
+    }
+    return ResourceNames(**{key: t.format(**values) for key, t in RULE["names"].items()})
+
+
+__all__ = ["PIPELINE", "ResourceNames", "resource_names"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import string
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,14 @@ from local.naming import PIPELINE, ResourceNames, resource_names
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASL_TEMPLATE = REPO_ROOT / "terraform" / "modules" / "workflow" / "state_machine.asl.json"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The functions' handlers, memory, timeout and environment (terraform/modules/workflow reads the
+# same file).
+FUNCTIONS_CONTRACT = json.loads((REPO_ROOT / "contracts" / "functions.json").read_text())
 LAMBDA_HANDLERS = {
-    "dbt_executor_function": "dbt_runtime.handlers.dbt_executor.handler",
-    "test_executor_function": "dbt_runtime.handlers.test_executor.handler",
+    f"{key}_function": function["handler"]
+    for key, function in FUNCTIONS_CONTRACT["functions"].items()
 }
-# Prefix of the curated bucket where the dbt-executor leaves its artifacts (Terraform: the same).
-DBT_ARTIFACTS_PREFIX = "dbt_artifacts"
+DBT_ARTIFACTS_PREFIX = FUNCTIONS_CONTRACT["dbt_artifacts_prefix"]
 # The run ledger's key: one item per run of a pipeline (Terraform's metadata module: the same).
 RUNS_TABLE_KEYS = {
     "KeySchema": [
@@ -64,22 +67,19 @@ def render_template(text: str, variables: dict[str, str]) -> str:
 def lambda_environment(
     names: ResourceNames, target: str, dbt_project_dir: str, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment variables both dbt runtime functions get (Terraform sets the same keys)."""
-    return {
-        "DBT_TARGET": target,
-        "DBT_PROJECT_DIR": dbt_project_dir,
-        "RAW_BUCKET": names.raw_bucket,
-        "CURATED_BUCKET": names.curated_bucket,
-        "RAW_DATABASE": names.raw_database,
-        "CURATED_DATABASE": names.curated_database,
-        "ELEMENTARY_DATABASE": names.elementary_database,
-        "ATHENA_RESULTS_S3": f"s3://{names.query_results_bucket}/",
-        "DBT_ARTIFACTS_S3": f"s3://{names.curated_bucket}/{DBT_ARTIFACTS_PREFIX}/",
-        "RUNS_TABLE": names.runs_table,
-        "POWERTOOLS_SERVICE_NAME": "lakehouse-dbt-runtime",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        **(extra or {}),
+    """The environment both dbt runtime functions get: contracts/functions.json's templates
+    (Terraform's `templatestring` and `string.Template` read the same `${name}` syntax)."""
+    values = {
+        **names.as_dict(),
+        "target": target,
+        "dbt_project_dir": dbt_project_dir,
+        "dbt_artifacts_prefix": DBT_ARTIFACTS_PREFIX,
     }
+    environment = {
+        key: string.Template(template).substitute(values)
+        for key, template in FUNCTIONS_CONTRACT["environment"].items()
+    }
+    return {**environment, **(extra or {})}
 
 
 @dataclass
@@ -158,25 +158,31 @@ def provision(
         **RUNS_TABLE_KEYS,
     )
 
+    # One role per function, for the state machine and for the crawler, named as on AWS (IAM is
+    # not enforced locally; the Athena contract harness checks the Terraform policies).
     iam = client("iam", endpoint_url)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+    services = {
+        names.dbt_executor_role: "lambda.amazonaws.com",
+        names.test_executor_role: "lambda.amazonaws.com",
+        names.state_machine_role: "states.amazonaws.com",
+        names.crawler_role: "glue.amazonaws.com",
     }
-    for role in (names.lambda_role, names.state_machine_role):
+    for role, service in services.items():
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
         _ignore_exists(iam.create_role, RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
-    lambda_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.lambda_role}"
-    states_role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{names.state_machine_role}"
+
+    def role_arn(name: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
 
     glue = client("glue", endpoint_url)
     for database, location in (
         (names.raw_database, f"s3://{names.raw_bucket}/"),
+        (names.crawled_database, f"s3://{names.raw_bucket}/"),
         (names.curated_database, f"s3://{names.curated_bucket}/{names.curated_database}/"),
         (names.elementary_database, f"s3://{names.curated_bucket}/{names.elementary_database}/"),
     ):
@@ -186,8 +192,10 @@ def provision(
     _ignore_exists(
         glue.create_crawler,
         Name=names.raw_crawler,
-        Role=lambda_role_arn,
-        DatabaseName=names.raw_database,
+        Role=role_arn(names.crawler_role),
+        # As on AWS (terraform/modules/catalog): the crawler's own database, never the one of
+        # the lines tables over the same folders.
+        DatabaseName=names.crawled_database,
         Targets={
             "S3Targets": [
                 {"Path": f"s3://{names.raw_bucket}/events/"},
@@ -219,16 +227,22 @@ def provision(
         names,
         target="local",
         dbt_project_dir=str(DBT_PROJECT_DIR),
-        extra={"DUCKDB_PATH": duckdb_path} if duckdb_path else None,
+        extra={
+            key: string.Template(template).substitute(duckdb_path=duckdb_path)
+            for key, template in FUNCTIONS_CONTRACT["local_only_environment"].items()
+        }
+        if duckdb_path
+        else None,
     )
     arns = {}
     for key, handler in LAMBDA_HANDLERS.items():
         function_name = getattr(names, key)
+        function = FUNCTIONS_CONTRACT["functions"][key.removesuffix("_function")]
         settings = dict(
-            Role=lambda_role_arn,
+            Role=role_arn(getattr(names, key.replace("_function", "_role"))),
             Handler=handler,
-            Timeout=900,
-            MemorySize=3008,
+            Timeout=function["timeout_s"],
+            MemorySize=function["memory_mb"],
             Environment={"Variables": env},
         )
         try:
@@ -256,11 +270,15 @@ def provision(
     try:
         sfn.describe_state_machine(stateMachineArn=state_machine_arn)
         sfn.update_state_machine(
-            stateMachineArn=state_machine_arn, definition=definition, roleArn=states_role_arn
+            stateMachineArn=state_machine_arn,
+            definition=definition,
+            roleArn=role_arn(names.state_machine_role),
         )
     except ClientError:
         state_machine_arn = sfn.create_state_machine(
-            name=names.state_machine, definition=definition, roleArn=states_role_arn
+            name=names.state_machine,
+            definition=definition,
+            roleArn=role_arn(names.state_machine_role),
         )["stateMachineArn"]
 
     return Provisioned(

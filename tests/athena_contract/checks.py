@@ -18,6 +18,8 @@ ALLOWLIST_FILE = Path(__file__).with_name("athena_v3_functions.txt")
 # A string literal, quoted identifier or comment: text in which a `name(` is not a call.
 _NOT_CODE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
 _CALL = re.compile(r"(?<![\w.\"])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+# The suffixes of the relations dbt-athena builds for a model.
+_MODEL_SUFFIX = re.compile(r"__(ha|bkp|dbt_tmp\w*)$")
 # Words sqlglot also knows as functions that are syntax when followed by a parenthesis: SQL's
 # (MERGE's `insert (columns)`) and types' (`timestamp(6)`, `decimal(18, 2)`).
 _SYNTAX = {
@@ -104,6 +106,30 @@ def hive_tables(statements: Iterable[str], database: str) -> list[str]:
             table_type = properties.get("table_type")
             if table_type is None or table_type.name.lower() != "iceberg":
                 problems.append(f"{tree.this.name}: table_type={table_type and table_type.name}")
+    return problems
+
+
+def misplaced_tables(statements: Iterable[str], bucket: str) -> list[str]:
+    """Each table a CTAS creates keeps its data in a folder of its own under its database's
+    folder: s3://<bucket>/<database>/<table>/<unique>, dbt-athena's `schema_table_unique`
+    naming under the profile's s3_data_dir (the bucket's root). A database's folder is what
+    its writer's role may write (terraform/modules/workflow: WriteOwnPrefix). The tables
+    dbt-athena builds for a model (`<model>__ha`, `<model>__dbt_tmp`...) may write under the
+    model's name instead of their own."""
+    from tests.athena_contract.recorder import ctas_properties
+
+    problems = []
+    for sql in statements:
+        for tree in parsed(sql):
+            if not (isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression):
+                continue
+            found = ctas_properties(tree)
+            location = found.get("location") or found.get("external_location") or ""
+            names = {tree.this.name, _MODEL_SUFFIX.sub("", tree.this.name)}
+            folders = [f"s3://{bucket}/{tree.this.db}/{name}/" for name in names]
+            uniques = [location.removeprefix(f) for f in folders if location.startswith(f)]
+            if not any(u and "/" not in u.rstrip("/") for u in uniques):
+                problems.append(f"{tree.this.db}.{tree.this.name}: {location or 'no location'}")
     return problems
 
 

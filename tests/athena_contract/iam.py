@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "workflow" / "main.tf"
+# The module's `local.contract` (jsondecode of this file).
+FUNCTIONS_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "functions.json"
 PARTITION, ACCOUNT = "aws", "123456789012"  # moto's account
 _INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
 
@@ -93,6 +96,9 @@ def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]
         indexed = re.fullmatch(r"local\.(\w+)\[each\.key\]", expression)
         if indexed:
             return resolve(local_values[indexed.group(1)][function])
+        contract = re.fullmatch(r"local\.contract\.(\w+)", expression)
+        if contract:
+            return json.loads(FUNCTIONS_CONTRACT.read_text())[contract.group(1)]
         plain = re.fullmatch(r"local\.(\w+)", expression)
         if plain and plain.group(1) in local_values:
             return resolve(local_values[plain.group(1)])
@@ -123,11 +129,20 @@ def _listed(value) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def without(statements: list[Allow], action: str) -> list[Allow]:
-    """The policy with one action removed from every statement (a defect to inject)."""
-    return [
-        Allow(s.sid, tuple(a for a in s.actions if a != action), s.resources) for s in statements
-    ]
+def without(statements: list[Allow], action: str, resource: str | None = None) -> list[Allow]:
+    """The policy with one action removed from every statement, or only for one of the
+    resources a statement names (a defect to inject)."""
+    changed = []
+    for s in statements:
+        if resource is None or resource not in s.resources:
+            kept = tuple(a for a in s.actions if a != action) if resource is None else s.actions
+            changed.append(Allow(s.sid, kept, s.resources))
+            continue
+        others = tuple(r for r in s.resources if r != resource)
+        if others:
+            changed.append(Allow(s.sid, s.actions, others))
+        changed.append(Allow(s.sid, tuple(a for a in s.actions if a != action), (resource,)))
+    return changed
 
 
 def allows(statements: list[Allow], need: Need) -> bool:
@@ -142,10 +157,18 @@ def allows(statements: list[Allow], need: Need) -> bool:
     return all(any(matches(s, r) for s in statements) for r in need.resources)
 
 
-def denied(statements: list[Allow], needs: list[Need]) -> list[str]:
-    return sorted(
-        {f"{n.action} on {', '.join(n.resources)}" for n in needs if not allows(statements, n)}
-    )
+def denied(statements: list[Allow], calls, region: str, workgroup: str) -> list[str]:
+    """Each recorded call the statements do not allow, named with what it needed."""
+    problems = set()
+    for call in calls:
+        for need in needs(call, region, workgroup):
+            if not allows(statements, need):
+                named = " ".join(f"{k}={v}" for k, v in call.params.items() if k != "Keys")
+                problems.add(
+                    f"{call.service}:{call.operation} ({named}, by {call.via}) needs "
+                    f"{need.action} on {', '.join(need.resources)}"
+                )
+    return sorted(problems)
 
 
 def needs(call, region: str, workgroup: str) -> list[Need]:
@@ -160,17 +183,40 @@ def needs(call, region: str, workgroup: str) -> list[Need]:
     if call.service == "glue":
         return [Need(action, _glue_resources(operation, params, region))]
     if call.service == "s3":
-        bucket = f"arn:{PARTITION}:s3:::{params.get('Bucket', '')}"
-        if operation in ("ListObjects", "ListObjectsV2"):
-            return [Need("s3:ListBucket", (bucket,))]
-        if operation == "GetBucketLocation":
-            return [Need(action, (bucket,))]
-        if operation == "DeleteObjects":
-            return [Need("s3:DeleteObject", tuple(f"{bucket}/{k}" for k in params["Keys"]))]
-        if operation == "HeadObject":
-            return [Need("s3:GetObject", (f"{bucket}/{params['Key']}",))]
-        return [Need(action, (f"{bucket}/{params['Key']}",))]
+        return _s3_needs(operation, params)
+    if call.service == "dynamodb":
+        table = f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT}:table/{params['TableName']}"
+        return [Need(action, (table,))]
     return [Need(action, ("*",))]
+
+
+# S3 operations whose permission is named otherwise, on the bucket or on the object.
+_S3_BUCKET_ACTIONS = {
+    "ListObjects": "ListBucket", "ListObjectsV2": "ListBucket", "HeadBucket": "ListBucket",
+    "ListObjectVersions": "ListBucketVersions",
+    "ListMultipartUploads": "ListBucketMultipartUploads",
+    "GetBucketLocation": "GetBucketLocation",
+}  # fmt: skip
+_S3_OBJECT_ACTIONS = {
+    "HeadObject": "GetObject", "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+}  # fmt: skip
+
+
+def _s3_needs(operation: str, params: dict) -> list[Need]:
+    bucket = f"arn:{PARTITION}:s3:::{params.get('Bucket', '')}"
+    if operation in _S3_BUCKET_ACTIONS:
+        return [Need(f"s3:{_S3_BUCKET_ACTIONS[operation]}", (bucket,))]
+    if operation == "DeleteObjects":
+        return [Need("s3:DeleteObject", tuple(f"{bucket}/{k}" for k in params["Keys"]))]
+    if operation == "CopyObject":
+        source = f"arn:{PARTITION}:s3:::{params['CopySource'].split('?')[0]}"
+        target = f"{bucket}/{params['Key']}"
+        return [Need("s3:GetObject", (source,)), Need("s3:PutObject", (target,))]
+    if "Key" not in params:  # another bucket-level operation: its own name
+        return [Need(f"s3:{operation}", (bucket,))]
+    action = _S3_OBJECT_ACTIONS.get(operation, operation)
+    return [Need(f"s3:{action}", (f"{bucket}/{params['Key']}",))]
 
 
 def _glue_resources(operation: str, params: dict, region: str) -> tuple[str, ...]:

@@ -5,13 +5,12 @@ API call of the run is kept too, with the parameters a policy decides on."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import botocore.client
 import botocore.exceptions
 import sqlglot
 from sqlglot import exp
@@ -19,8 +18,10 @@ from sqlglot import exp
 # What a policy (or a reader) needs to know about a call: the resource it names.
 KEY_PARAMS = (
     "Bucket", "Key", "Prefix", "DatabaseName", "Name", "TableName", "WorkGroup",
-    "QueryExecutionId", "CatalogId",
+    "QueryExecutionId", "CatalogId", "CopySource",
 )  # fmt: skip
+# The dbt runtime's accounting queries, by a column only each has.
+_ACCOUNTING = re.compile(r"\bas (unreadable_objects|in_quarantine)\b")
 # Athena's answer to a write that opens more than 100 partitions (dbt-athena then batches).
 TOO_MANY_OPEN_PARTITIONS = (
     "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets"
@@ -70,6 +71,9 @@ class Recorder:
 
     too_many_partitions: bool = False
     partition_values: list[str] = field(default_factory=list)
+    # The raw objects of the run (key: lines): the dbt runtime's accounting queries
+    # (dbt_runtime.accounting) are answered with every line accepted and in fct_events.
+    accounting: dict[str, int] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
     calls: list[ApiCall] = field(default_factory=list)
     _refused: set[str] = field(default_factory=set)
@@ -103,6 +107,8 @@ class Recorder:
             results = {"UpdateCount": 0, "ResultSet": {"Rows": [], "ResultSetMetadata": {}}}
             if self._fails_as_too_many_partitions(tree):
                 statement.failed = TOO_MANY_OPEN_PARTITIONS
+            elif self.accounting and _ACCOUNTING.search(sql):
+                results = self._accounting(_ACCOUNTING.search(sql).group(1))
             elif tree is not None:
                 results = self._apply(tree, database) or results
             execution_id = str(uuid.uuid4())
@@ -115,10 +121,11 @@ class Recorder:
         unpartitioned) fails the first time it writes its table."""
         if not self.too_many_partitions or tree is None:
             return False
+        properties = ctas_properties(tree) if isinstance(tree, exp.Create) else {}
         writes_partitions = (
             isinstance(tree, exp.Create)
             and tree.kind == "TABLE"
-            and _properties(tree).get("partitioning", _properties(tree).get("partitioned_by"))
+            and properties.get("partitioning", properties.get("partitioned_by"))
         ) or (isinstance(tree, exp.Merge) and self._is_partitioned(tree.this))
         if writes_partitions and tree.this.name not in self._refused:
             self._refused.add(tree.this.name)
@@ -183,7 +190,7 @@ class Recorder:
         return None
 
     def _create_table(self, tree: exp.Create, database: str) -> None:
-        properties = _properties(tree)
+        properties = ctas_properties(tree)
         partitions = properties.get("partitioning") or properties.get("partitioned_by") or ""
         iceberg = properties.get("table_type", "hive").lower() == "iceberg"
         location = properties.get("location") or properties.get("external_location") or ""
@@ -239,6 +246,21 @@ class Recorder:
             return _results([(names[0], "date")], [[v] for v in self.partition_values])
         return _results([(n, "varchar") for n in names], [])
 
+    def _accounting(self, query: str) -> dict:
+        days: dict[tuple[str, str], int] = {}
+        for key, lines in self.accounting.items():
+            table, day = key.split("/")[0], key.split("/")[1].removeprefix("dt=")
+            days[(table, day)] = days.get((table, day), 0) + lines
+        if query == "unreadable_objects":  # the parse: raw_table, landed_on, lines, ...
+            names = ["raw_table", "landed_on", "lines", "unreadable_objects", "accepted"]
+            names += ["quarantined", "held_back"]
+            rows = [[t, d, str(n), "0", str(n), "0", "0"] for (t, d), n in sorted(days.items())]
+        else:  # the marts: raw_table, landed_on, in fct_events, redelivered, in quarantine
+            names = ["raw_table", "landed_on", "_col2", "_col3", "_col4"]
+            rows = [[t, d, str(n), "0", "0"] for (t, d), n in sorted(days.items()) if t == "events"]
+        types = ["varchar", "varchar"] + ["bigint"] * (len(names) - 2)
+        return _results(list(zip(names, types, strict=True)), rows)
+
     def bind(self, glue_call: Callable[[str, dict], dict]) -> None:
         self._glue = glue_call
 
@@ -277,7 +299,7 @@ def _parsed(sql: str) -> exp.Expression | None:
     return trees[0] if len(trees) == 1 else None
 
 
-def _properties(tree: exp.Create) -> dict[str, str]:
+def ctas_properties(tree: exp.Create) -> dict[str, str]:
     """A CTAS's WITH (...) properties, values as written (strings unquoted, arrays as SQL)."""
     found = {}
     named = {exp.LocationProperty: "location", exp.FileFormatProperty: "format"}
@@ -326,37 +348,3 @@ def _execution(execution_id: str, statement: Statement) -> dict:
         "Status": status,
         "Statistics": {"DataScannedInBytes": len(statement.sql)},
     }
-
-
-@contextmanager
-def recording(recorder: Recorder) -> Iterator[Recorder]:
-    """Route every botocore call of this process through the recorder (inside mock_aws).
-
-    The seam is BaseClient._make_api_call: dbt-athena builds its own boto3 sessions and
-    clients, so a per-session event hook would miss most of them; below this method moto
-    answers every service but Athena's query execution, which moto cannot run."""
-    original = botocore.client.BaseClient._make_api_call
-    glue = {"client": None}
-
-    def glue_call(operation: str, params: dict) -> dict:
-        if glue["client"] is None:
-            import boto3
-
-            glue["client"] = boto3.client("glue", region_name="us-east-1")
-        return original(glue["client"], operation, params)
-
-    def make_api_call(client, operation_name, api_params):
-        service = client.meta.service_model.service_name
-        recorder.calls.append(ApiCall(service, operation_name, key_params(api_params)))
-        if service == "athena":
-            answer = recorder.answer(operation_name, api_params)
-            if answer is not None:
-                return answer
-        return original(client, operation_name, api_params)
-
-    recorder.bind(glue_call)
-    botocore.client.BaseClient._make_api_call = make_api_call
-    try:
-        yield recorder
-    finally:
-        botocore.client.BaseClient._make_api_call = original

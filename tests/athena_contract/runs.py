@@ -1,19 +1,25 @@
-"""dbt's athena target run in this process, the way the dbt-executor Lambda runs it (its
-selection, its vars), against moto with Athena's query execution answered by a Recorder."""
+"""dbt's athena target and the functions' handlers, run the way the Lambdas run them (their
+selection, their vars, their events) in the Lambda image's interpreter (tests/athena_contract/
+driver.py), against moto with Athena's query execution answered by a Recorder."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
-from local.naming import resource_names
-from local.provision import lambda_environment
-from tests.athena_contract.recorder import Recorder, recording
+from local.aws import CREDENTIALS_ENV
+from local.naming import PIPELINE, resource_names
+from local.provision import RUNS_TABLE_KEYS, lambda_environment
+from tests.athena_contract import gateway
+from tests.athena_contract.recorder import Recorder
+from tests.image_env import clean_environment, image_python
 
 REGION = "us-east-1"
 # The names Terraform gives an environment (the naming rule), here environment `ci`.
@@ -22,6 +28,15 @@ WORKGROUP = "lakehouse-ci"  # terraform/modules/naming: athena_workgroup
 CURATED = NAMES.curated_database
 # The raw zone's lines tables and their folders in the raw bucket.
 RAW_LINES_TABLES = {"events_lines": "events", "users_lines": "users"}
+# What lands in the raw bucket for the first run's day: lines per object. The handlers list,
+# sniff and count them (dbt_runtime.raw_inputs); the Recorder answers the accounting queries
+# with every line accepted, so the runs' own checks pass.
+FIRST_DAY = "2026-11-20"
+RAW_OBJECTS = {
+    f"events/dt={FIRST_DAY}/part-0000.jsonl": 3,
+    f"users/dt={FIRST_DAY}/users.jsonl": 2,
+}
+DRIVER = Path(__file__).with_name("driver.py")
 # The function's environment (the contract both provisioners set), on the athena target with
 # the workgroup Terraform adds.
 ENVIRONMENT = {
@@ -29,6 +44,7 @@ ENVIRONMENT = {
     "ATHENA_WORKGROUP": WORKGROUP,
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
+    **CREDENTIALS_ENV,
 }
 
 
@@ -43,14 +59,51 @@ class Invocation:
     manifest: dict
     # what the dbt runtime counts per node (dbt_runtime.athena_scans), as the Lambda does
     scanned: dict
+    # whose role the calls are made with (terraform/modules/workflow: `lambda`'s each.key)
+    function: str = "dbt_executor"
+    # a handler's answer: {"result": ...} or {"error": name, "message": ...}
+    answer: dict = field(default_factory=dict)
+
+
+class Driver:
+    """tests/athena_contract/driver.py in the image's interpreter, one request at a time."""
+
+    def __init__(self, python: Path, env: dict[str, str], work: Path):
+        work.mkdir(parents=True, exist_ok=True)
+        self.log = work / "driver.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(python), "-I", str(DRIVER)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                env=env, cwd=work, text=True,
+            )  # fmt: skip
+
+    def request(self, request: dict) -> dict:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the driver stopped: {self.log.read_text()[-4000:]}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
 
 
 class Account:
     """One emulated AWS account: its catalog outlives the invocations run in it."""
 
-    def __init__(self, project: Path, work: Path):
+    def __init__(self, project: Path, work: Path, aws: gateway.Gateway, driver: Driver):
         self.project = project
         self.work = work
+        self.aws = aws
+        self.driver = driver
 
     def invoke(
         self,
@@ -58,49 +111,60 @@ class Account:
         dbt_vars: dict,
         recorder: Recorder | None = None,
     ) -> Invocation:
-        import json
-
-        from dbt.cli.main import dbtRunner
-        from dbt_runtime import athena_scans
-
-        athena_scans.install()
-        athena_scans.take()
+        """One dbt invocation, as the dbt-executor makes it."""
         recorder = recorder or Recorder()
         target = self.work / "target"
-        with recording(recorder):
-            result = dbtRunner().invoke(
-                [
-                    *args,
-                    "--project-dir", str(self.project),
-                    "--profiles-dir", str(self.project),
-                    "--target", "athena",
-                    "--target-path", str(target),
-                    "--log-path", str(self.work / "logs"),
-                    "--vars", json.dumps(dbt_vars),
-                ]
-            )  # fmt: skip
-        manifest_file = target / "manifest.json"
-        manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
-        scanned = athena_scans.take()
-        return Invocation(args, dbt_vars, bool(result.success), recorder, manifest, scanned)
+        with self.aws.recording(recorder):
+            answer = self.driver.request(
+                {
+                    "op": "dbt",
+                    "args": args,
+                    "vars": dbt_vars,
+                    "project": str(self.project),
+                    "work": str(self.work),
+                }
+            )
+        manifest = _manifest(target)
+        return Invocation(args, dbt_vars, answer["success"], recorder, manifest, answer["scanned"])
+
+    def handle(self, function: str, event: dict, recorder: Recorder | None = None) -> Invocation:
+        """One invocation of a function's handler: its dbt invocations and its own calls (the
+        raw inventory, the merge lease, artifacts, Elementary's tables)."""
+        recorder = recorder or Recorder(accounting=RAW_OBJECTS)
+        with self.aws.recording(recorder):
+            answer = self.driver.request({"op": "handler", "function": function, "event": event})
+        interval = event["interval"]
+        vars_ = dbt_vars(interval["start"], interval["end"], event["run_key"], event["run_id"])
+        manifest = _manifest(self.work / "tmp" / "dbt_target")
+        args = [function, event.get("select") or event.get("mode") or "test"]
+        return Invocation(args, vars_, "result" in answer, recorder, manifest, {}, function, answer)
+
+
+def _manifest(target: Path) -> dict:
+    manifest_file = target / "manifest.json"
+    return json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
 
 
 @contextmanager
-def account(project: Path, work: Path) -> Iterator[Account]:
+def account(project: Path, work: Path, python: Path | None = None) -> Iterator[Account]:
     """moto with the buckets, Glue databases and Athena workgroup Terraform creates (the
     workgroup enforces its result location, which changes what dbt-athena writes), and the
-    function's environment."""
-    import boto3
-    from moto import mock_aws
-
-    saved = {key: os.environ.get(key) for key in ENVIRONMENT}
+    function's environment. The code under test runs in `python` (the image's by default)."""
+    saved = {key: os.environ.get(key) for key in (*ENVIRONMENT, "AWS_ENDPOINT_URL")}
     os.environ.update(ENVIRONMENT)
     try:
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
+        with gateway.serve() as aws:
+            os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
+            s3 = aws.client("s3")
             for bucket in (NAMES.raw_bucket, NAMES.curated_bucket, NAMES.query_results_bucket):
                 s3.create_bucket(Bucket=bucket)
-            glue = boto3.client("glue", region_name=REGION)
+            for key, lines in RAW_OBJECTS.items():
+                body = "".join(f'{{"n": {n}}}\n' for n in range(lines))
+                s3.put_object(Bucket=NAMES.raw_bucket, Key=key, Body=body.encode())
+            aws.client("dynamodb").create_table(
+                TableName=NAMES.runs_table, BillingMode="PAY_PER_REQUEST", **RUNS_TABLE_KEYS
+            )
+            glue = aws.client("glue")
             for database in (CURATED, NAMES.raw_database, NAMES.elementary_database):
                 glue.create_database(DatabaseInput={"Name": database})
             for table, folder in RAW_LINES_TABLES.items():  # terraform/modules/catalog
@@ -116,14 +180,27 @@ def account(project: Path, work: Path) -> Iterator[Account]:
                         },
                     },
                 )
-            boto3.client("athena", region_name=REGION).create_work_group(
+            aws.client("athena").create_work_group(
                 Name=WORKGROUP,
                 Configuration={
                     "ResultConfiguration": {"OutputLocation": ENVIRONMENT["ATHENA_RESULTS_S3"]},
                     "EnforceWorkGroupConfiguration": True,
                 },
             )
-            yield Account(project, work)
+            env = clean_environment(
+                **{
+                    **ENVIRONMENT,
+                    "AWS_ENDPOINT_URL": aws.endpoint_url,
+                    "DBT_PROJECT_DIR": str(project),
+                    "TMPDIR": str(work / "tmp"),
+                }
+            )
+            (work / "tmp").mkdir(parents=True, exist_ok=True)
+            driver = Driver(python or image_python(), env, work)
+            try:
+                yield Account(project, work, aws, driver)
+            finally:
+                driver.close()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -184,16 +261,42 @@ def pipeline(acct: Account, name: str, dbt_vars: dict, full_refresh=False, parti
     return Scenario(name, invocations)
 
 
+def first_event(stage: str, **fields) -> dict:
+    """The state machine's event for one stage of the first run."""
+    return {
+        "stage": stage,
+        "run_id": "scheduled__ci",
+        "run_key": "first",
+        "execution_id": "arn:aws:states:us-east-1:123456789012:execution:x:first",
+        "pipeline": PIPELINE,
+        "interval": {"start": FIRST_DAY, "end": "2026-11-21"},
+        **fields,
+    }
+
+
+def first_run(acct: Account) -> list[Invocation]:
+    """The first run's stages through the dbt-executor's handler, as the state machine
+    invokes it."""
+    return [
+        acct.handle("dbt_executor", first_event(f"dbt_{layer}", select=layer))
+        for layer in ("staging", "marts")
+    ]
+
+
 def contract_runs(project: Path, work: Path) -> dict[str, Scenario]:
-    """What a deployment meets first, in order: a first run (nothing exists), the test
-    executor's tests, a daily incremental run, the redrive of its marts stage (same run key:
+    """What a deployment meets first, in order: a first run (nothing exists) through the
+    dbt-executor's handler, the test-executor's tests (its failure path and the cleanup
+    too), a daily incremental run, the redrive of its marts stage (same run key:
     its run-scoped tables exist), a full refresh, and a backfill whose interval spans more
     than 100 days (partitions)."""
     with account(project, work) as acct:
-        first_vars = dbt_vars("2026-11-20", "2026-11-21", "first")
-        runs = [pipeline(acct, "first", first_vars)]
-        tests = acct.invoke(["test", "--exclude", "tag:gate"], first_vars)
-        runs.append(Scenario("tests", [tests]))
+        runs = [Scenario("first", first_run(acct))]
+        tests = acct.handle("test_executor", first_event("tests"))
+        record_only = acct.handle(
+            "test_executor", first_event("record_artifacts", mode="record_only")
+        )
+        cleanup = acct.handle("dbt_executor", first_event("cleanup", select="cleanup"))
+        runs.append(Scenario("tests", [tests, record_only, cleanup]))
         daily_vars = dbt_vars("2026-11-21", "2026-11-22", "daily")
         runs.append(pipeline(acct, "daily", daily_vars))
         runs.append(Scenario("redrive", [acct.invoke(stage_args("marts"), daily_vars)]))

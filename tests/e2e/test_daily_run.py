@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
+import subprocess
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
@@ -14,6 +19,7 @@ from local import sample_data
 from local.demo import run_dag_for_day
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
+REPO = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 20)
 EXPECTED_TESTS = 42
 
@@ -49,6 +55,35 @@ def test_dag_run_succeeds_and_the_ledger_has_every_stage(daily_run):
     for name, stage in run["stages"].items():
         assert stage["status"] == "SUCCEEDED", name
     assert run["execution_arn"].endswith("-t1")
+
+
+def airflow_run(stack, run_id: str) -> dict:
+    """The DAG run as Airflow's metadata database holds it (what the UI shows)."""
+    with contextlib.closing(sqlite3.connect(stack.dir / "airflow" / "airflow.db")) as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM dag_run WHERE run_id = ?", (run_id,)).fetchone()
+    assert row is not None, f"Airflow has no DAG run {run_id}"
+    return {
+        key: datetime.fromisoformat(row[key]) if row[key] else None
+        for key in ("logical_date", "data_interval_start", "data_interval_end")
+        + ("start_date", "end_date")
+    }
+
+
+def test_the_demos_run_is_the_scheduled_run_of_its_day_and_lasts_what_it_took(
+    daily_run, local_stack
+):
+    stack, *_ = local_stack
+    _, run, *_ = daily_run
+    dag_run = airflow_run(stack, run["run_id"])
+    # The logical date and data interval the schedule gives the run of DAY (not DAY + 1).
+    assert str(dag_run["logical_date"])[:16] == "2026-11-20 06:00"
+    assert str(dag_run["data_interval_start"])[:16] == "2026-11-20 06:00"
+    assert str(dag_run["data_interval_end"])[:16] == "2026-11-21 06:00"
+    # What the UI shows as its duration: the run took seconds, not the days since DAY.
+    took = (dag_run["end_date"] - dag_run["start_date"]).total_seconds()
+    assert 0 < took < 300, dag_run
+    assert float(run["duration_s"]) <= took
 
 
 def test_execution_history_shows_both_lambdas_ran(daily_run):
@@ -144,3 +179,56 @@ def test_full_refresh_rebuilds_the_marts_from_every_raw_day(daily_run, local_sta
     staged = {m["name"]: m["rows"] for m in run["stages"]["dbt_staging"]["models"]}
     assert staged["stg_raw_events"] == len(events) + len(earlier_events)
     assert run["stages"]["tests"]["failed"] == 0  # a user in both days' exports is one row
+
+
+def runs_command(stack, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(stack.dir)}
+    return subprocess.run(
+        ["scripts/runs", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_rerunning_the_day_without_a_scheduler_runs_it_here(daily_run, local_stack):
+    stack, *_ = local_stack
+    *_, lakehouse = daily_run
+    before = {r["run_id"]: r for r in lakehouse.runs() if r["interval_start"] == str(DAY)}
+    rows = lakehouse.table("fct_events").num_rows
+
+    wrong = runs_command(stack, "rerun", "2026-11-18")
+    assert wrong.returncode == 1 and wrong.stdout == ""
+    assert wrong.stderr.startswith("runs: no run for day 2026-11-18 in the run ledger"), wrong
+    assert len(lakehouse.runs()) == len(before)  # and nothing ran
+
+    result = runs_command(stack, "rerun", str(DAY))
+    assert result.returncode == 0, result.stdout + result.stderr
+    latest = max(before.values(), key=lambda r: r["started_at"])
+    assert f"running day {DAY} here" in result.stdout
+    assert f"(its latest run: {latest['run_id']}, SUCCEEDED)" in result.stdout
+    new = [
+        r for r in lakehouse.runs() if r["interval_start"] == str(DAY) and r["run_id"] not in before
+    ]
+    assert len(new) == 1 and new[0]["status"] == "SUCCEEDED", new
+    assert f"{DAY}: DAG run {new[0]['run_id']} SUCCEEDED" in result.stdout
+    assert new[0]["started_at"] > latest["started_at"]
+    assert lakehouse.table("fct_events").num_rows == rows  # a rerun changes nothing
+    dag_run = airflow_run(stack, new[0]["run_id"])
+    assert str(dag_run["data_interval_start"])[:10] == str(DAY)
+
+
+def test_backfilling_without_a_scheduler_runs_the_missing_days_here(daily_run, local_stack):
+    stack, *_ = local_stack
+    *_, lakehouse = daily_run
+    earlier = date(2026, 11, 19)  # raw data written by the full refresh test, never run alone
+    rows = lakehouse.table("fct_events").num_rows
+    assert not [r for r in lakehouse.runs() if r["interval_start"] == str(earlier)]
+
+    result = runs_command(stack, "backfill", str(earlier), str(DAY))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{DAY}: skipped, its latest run " in result.stdout  # done days are not rebuilt
+    assert "running 1 day(s) here" in result.stdout
+    new = [r for r in lakehouse.runs() if r["interval_start"] == str(earlier)]
+    assert len(new) == 1 and new[0]["status"] == "SUCCEEDED", new
+    assert f"{earlier}: DAG run {new[0]['run_id']} SUCCEEDED" in result.stdout
+    assert lakehouse.table("fct_events").num_rows == rows  # already merged by the full refresh
+    dag_run = airflow_run(stack, new[0]["run_id"])
+    assert str(dag_run["logical_date"])[:16] == "2026-11-19 06:00"

@@ -54,7 +54,8 @@ def runbook_sections() -> dict[str, list[str]]:
 SECTIONS = runbook_sections()
 
 
-def run_section(title: str, stack_dir: Path, **variables: str) -> str:
+def run_section(title: str, stack_dir: Path, expect_failure: bool = False, **variables: str):
+    """The section's blocks' output; with expect_failure, the first block's failed result."""
     env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(stack_dir), **variables}
     output = []
     for block in SECTIONS[title]:
@@ -70,6 +71,9 @@ def run_section(title: str, stack_dir: Path, **variables: str) -> str:
             if result.returncode == 0 or "database is locked" not in result.stderr:
                 break
             time.sleep(5 * (attempt + 1))
+        if expect_failure:
+            assert result.returncode != 0, f"{title}: {block} succeeded\n{result.stdout}"
+            return result
         assert result.returncode == 0, f"{title}: {block}\n{result.stdout}\n{result.stderr}"
         output.append(result.stdout)
     return "\n".join(output)
@@ -162,7 +166,8 @@ def test_0_unpausing_runs_the_latest_day_even_without_raw_data(scenario):
 
 def test_1_backfill_runs_every_day_and_the_corrupt_day_fails(scenario):
     base, stack_dir = scenario["base"], scenario["stack"].dir
-    run_section("Backfill a range", stack_dir, FIRST_DAY=str(FIRST), LAST_DAY=str(LAST))
+    said = run_section("Backfill a range", stack_dir, FIRST_DAY=str(FIRST), LAST_DAY=str(LAST))
+    assert f"Created an Airflow backfill of {DAYS} day(s), {FIRST} .. {LAST}" in said
 
     def backfill_runs_created():
         return len([r for r in dag_runs(base) if r["run_type"] == "backfill"]) == DAYS
@@ -213,7 +218,9 @@ def test_2_redrive_resumes_the_failed_run_at_its_failed_stage(scenario):
     scenario["fix"]()
     failed_run = next(r for r in scenario["backfill_runs"] if day_of(r) == BROKEN)
     before = {r["dag_run_id"] for r in dag_runs(base)}
-    run_section("Redrive a failed run", scenario["stack"].dir, RUN_ID=failed_run["dag_run_id"])
+    said = run_section(
+        "Redrive a failed run", scenario["stack"].dir, RUN_ID=failed_run["dag_run_id"]
+    )
 
     def redrive_finished():
         new = [r for r in dag_runs(base) if r["dag_run_id"] not in before]
@@ -221,6 +228,10 @@ def test_2_redrive_resumes_the_failed_run_at_its_failed_stage(scenario):
 
     redrive = wait_until(redrive_finished, "the redrive did not finish")
     assert redrive["state"] == "success"
+    assert (
+        f"Triggered DAG run {redrive['dag_run_id']}, redriving {failed_run['dag_run_id']} "
+        f"(day {BROKEN}, failed in dbt_marts)"
+    ) in said
     records = {r["run_id"]: r for r in lh.runs()}
     record, original = records[redrive["dag_run_id"]], records[failed_run["dag_run_id"]]
     assert record["redrive_of"] == failed_run["dag_run_id"]
@@ -289,19 +300,39 @@ def test_4_every_event_lands_once_in_its_own_day_late_ones_included(scenario):
 
 def test_5_rerunning_a_day_twice_changes_nothing(scenario):
     base, lh = scenario["base"], scenario["lakehouse"]
+    day_run = next(r for r in dag_runs(base) if r["run_type"] == "backfill" and day_of(r) == RERUN)
+    run_id = day_run["dag_run_id"]
     for attempt in range(2):
-        run_section("Rerun a day", scenario["stack"].dir, DAY=str(RERUN))
+        before = {r["run_id"]: r for r in lh.runs()}[run_id]
+        said = run_section("Rerun a day", scenario["stack"].dir, DAY=str(RERUN))
+        # It says which run of which day it cleared, and that run is the day's backfill run.
+        assert f"Cleared day {RERUN}'s latest run {run_id} (SUCCEEDED)" in said, said
 
-        def rerun_finished():
-            run = next(r for r in dag_runs(base) if r["run_type"] == "backfill"
-                       and day_of(r) == RERUN)  # fmt: skip
-            return run if run["state"] in ("success", "failed") else None
+        def rerun_finished(earlier: str = before["started_at"]):
+            record = {r["run_id"]: r for r in lh.runs()}[run_id]
+            done = record["started_at"] > earlier and record["status"] != "RUNNING"
+            return record if done else None
 
-        time.sleep(5)  # the cleared run goes back to queued first
-        assert wait_until(rerun_finished, "the rerun did not finish")["state"] == "success"
+        # Read back from the run ledger: the day's run ran again, as its next try.
+        record = wait_until(rerun_finished, "the rerun did not finish")
+        assert record["status"] == "SUCCEEDED", record
+        assert record["interval_start"] == str(RERUN)
+        assert record["execution_arn"].endswith(f"-t{attempt + 2}"), record["execution_arn"]
         assert fingerprint(lh) == scenario["fingerprint"], f"marts changed on rerun {attempt + 1}"
     runs = [r for r in dag_runs(base) if r["run_type"] == "backfill"]
     assert executions_by_day(lh, runs)[RERUN] == 3
+
+
+def test_5b_rerunning_a_day_without_a_run_says_so_and_does_nothing(scenario):
+    lh = scenario["lakehouse"]
+    before = len(lh.runs())
+    missing = FIRST - timedelta(days=1)
+    result = run_section(
+        "Rerun a day", scenario["stack"].dir, expect_failure=True, DAY=str(missing)
+    )
+    assert result.returncode == 1
+    assert f"runs: no run for day {missing} in the run ledger" in result.stderr, result.stderr
+    assert len(lh.runs()) == before
 
 
 def test_6_a_full_refresh_from_raw_rebuilds_the_same_marts(scenario):

@@ -161,6 +161,7 @@ class TerraformRunner:
 
     def __init__(self, tf: Terraform, mirror: Path, workdir: Path):
         self.tf = tf
+        self.mirror = mirror
         self.workdir = workdir
         copy_root = workdir / "repo"
         shutil.copytree(
@@ -169,8 +170,8 @@ class TerraformRunner:
             ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"),
         )
         # The environments upload the DAGs, requirements.txt and the MWAA startup script from
-        # the repository root.
-        for name in ("dags", "requirements.txt", "mwaa"):
+        # the repository root; the naming module reads contracts/naming.json.
+        for name in ("dags", "requirements.txt", "mwaa", "contracts"):
             (copy_root / name).symlink_to(REPO_ROOT / name)
         self.terraform_dir = copy_root / "terraform"
         cache = workdir / "plugin-cache"

@@ -14,9 +14,8 @@ import pytest
 from local.naming import resource_names
 from local.provision import (
     ASL_TEMPLATE,
-    LAMBDA_HANDLERS,
+    FUNCTIONS_CONTRACT,
     Provisioned,
-    lambda_environment,
     render_template,
 )
 from tests.infra.conftest import (
@@ -66,10 +65,6 @@ def env_vars_read_by_the_lambdas() -> set[str]:
     return {n for n in names if not n.startswith("AWS_") and n not in NOT_CONFIGURATION}
 
 
-def terraform_lambda_environment() -> dict[str, str]:
-    return {k: strip_quotes(v) for k, v in locals_of(_workflow())["lambda_environment"].items()}
-
-
 def test_the_lambdas_read_what_the_contract_says():
     read = env_vars_read_by_the_lambdas()
     # Sanity: the parser finds the settings and the profile's work group.
@@ -82,40 +77,24 @@ def test_both_functions_get_every_variable_the_lambdas_read():
     function = functions["this"]
     assert function["for_each"] == "${local.functions}"
     assert function["environment"][0]["variables"] == "${local.lambda_environment}"
-    assert set(locals_of(_workflow())["functions"]) == {"dbt_executor", "test_executor"}
-    missing = env_vars_read_by_the_lambdas() - set(terraform_lambda_environment())
-    assert not missing, f"read by the Lambdas but not set by Terraform: {sorted(missing)}"
+    assert set(FUNCTIONS_CONTRACT["functions"]) == {"dbt_executor", "test_executor"}
+    on_aws = set(FUNCTIONS_CONTRACT["environment"]) | set(
+        FUNCTIONS_CONTRACT["aws_only_environment"]
+    )
+    missing = env_vars_read_by_the_lambdas() - on_aws
+    assert not missing, (
+        f"read by the Lambdas but not in contracts/functions.json: {sorted(missing)}"
+    )
 
 
-def test_lambda_environment_matches_the_local_stack():
-    names = resource_names("lakehouse", "dev")
-    local_env = lambda_environment(names, target="athena", dbt_project_dir="/var/task/dbt_project")
-    terraform_env = terraform_lambda_environment()
-    assert set(terraform_env) == set(local_env) | {"ATHENA_WORKGROUP"}
-    assert "DUCKDB_PATH" not in terraform_env
-    for constant in (
-        "DBT_TARGET",
-        "DBT_PROJECT_DIR",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_LOG_LEVEL",
-    ):
-        assert terraform_env[constant] == local_env[constant], constant
-    assert terraform_env["ATHENA_RESULTS_S3"] == "s3://${var.query_results_bucket}/"
-
-
-def test_one_image_and_the_handlers_of_the_local_stack():
+def test_one_image_and_the_contract_s_handler_memory_and_timeout():
     function = blocks(_workflow(), "resource", "aws_lambda_function")["this"]
     assert function["package_type"] == '"Image"'
     assert function["image_uri"] == "${local.image_uri}"
     assert function["image_config"][0]["command"] == ["${each.value.handler}"]
-    assert function["timeout"] == 900
+    assert function["timeout"] == "${each.value.timeout_s}"
+    assert function["memory_size"] == "${each.value.memory_mb}"
     assert function["tracing_config"][0]["mode"] == '"Active"'
-    handlers = {
-        k: strip_quotes(v["handler"]) for k, v in locals_of(_workflow())["functions"].items()
-    }
-    assert handlers == {
-        key.removesuffix("_function"): handler for key, handler in LAMBDA_HANDLERS.items()
-    }
 
 
 # --- the Airflow Variable lakehouse_config -------------------------------------------------

@@ -6,12 +6,15 @@ also shown to fail on a copy of the project with the defect it exists for."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
 from sqlglot import exp
 
-from tests.athena_contract import checks, iam
+from tests.athena_contract import checks, gateway, iam
+from tests.athena_contract.recorder import ApiCall
 from tests.athena_contract.runs import (
     CURATED,
     NAMES,
@@ -23,6 +26,7 @@ from tests.athena_contract.runs import (
     stage_args,
 )
 from tests.dbt_projects import REPO_PROJECT, project_copy, with_final_select_prefixed
+from tests.image_env import image_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.cost(3)]
 PROJECT_VARS = yaml.safe_load((REPO_PROJECT / "dbt_project.yml").read_text())["vars"]
@@ -61,7 +65,8 @@ def merge_problems(invocations) -> list[str]:
 
 def test_each_run_takes_the_code_path_it_takes_on_aws(runs):
     for name, run in runs.items():
-        assert all(i.success for i in run.invocations), name
+        failed = [(i.args, i.answer) for i in run.invocations if not i.success]
+        assert not failed, (name, failed)
 
     def statements(name, pattern):
         return [s for s in runs[name].statements() if re.search(pattern, s.sql, re.I | re.M)]
@@ -73,7 +78,8 @@ def test_each_run_takes_the_code_path_it_takes_on_aws(runs):
     marts = {"fct_events", "dim_users", "daily_metrics", "quarantined_events"}
     assert merged("daily") == merged("redrive") == merged("backfill") == marts
     assert merged("first") == merged("full_refresh") == set()
-    assert len(statements("tests", r"count\(\*\) as failures")) == len(runs["tests"].statements())
+    tests = runs["tests"].invocations[0].recorder.statements
+    assert [s for s in tests if not re.search(r"count\(\*\) as failures", s.sql)] == []
     # the backfill: Athena refused the merge of 123 partitions; dbt-athena then read them and
     # merged in batches of at most 100
     refused = [s for s in runs["backfill"].statements() if s.failed]
@@ -106,21 +112,78 @@ def test_every_merge_carries_its_merge_window(runs):
     assert merge_problems(invocations) == []
 
 
-def denied_calls(runs, remove: str | None = None) -> dict[str, list[str]]:
-    """Per run, the recorded calls its function's role (as Terraform declares it) denies."""
+def denied_calls(runs, remove: str | None = None, on: str | None = None) -> dict[str, list[str]]:
+    """Per run, the recorded calls the role of the function that made them (its policy as
+    Terraform declares it) denies."""
     denied = {}
     for name, run in runs.items():
-        function = "test_executor" if name == "tests" else "dbt_executor"
-        statements = iam.policy(function, POLICY_VARS, REGION)
-        if remove:
-            statements = iam.without(statements, remove)
-        needs = [n for call in run.calls() for n in iam.needs(call, REGION, WORKGROUP)]
-        denied[name] = iam.denied(statements, needs)
+        problems = []
+        for invocation in run.invocations:
+            statements = iam.policy(invocation.function, POLICY_VARS, REGION)
+            if remove:
+                statements = iam.without(statements, remove, on)
+            calls = invocation.recorder.calls
+            problems += iam.denied(statements, calls, REGION, WORKGROUP)
+        denied[name] = sorted(set(problems))
     return denied
 
 
 def test_every_aws_call_of_the_runs_is_allowed_by_the_functions_role(runs):
     assert {name: denied for name, denied in denied_calls(runs).items() if denied} == {}
+
+
+def test_the_functions_own_calls_are_recorded_and_checked(runs):
+    """Not only dbt-athena's: the handlers' raw inventory, merge lease, parse record and
+    artifacts (the dbt-executor), and Elementary's tables written through pyiceberg, whose
+    data goes through pyarrow's S3 client, not botocore (the test-executor)."""
+
+    def calls(name, function):
+        return {
+            (c.service, c.operation, c.params.get("Bucket") or c.params.get("TableName"))
+            for i in runs[name].invocations
+            if i.function == function
+            for c in i.recorder.calls
+            if c.via == "client"
+        }
+
+    executor, tester = calls("first", "dbt_executor"), calls("tests", "test_executor")
+    assert {
+        ("s3", "ListObjectsV2", NAMES.raw_bucket),
+        ("s3", "GetObject", NAMES.raw_bucket),
+        ("s3", "PutObject", NAMES.curated_bucket),
+        ("dynamodb", "PutItem", NAMES.runs_table),
+        ("dynamodb", "DeleteItem", NAMES.runs_table),
+    } <= executor
+    assert {
+        ("s3", "PutObject", NAMES.curated_bucket),
+        ("s3", "CreateMultipartUpload", NAMES.curated_bucket),
+        ("glue", "CreateTable", None),
+    } <= tester
+    elementary = f"s3://{NAMES.curated_bucket}/{NAMES.elementary_database}/"
+    writes = [
+        c
+        for i in runs["tests"].invocations
+        for c in i.recorder.calls
+        if c.operation == "CreateMultipartUpload"
+    ]
+    assert writes and all(
+        f"s3://{c.params['Bucket']}/{c.params['Key']}".startswith(elementary) for c in writes
+    )
+
+
+def test_every_table_keeps_its_data_under_its_database_and_name(runs):
+    """dbt-athena's data path is <s3_data_dir>/<schema>/<table>/<uuid>: the profile once gave
+    s3_data_dir with the database in it, and every table was written under
+    <database>/<database>/."""
+    assert checks.misplaced_tables(all_sql(runs), NAMES.curated_bucket) == []
+    doubled = f"{CURATED}/{CURATED}/"
+    assert checks.misplaced_tables(
+        [
+            f"create table {CURATED}.t with (table_type='iceberg', location='s3://b/{doubled}t/u')"
+            " as select 1 as a"
+        ],
+        "b",
+    ) == [f"{CURATED}.t: s3://b/{doubled}t/u"]
 
 
 def test_runs_with_different_run_keys_create_different_relations(runs):
@@ -153,6 +216,18 @@ def test_the_bytes_a_model_reports_count_every_statement_it_ran(runs):
             undercounted.append(model.split(".")[-1])
     # the finding the runtime's count exists for: dbt-athena's figure misses statements
     assert {"fct_events", "quarantined_events"} <= set(undercounted)
+
+
+def test_the_code_under_test_runs_with_the_lambda_images_packages_alone(tmp_path):
+    """dbt, dbt-athena and the handlers run in the image's virtualenv (built from
+    lambdas/requirements.lock): the local engine and the harness's own tools are not there,
+    so an import the image lacks fails this harness."""
+    with account(project_copy(tmp_path), tmp_path / "work") as acct:
+        found = acct.driver.request(
+            {"op": "environment", "modules": ["duckdb", "dbt.adapters.duckdb", "moto", "sqlglot"]}
+        )
+    assert Path(found["prefix"]).resolve() == image_python().parent.parent.resolve()
+    assert found["importable"] == []
 
 
 # -- each check fails on the defect it exists for -------------------------------------------
@@ -193,7 +268,19 @@ def test_a_role_without_a_permission_a_call_needs_fails_the_policy_check(runs):
     denied = denied_calls(runs, remove="glue:DeleteTable")
     table = f"arn:aws:glue:{REGION}:{iam.ACCOUNT}:table/{CURATED}"
     assert any(d.endswith(f"{table}/fct_events__bkp") for d in denied["full_refresh"])
-    assert all(d.startswith("glue:DeleteTable on ") for run in denied.values() for d in run)
+    assert all(" needs glue:DeleteTable on " in d for run in denied.values() for d in run)
+
+
+def test_a_role_that_cannot_list_the_raw_bucket_fails_on_the_handlers_inventory(runs):
+    """The dbt-executor lists the interval's raw objects itself (dbt_runtime.raw_inputs)
+    before dbt reads them: without s3:ListBucket on the raw bucket that call is named."""
+    raw = f"arn:aws:s3:::{NAMES.raw_bucket}"
+    denied = denied_calls(runs, remove="s3:ListBucket", on=raw)
+    assert (
+        f"s3:ListObjectsV2 (Bucket={NAMES.raw_bucket} Prefix=events/dt=2026-11-20/, by client) "
+        f"needs s3:ListBucket on {raw}"
+    ) in denied["first"]
+    assert all(d.endswith(f"needs s3:ListBucket on {raw}") for run in denied.values() for d in run)
 
 
 def test_the_other_checks_fail_on_what_they_forbid():
@@ -210,3 +297,21 @@ def test_the_other_checks_fail_on_what_they_forbid():
     assert checks.colliding_relations({"a__dbt_tmp", "m"}, {"a__dbt_tmp", "m"}, {"m"}) == [
         "a__dbt_tmp"
     ]
+
+
+def test_the_gateway_reads_s3s_operations_off_the_wire():
+    """pyarrow's S3 client (pyiceberg's data files) never passes through botocore: its
+    requests are named from their method, path and query alone."""
+    key = {"Bucket": "b", "Key": "db/t/data/x.parquet"}
+    listed = {"Bucket": "b", "Prefix": "db/"}
+    cases = {
+        ("GET", "/b", "list-type=2&prefix=db/"): ("ListObjectsV2", listed),
+        ("HEAD", "/b/db/t/data/x.parquet", ""): ("HeadObject", key),
+        ("POST", "/b/db/t/data/x.parquet", "uploads"): ("CreateMultipartUpload", key),
+        ("PUT", "/b/db/t/data/x.parquet", "partNumber=1&uploadId=u"): ("UploadPart", key),
+    }
+    for (method, path, query), expected in cases.items():
+        parsed = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        assert gateway.s3_call(method, path, parsed, {}, b"") == expected
+    unsigned = ApiCall("unsigned", "GET", {"Key": "/b/k"})
+    assert iam.denied(iam.policy("dbt_executor", POLICY_VARS, REGION), [unsigned], REGION, "w")

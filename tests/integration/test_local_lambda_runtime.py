@@ -21,7 +21,7 @@ def lam(local_stack):
         client.create_function(
             FunctionName=name,
             Runtime="python3.12",
-            Role=f"arn:aws:iam::123456789012:role/{provisioned.names.lambda_role}",
+            Role=f"arn:aws:iam::123456789012:role/{provisioned.names.dbt_executor_role}",
             Handler=handler,
             Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
             Timeout=timeout,

@@ -6,37 +6,30 @@ engine (DuckDB, dbt-duckdb) is not in the image."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests import image_env
+
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
-IMAGE_VENV = REPO / ".venvs" / "image"
+REPO = image_env.REPO
 
 
 @pytest.fixture(scope="module")
 def image_python() -> Path:
-    """The image's interpreter (`make` builds the virtualenv from the lock when it is missing
-    or older than the lock)."""
-    built = subprocess.run(
-        ["make", "-s", str(IMAGE_VENV.relative_to(REPO) / ".installed")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stdout + built.stderr
-    return IMAGE_VENV / "bin" / "python"
+    return image_env.image_python()
 
 
 def in_image(python: Path, code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Runs `code` as the function would: the image's packages, the function's code directory on
     the path, the function's environment (nothing of this repository's other runtimes)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     return subprocess.run(
         [str(python), "-I", "-c", f"import sys; sys.path.insert(0, {str(REPO / 'lambdas')!r})\n"
          + code],
-        env={**clean, **env}, capture_output=True, text=True, timeout=600, cwd="/",
+        env=image_env.clean_environment(**env),
+        capture_output=True, text=True, timeout=600, cwd="/",
     )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ module "catalog" {
   source = "../../modules/catalog"
 
   raw_database           = module.naming.raw_database
+  crawled_database       = module.naming.crawled_database
   curated_database       = module.naming.curated_database
   elementary_database    = module.naming.elementary_database
   raw_crawler            = module.naming.raw_crawler
@@ -79,7 +80,8 @@ module "workflow" {
 
   dbt_executor_function   = module.naming.dbt_executor_function
   test_executor_function  = module.naming.test_executor_function
-  lambda_role             = module.naming.lambda_role
+  dbt_executor_role       = module.naming.dbt_executor_role
+  test_executor_role      = module.naming.test_executor_role
   state_machine           = module.naming.state_machine
   state_machine_role      = module.naming.state_machine_role
   state_machine_log_group = module.naming.state_machine_log_group

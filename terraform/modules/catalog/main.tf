@@ -10,8 +10,19 @@ locals {
 
   # The same locations as local/provision.py: raw at the bucket root, curated and Elementary
   # databases under their own prefix of the curated bucket.
+  #
+  # The raw crawler writes a database of its own (`crawled`), which holds no table Terraform
+  # defines. A crawler that finds, in the database it writes, a table whose location is the
+  # folder it crawls (or a folder above or below it) updates that table and adds partitions to
+  # it instead of creating its own: over `raw`, it would adopt events_lines and users_lines
+  # (their location is the crawler's folder) and never create `events` or `users`. Exclusions
+  # cannot help (an exclusion of the whole folder excludes everything), nor catalog targets
+  # (the crawler would then rewrite the lines tables' schema and SerDe from the JSON it reads).
+  # tests/infra/test_crawler_paths.py fails when a crawler's folder overlaps the location of a
+  # table in the database it writes.
   databases = {
     raw        = { name = var.raw_database, location = "s3://${var.raw_bucket}/" }
+    crawled    = { name = var.crawled_database, location = "s3://${var.raw_bucket}/" }
     curated    = { name = var.curated_database, location = "s3://${var.curated_bucket}/${var.curated_database}/" }
     elementary = { name = var.elementary_database, location = "s3://${var.curated_bucket}/${var.elementary_database}/" }
   }
@@ -129,8 +140,8 @@ data "aws_iam_policy_document" "crawler" {
     ]
     resources = [
       "${local.glue_arn}:catalog",
-      "${local.glue_arn}:database/${var.raw_database}",
-      "${local.glue_arn}:table/${var.raw_database}/*",
+      "${local.glue_arn}:database/${var.crawled_database}",
+      "${local.glue_arn}:table/${var.crawled_database}/*",
     ]
   }
 
@@ -156,7 +167,7 @@ resource "aws_iam_role_policy" "crawler" {
 resource "aws_glue_crawler" "raw" {
   name                   = var.raw_crawler
   role                   = aws_iam_role.crawler.arn
-  database_name          = aws_glue_catalog_database.this["raw"].name
+  database_name          = aws_glue_catalog_database.this["crawled"].name
   security_configuration = aws_glue_security_configuration.this.name
   schedule               = var.crawler_schedule
   description            = "Raw zone crawler: new dt= partitions only"
@@ -190,14 +201,14 @@ resource "aws_glue_crawler" "raw" {
 }
 
 ################################################################################
-# Raw lines tables: every raw line as text, next to the crawled tables
+# Raw lines tables: every raw line as text (the crawled tables are in a database of their own)
 ################################################################################
 
 # dbt parses and validates the raw JSON itself (staging), so that a bad line is quarantined
 # instead of failing the query: Athena's JSON SerDe would fail the whole scan on a malformed
 # line. One string column per line (\u0001 never appears unescaped in valid JSON), partition
 # projection on dt so a new day is readable without a crawl. The crawled tables stay for
-# discovery (schema, new fields).
+# discovery (schema, new fields); no model reads them.
 resource "aws_glue_catalog_table" "raw_lines" {
   for_each = toset([for prefix in var.raw_prefixes : trimsuffix(prefix, "/")])
 

@@ -1,5 +1,5 @@
 output "database_names" {
-  description = "Glue database names by zone: raw, curated, elementary."
+  description = "Glue database names by zone: raw, crawled, curated, elementary."
   value       = { for zone, db in aws_glue_catalog_database.this : zone => db.name }
 }
 
@@ -21,9 +21,4 @@ output "crawler_role_arn" {
 output "security_configuration_name" {
   description = "Name of the Glue security configuration."
   value       = aws_glue_security_configuration.this.name
-}
-
-output "raw_lines_tables" {
-  description = "Glue tables of the raw zone read as text lines, by prefix (e.g. events => events_lines)."
-  value       = { for prefix, table in aws_glue_catalog_table.raw_lines : prefix => table.name }
 }

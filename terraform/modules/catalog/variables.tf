@@ -1,5 +1,10 @@
 variable "raw_database" {
-  description = "Glue database of the raw zone (tables created by the raw crawler)."
+  description = "Glue database of the raw zone's lines tables (what dbt reads)."
+  type        = string
+}
+
+variable "crawled_database" {
+  description = "Glue database the raw crawler writes (its inferred tables; nothing else)."
   type        = string
 }
 

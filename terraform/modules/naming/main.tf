@@ -1,43 +1,24 @@
-# The naming rule of local/naming.py (`resource_names(prefix, environment)`), in one place:
-# `<prefix>-<env>-<what>`; Glue databases use `_` because Athena rejects `-`.
-# tests/infra/test_naming.py proves both produce the same names.
+# The naming rule is data (contracts/naming.json), read here and by local/naming.py: one rule,
+# two readers. tests/infra/test_naming.py evaluates this module with `terraform console`.
 
 locals {
-  pipeline = "lakehouse_raw_to_curated"
+  rule     = jsondecode(file("${path.module}/../../../contracts/naming.json"))
+  pipeline = local.rule.pipeline
   dash     = "${var.prefix}-${var.environment}"
   under    = replace(local.dash, "-", "_")
   bucket   = var.bucket_suffix == "" ? "" : "-${var.bucket_suffix}"
 
-  # Exactly the names of local/naming.py's ResourceNames.
-  names = {
-    raw_bucket             = "${local.dash}-raw${local.bucket}"
-    curated_bucket         = "${local.dash}-curated${local.bucket}"
-    query_results_bucket   = "${local.dash}-query-results${local.bucket}"
-    runs_table             = "${local.dash}-runs"
-    raw_database           = "${local.under}_raw"
-    curated_database       = "${local.under}_curated"
-    elementary_database    = "${local.under}_elementary"
-    raw_crawler            = "${local.dash}-raw"
-    alerts_topic           = "${local.dash}-alerts"
-    dbt_executor_function  = "${local.dash}-dbt-executor"
-    test_executor_function = "${local.dash}-test-executor"
-    lambda_role            = "${local.dash}-lambda"
-    state_machine          = "${local.dash}-${replace(local.pipeline, "_", "-")}"
-    state_machine_role     = "${local.dash}-states"
+  # Terraform has no named-placeholder format(): each placeholder is replaced in turn (no value
+  # can contain one, the patterns forbid braces).
+  expand = {
+    for group in ["names", "aws_only_names"] : group => {
+      for key, template in local.rule[group] : key => replace(replace(replace(replace(template,
+        "{dash}", local.dash),
+        "{under}", local.under),
+        "{bucket}", local.bucket),
+      "{pipeline}", replace(local.pipeline, "_", "-"))
+    }
   }
-
-  # AWS-only resources (no local counterpart), same rule.
-  aws_names = {
-    mwaa_bucket             = "${local.dash}-mwaa${local.bucket}"
-    access_logs_bucket      = "${local.dash}-access-logs${local.bucket}"
-    kms_alias               = "alias/${local.dash}"
-    athena_workgroup        = local.dash
-    ecr_repository          = "${local.dash}-dbt-runtime"
-    crawler_role            = "${local.dash}-crawler"
-    glue_security_config    = "${local.dash}-glue"
-    mwaa_environment        = local.dash
-    mwaa_execution_role     = "${local.dash}-mwaa"
-    mwaa_security_group     = "${local.dash}-mwaa"
-    state_machine_log_group = "/aws/vendedlogs/states/${local.dash}-${replace(local.pipeline, "_", "-")}"
-  }
+  names     = local.expand.names
+  aws_names = local.expand.aws_only_names
 }

@@ -4,12 +4,12 @@ output "pipeline" {
 }
 
 output "names" {
-  description = "Every name of local/naming.py's ResourceNames, as a map."
+  description = "Every name with a local counterpart (contracts/naming.json names), as a map."
   value       = local.names
 }
 
 output "aws_names" {
-  description = "Names of AWS-only resources (no local counterpart), as a map."
+  description = "Names of AWS-only resources (contracts/naming.json aws_only_names), as a map."
   value       = local.aws_names
 }
 
@@ -36,6 +36,11 @@ output "runs_table" {
 output "raw_database" {
   description = "Name: raw_database."
   value       = local.names.raw_database
+}
+
+output "crawled_database" {
+  description = "Name: crawled_database."
+  value       = local.names.crawled_database
 }
 
 output "curated_database" {
@@ -68,9 +73,14 @@ output "test_executor_function" {
   value       = local.names.test_executor_function
 }
 
-output "lambda_role" {
-  description = "Name: lambda_role."
-  value       = local.names.lambda_role
+output "dbt_executor_role" {
+  description = "Name: dbt_executor_role."
+  value       = local.names.dbt_executor_role
+}
+
+output "test_executor_role" {
+  description = "Name: test_executor_role."
+  value       = local.names.test_executor_role
 }
 
 output "state_machine" {
@@ -109,8 +119,8 @@ output "ecr_repository" {
 }
 
 output "crawler_role" {
-  description = "Name: crawler_role (AWS only)."
-  value       = local.aws_names.crawler_role
+  description = "Name: crawler_role."
+  value       = local.names.crawler_role
 }
 
 output "glue_security_config" {

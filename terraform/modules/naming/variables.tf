@@ -4,7 +4,7 @@ variable "prefix" {
   default     = "lakehouse"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.prefix))
+    condition     = can(regex(jsondecode(file("${path.module}/../../../contracts/naming.json")).patterns.prefix, var.prefix))
     error_message = "prefix must be lowercase letters, digits and '-' (2-21 characters, starting with a letter)."
   }
 }
@@ -14,8 +14,8 @@ variable "environment" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{1,15}$", var.environment))
-    error_message = "environment must match ^[a-z][a-z0-9]{1,15}$."
+    condition     = can(regex(jsondecode(file("${path.module}/../../../contracts/naming.json")).patterns.environment, var.environment))
+    error_message = "environment must be lowercase letters and digits, 2-16 characters, starting with a letter."
   }
 }
 
@@ -25,7 +25,7 @@ variable "bucket_suffix" {
   default     = ""
 
   validation {
-    condition     = can(regex("^[a-z0-9-]{0,12}$", var.bucket_suffix))
+    condition     = can(regex(jsondecode(file("${path.module}/../../../contracts/naming.json")).patterns.bucket_suffix, var.bucket_suffix))
     error_message = "bucket_suffix must be at most 12 lowercase letters, digits or '-'."
   }
 }

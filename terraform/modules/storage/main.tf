@@ -138,6 +138,10 @@ resource "aws_s3_bucket_logging" "this" {
   bucket        = each.value.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "${each.value.id}/"
+
+  # S3 checks the target bucket's permissions when logging is switched on
+  # (InvalidTargetBucketForLogging): the delivery grant must exist first.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 data "aws_iam_policy_document" "tls_only" {
@@ -317,24 +321,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
+  # The delivery grant comes first: statement order means nothing to IAM, but the emulator's S3
+  # (moto 5.2) reads this policy statement by statement when logging is switched on and fails on
+  # a "*" principal before it reaches the grant (local/terraform_compat.py).
   statement {
     sid       = "S3ServerAccessLogsDelivery"
     actions   = ["s3:PutObject"]
@@ -355,6 +344,24 @@ data "aws_iam_policy_document" "access_logs" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = [for bucket in aws_s3_bucket.this : bucket.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
     }
   }
 }

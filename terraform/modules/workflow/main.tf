@@ -10,47 +10,56 @@ locals {
   s3_arn     = "arn:${local.partition}:s3:::"
 
   # Where the dbt-executor keeps each dbt invocation's artifacts for the test-executor, which
-  # records them in Elementary's tables (local/provision.py's DBT_ARTIFACTS_PREFIX), and the
+  # records them in Elementary's tables (contracts/functions.json), and the
   # digest of the raw objects each run parsed, which a redrive reads (dbt_runtime.raw_inputs).
-  dbt_artifacts_prefix = "dbt_artifacts"
+  # The test-executor keeps its own `dbt test`'s artifacts there too, then records the
+  # execution's from there: without PutObject it failed on AWS at its first run (found by the
+  # contract harness, which checks the handlers' own calls against this policy).
+  dbt_artifacts_prefix = local.contract.dbt_artifacts_prefix
   dbt_artifacts_access = {
     dbt_executor  = ["s3:PutObject", "s3:GetObject"]
-    test_executor = ["s3:GetObject"]
+    test_executor = ["s3:PutObject", "s3:GetObject"]
   }
 
   # ONE dbt runtime image; each function selects its handler through image_config.command.
   image_uri = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:${var.image_tag}")
 
+  # The functions' handlers, memory, timeout and environment: contracts/functions.json, which
+  # the local provisioner reads too.
+  contract = jsondecode(file("${path.module}/../../../contracts/functions.json"))
+  roles = {
+    dbt_executor  = var.dbt_executor_role
+    test_executor = var.test_executor_role
+  }
+  function_names = {
+    dbt_executor  = var.dbt_executor_function
+    test_executor = var.test_executor_function
+  }
   functions = {
-    dbt_executor = {
-      name        = var.dbt_executor_function
-      handler     = "dbt_runtime.handlers.dbt_executor.handler"
-      description = "dbt run on Athena (staging views, Iceberg marts)"
-    }
-    test_executor = {
-      name        = var.test_executor_function
-      handler     = "dbt_runtime.handlers.test_executor.handler"
-      description = "dbt test on Athena, results written to Elementary's tables"
-    }
+    for key, function in local.contract.functions : key => merge(function, {
+      name      = local.function_names[key]
+      role      = local.roles[key]
+      memory_mb = coalesce(var.memory_size, function.memory_mb)
+    })
   }
 
-  # The environment contract of lambdas/dbt_runtime/settings.py and dbt_project/profiles.yml:
-  # the keys of local/provision.py's lambda_environment() plus ATHENA_WORKGROUP. DUCKDB_PATH is
-  # local-only. tests/infra checks both functions get exactly these.
+  # The values the environment's templates name.
+  environment_values = {
+    target               = "athena"
+    dbt_project_dir      = "/var/task/dbt_project" # the image's LAMBDA_TASK_ROOT (lambdas/Dockerfile)
+    dbt_artifacts_prefix = local.dbt_artifacts_prefix
+    raw_bucket           = var.raw_bucket
+    curated_bucket       = var.curated_bucket
+    query_results_bucket = var.query_results_bucket
+    raw_database         = var.raw_database
+    curated_database     = var.curated_database
+    elementary_database  = var.elementary_database
+    runs_table           = var.runs_table
+    athena_workgroup     = var.athena_workgroup
+  }
   lambda_environment = {
-    DBT_TARGET              = "athena"
-    DBT_PROJECT_DIR         = "/var/task/dbt_project"
-    RAW_BUCKET              = var.raw_bucket
-    CURATED_BUCKET          = var.curated_bucket
-    RAW_DATABASE            = var.raw_database
-    CURATED_DATABASE        = var.curated_database
-    ELEMENTARY_DATABASE     = var.elementary_database
-    ATHENA_RESULTS_S3       = "s3://${var.query_results_bucket}/"
-    DBT_ARTIFACTS_S3        = "s3://${var.curated_bucket}/${local.dbt_artifacts_prefix}/"
-    ATHENA_WORKGROUP        = var.athena_workgroup
-    RUNS_TABLE              = var.runs_table
-    POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
-    POWERTOOLS_LOG_LEVEL    = "INFO"
+    for key, template in merge(local.contract.environment, local.contract.aws_only_environment) :
+    key => templatestring(template, local.environment_values)
   }
 }
 
@@ -138,7 +147,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 resource "aws_iam_role" "lambda" {
   for_each = local.functions
 
-  name               = "${var.lambda_role}-${replace(each.key, "_", "-")}"
+  name               = each.value.role
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = var.tags
 }
@@ -315,8 +324,8 @@ resource "aws_lambda_function" "this" {
   package_type                   = "Image"
   image_uri                      = local.image_uri
   architectures                  = ["x86_64"]
-  timeout                        = 900
-  memory_size                    = var.memory_size
+  timeout                        = each.value.timeout_s
+  memory_size                    = each.value.memory_mb
   reserved_concurrent_executions = var.reserved_concurrent_executions
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags

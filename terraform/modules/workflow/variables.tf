@@ -8,8 +8,13 @@ variable "test_executor_function" {
   type        = string
 }
 
-variable "lambda_role" {
-  description = "Name prefix of the two Lambda roles (<lambda_role>-dbt-executor, <lambda_role>-test-executor)."
+variable "dbt_executor_role" {
+  description = "Name of the dbt-executor's IAM role."
+  type        = string
+}
+
+variable "test_executor_role" {
+  description = "Name of the test-executor's IAM role."
   type        = string
 }
 
@@ -101,9 +106,9 @@ variable "kms_key_arn" {
 }
 
 variable "memory_size" {
-  description = "Memory (MB) of each function."
+  description = "Memory (MB) of each function; null keeps contracts/functions.json's memory_mb."
   type        = number
-  default     = 3008
+  default     = null
 }
 
 variable "ephemeral_storage_size" {

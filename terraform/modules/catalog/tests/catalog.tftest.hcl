@@ -15,6 +15,7 @@ mock_provider "aws" {
 
 variables {
   raw_database           = "lakehouse_test_raw"
+  crawled_database       = "lakehouse_test_raw_crawled"
   curated_database       = "lakehouse_test_curated"
   elementary_database    = "lakehouse_test_elementary"
   raw_crawler            = "lakehouse-test-raw"
@@ -29,8 +30,8 @@ run "databases_and_incremental_crawler" {
   command = plan
 
   assert {
-    condition     = toset([for d in aws_glue_catalog_database.this : d.name]) == toset(["lakehouse_test_raw", "lakehouse_test_curated", "lakehouse_test_elementary"])
-    error_message = "raw, curated and elementary databases"
+    condition     = toset([for d in aws_glue_catalog_database.this : d.name]) == toset(["lakehouse_test_raw", "lakehouse_test_raw_crawled", "lakehouse_test_curated", "lakehouse_test_elementary"])
+    error_message = "raw, crawled, curated and elementary databases"
   }
 
   assert {
@@ -46,7 +47,7 @@ run "databases_and_incremental_crawler" {
   }
 
   assert {
-    condition     = toset([for p in aws_lakeformation_permissions.iam_allowed_principals : "${p.principal}/${one(p.database).name}"]) == toset(["IAM_ALLOWED_PRINCIPALS/lakehouse_test_raw", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_curated", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_elementary"])
+    condition     = toset([for p in aws_lakeformation_permissions.iam_allowed_principals : "${p.principal}/${one(p.database).name}"]) == toset(["IAM_ALLOWED_PRINCIPALS/lakehouse_test_raw", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_raw_crawled", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_curated", "IAM_ALLOWED_PRINCIPALS/lakehouse_test_elementary"])
     error_message = "every database is pinned to IAM access in Lake Formation"
   }
 
@@ -63,6 +64,11 @@ run "databases_and_incremental_crawler" {
   assert {
     condition     = [for t in aws_glue_crawler.raw.s3_target : t.path] == ["s3://lakehouse-test-raw/events/", "s3://lakehouse-test-raw/users/"]
     error_message = "the crawler reads events/ and users/ of the raw bucket"
+  }
+
+  assert {
+    condition     = aws_glue_crawler.raw.database_name == "lakehouse_test_raw_crawled"
+    error_message = "the crawler writes its own database, not the lines tables' one"
   }
 
   assert {

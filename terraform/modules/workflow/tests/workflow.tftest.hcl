@@ -40,7 +40,8 @@ override_resource {
 variables {
   dbt_executor_function   = "lakehouse-test-dbt-executor"
   test_executor_function  = "lakehouse-test-test-executor"
-  lambda_role             = "lakehouse-test-lambda"
+  dbt_executor_role       = "lakehouse-test-lambda-dbt-executor"
+  test_executor_role      = "lakehouse-test-lambda-test-executor"
   state_machine           = "lakehouse-test-lakehouse-raw-to-curated"
   state_machine_role      = "lakehouse-test-states"
   state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
@@ -100,10 +101,10 @@ run "one_image_two_handlers" {
   assert {
     condition = (
       one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
-      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:GetObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
       one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "DbtArtifacts"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/*"])
     )
-    error_message = "the dbt-executor writes the dbt artifacts (and reads its runs' raw digests), the test-executor reads them"
+    error_message = "the dbt-executor writes the dbt artifacts (and reads its runs' raw digests), the test-executor reads them and writes its own"
   }
 
   assert {
