@@ -188,7 +188,7 @@ def test_a_busy_recorded_port_is_a_one_line_error(stack):
         started = time.monotonic()
         result = _cli(stack.dir, "local.stack", "up")
     assert result.returncode == 2
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # seconds, not a start timeout (2 busy cores)
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"port {port}" in result.stderr and "in use" in result.stderr
     with pytest.raises(StackError, match=f"port {port}"):
@@ -218,7 +218,7 @@ def test_a_deleted_folder_then_one_stop_command_leaves_no_process_of_ours(stack)
     lam.create_function(
         FunctionName="fixture-echo",
         Runtime="python3.12",
-        Role=f"arn:aws:iam::123456789012:role/{provisioned.names.lambda_role}",
+        Role=f"arn:aws:iam::123456789012:role/{provisioned.names.dbt_executor_role}",
         Handler="tests.lambda_fixtures.handlers.echo",
         Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
         Timeout=30,
