@@ -262,9 +262,14 @@ def _command(stack: LocalStack, args: argparse.Namespace) -> int:
     elif args.command == "down":
         stopped = stack.down()
         roles = ", ".join(sorted({p.role for p in stopped}))
+        kept = (
+            f"the data is kept in {stack.dir} (make reset deletes it)"
+            if stack.dir.is_dir()
+            else f"{stack.dir} does not exist"
+        )
         print(
             (f"stopped {len(stopped)} processes ({roles})" if stopped else "nothing was running")
-            + f"; the data is kept in {stack.dir} (make reset deletes it)"
+            + f"; {kept}"
         )
     else:
         url = stack.endpoint_url()
