@@ -36,11 +36,12 @@ from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOp
 from airflow.providers.amazon.aws.operators.step_function import (
     StepFunctionStartExecutionOperator,
 )
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 from airflow.sdk.configuration import conf
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
 from lakehouse.run_plan import state_machine_input
+from lakehouse.run_request import dag_params
 from lakehouse.sensors import CrawlerStageSensor, StateMachineExecutionSensor
 
 DAG_ID = "lakehouse_raw_to_curated"
@@ -69,41 +70,8 @@ with DAG(
         "retry_exponential_backoff": True,
         "on_failure_callback": record_task_failure,
     },
-    params={
-        "interval_start": Param(
-            None, type=["null", "string"], format="date", description="YYYY-MM-DD (inclusive)"
-        ),
-        "interval_end": Param(
-            None, type=["null", "string"], format="date", description="YYYY-MM-DD (exclusive)"
-        ),
-        "lookback_days": Param(
-            2,
-            type="integer",
-            minimum=0,
-            maximum=90,
-            description="Merge late events up to this many days before the day they landed",
-        ),
-        "max_bad_row_share": Param(
-            0.05,
-            type="number",
-            minimum=0,
-            maximum=1,
-            description="Fail the run, before the marts change, when more than this share of "
-            "the interval's raw event lines is quarantined",
-        ),
-        "full_refresh": Param(False, type="boolean", description="Rebuild every mart from raw"),
-        "full_refresh_models": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Rebuild only these marts (and what is built from them) from raw",
-        ),
-        "redrive_of": Param(
-            None,
-            type=["null", "string"],
-            description="Run id of a FAILED run: repeat its transform from the failed stage",
-        ),
-    },
+    # One Param per run option, with its type, default and bounds (contracts/run_request.json).
+    params=dag_params(),
 ) as dag:
 
     @task(retries=0)

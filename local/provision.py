@@ -32,6 +32,9 @@ LAMBDA_HANDLERS = {
     for key, function in FUNCTIONS_CONTRACT["functions"].items()
 }
 DBT_ARTIFACTS_PREFIX = FUNCTIONS_CONTRACT["dbt_artifacts_prefix"]
+LAKEHOUSE_CONFIG_CONTRACT = json.loads(
+    (REPO_ROOT / "contracts" / "lakehouse_config.json").read_text()
+)
 # The run ledger's key: one item per run of a pipeline (Terraform's metadata module: the same).
 RUNS_TABLE_KEYS = {
     "KeySchema": [
@@ -93,19 +96,18 @@ class Provisioned:
     test_executor_arn: str
 
     def airflow_config(self) -> dict[str, str]:
-        """The Airflow Variable `lakehouse_config`: the same keys Terraform writes on AWS."""
-        n = self.names
-        return {
+        """The Airflow Variable `lakehouse_config`: contracts/lakehouse_config.json, as Terraform
+        writes it on AWS."""
+        values = {
+            **self.names.as_dict(),
             "pipeline": PIPELINE,
             "state_machine_arn": self.state_machine_arn,
-            "runs_table": n.runs_table,
-            "raw_crawler": n.raw_crawler,
-            "raw_bucket": n.raw_bucket,
-            "curated_bucket": n.curated_bucket,
-            "curated_database": n.curated_database,
-            "elementary_database": n.elementary_database,
             "alerts_topic_arn": self.alerts_topic_arn,
             "region": REGION,
+        }
+        return {
+            key: string.Template(template).substitute(values)
+            for key, template in LAKEHOUSE_CONFIG_CONTRACT["keys"].items()
         }
 
     def airflow_env(self, endpoint_url: str | None = None) -> dict[str, str]:

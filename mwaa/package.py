@@ -10,6 +10,7 @@ timestamps and sorted entries, so an unchanged plugins/ gives an identical objec
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import zipfile
@@ -21,10 +22,13 @@ _SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 
 
 def _files(folder: Path) -> list[Path]:
+    # Symlinked folders are followed: plugins/contracts is the repository's contracts/, which
+    # the plugins read and MWAA must find inside plugins.zip.
     return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not (_SKIP_PARTS & set(p.parts)) and p.suffix != ".pyc"
+        path
+        for root, _dirs, names in os.walk(folder, followlinks=True)
+        for path in (Path(root) / name for name in names)
+        if not (_SKIP_PARTS & set(path.relative_to(folder).parts)) and path.suffix != ".pyc"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbt_runtime import run_request
 from dbt_runtime.dbt_invocation import InvalidEvent
 
 LAYERS = {
@@ -84,21 +85,11 @@ def invocations(layer: str, full_refresh: bool, models: list[str]) -> list[Invoc
     ]
 
 
-def max_bad_row_share(event: dict) -> float | None:
-    """The event's bad-row threshold, or None to keep the dbt project's default."""
-    value = event.get("max_bad_row_share")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise InvalidEvent(f"event.max_bad_row_share must be a number from 0 to 1, got {value!r}")
-    return float(value)
+def max_bad_row_share(event: dict) -> float:
+    """The event's bad-row threshold, or the run request's default."""
+    return float(run_request.option(event, "max_bad_row_share"))
 
 
-def lookback_days(event: dict) -> int | None:
-    """The event's lookback, or None to keep the dbt project's default."""
-    value = event.get("lookback_days")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
-        raise InvalidEvent(f"event.lookback_days must be an integer from 0 to 90, got {value!r}")
-    return value
+def lookback_days(event: dict) -> int:
+    """The event's lookback, or the run request's default."""
+    return run_request.option(event, "lookback_days")

@@ -10,6 +10,8 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
+from lakehouse.run_request import DEFAULTS, InvalidRunRequest, validated
+
 # Step Functions execution names: 1-80 characters of [A-Za-z0-9_-].
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _NAME_MAX = 80
@@ -19,17 +21,14 @@ _TRY_SUFFIX_MAX = len("-t") + 4
 MAX_PARTITIONS_PER_WRITE = 100
 # The stages of the state machine a redrive can start at, in order (the `resume_from` input).
 TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
-# Days before its landing day a late event may be stamped and still be merged (the DAG param's
-# default; dbt_project/macros/merge_window.sql applies it).
-DEFAULT_LOOKBACK_DAYS = 2
-# The run fails, before the marts change, when more than this share of the interval's raw event
-# lines is quarantined (the DAG param's default; the gate dbt_project/tests/bad_row_share.sql
-# applies it).
-DEFAULT_MAX_BAD_ROW_SHARE = 0.05
+# The run options' defaults (contracts/run_request.json): lookback_days is applied by
+# dbt_project/macros/merge_window.sql, max_bad_row_share by dbt_project/tests/bad_row_share.sql.
+DEFAULT_LOOKBACK_DAYS: int = DEFAULTS["lookback_days"]
+DEFAULT_MAX_BAD_ROW_SHARE: float = DEFAULTS["max_bad_row_share"]
 
 
-class InvalidRunParams(ValueError):
-    """The run's params cannot describe a data interval."""
+class InvalidRunParams(InvalidRunRequest):
+    """The run's params break the run request's schema or cannot describe a data interval."""
 
 
 @dataclass(frozen=True)
@@ -118,29 +117,6 @@ def _as_day(value: object, name: str) -> date:
         raise InvalidRunParams(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from exc
 
 
-def _lookback(params: dict) -> int:
-    value = params.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
-        raise InvalidRunParams(f"lookback_days must be an integer from 0 to 90, got {value!r}")
-    return value
-
-
-def _max_bad_row_share(params: dict) -> float:
-    value = params.get("max_bad_row_share", DEFAULT_MAX_BAD_ROW_SHARE)
-    if value is None:
-        return DEFAULT_MAX_BAD_ROW_SHARE
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise InvalidRunParams(f"max_bad_row_share must be a number from 0 to 1, got {value!r}")
-    return float(value)
-
-
-def _refresh_models(params: dict) -> tuple[str, ...]:
-    value = params.get("full_refresh_models") or []
-    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
-        raise InvalidRunParams(f"full_refresh_models must be a list of model names, got {value!r}")
-    return tuple(sorted(set(value)))
-
-
 def _recorded_lookback(record: dict) -> int:
     # Records written before lookback_days existed ran with the default.
     value = record.get("lookback_days")
@@ -197,7 +173,11 @@ def plan_run(
     params: dict,
 ) -> RunPlan:
     """The interval is the DAG run's data interval, in days, unless params override it."""
-    start_param, end_param = params.get("interval_start"), params.get("interval_end")
+    try:
+        params = validated(params)
+    except InvalidRunRequest as error:
+        raise InvalidRunParams(str(error)) from None
+    start_param, end_param = params["interval_start"], params["interval_end"]
     if bool(start_param) != bool(end_param):
         raise InvalidRunParams("set both interval_start and interval_end, or neither")
     if start_param:
@@ -215,8 +195,8 @@ def plan_run(
             end = date.fromordinal(start.toordinal() + 1)
     if end <= start:
         raise InvalidRunParams(f"interval_end ({end}) must be after interval_start ({start})")
-    full_refresh = bool(params.get("full_refresh", False))
-    lookback = _lookback(params)
+    full_refresh = params["full_refresh"]
+    lookback = params["lookback_days"]
     window_days = (end - start).days + lookback
     # A full refresh replaces tables (dbt-athena batches CTAS over 100 partitions itself); every
     # other run merges, and one merge must stay within Athena's partition limit.
@@ -234,6 +214,6 @@ def plan_run(
         full_refresh=full_refresh,
         execution_name_base=execution_name_base(run_id),
         lookback_days=lookback,
-        full_refresh_models=_refresh_models(params),
-        max_bad_row_share=_max_bad_row_share(params),
+        full_refresh_models=tuple(sorted(set(params["full_refresh_models"]))),
+        max_bad_row_share=float(params["max_bad_row_share"]),
     )

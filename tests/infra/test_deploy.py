@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,8 +33,19 @@ def test_lambda_image_carries_both_handlers_code_and_the_dbt_project():
     assert "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
     assert "lambdas/requirements.lock" in dockerfile  # the locked Lambda side, nothing else
     assert "COPY dbt_project ${LAMBDA_TASK_ROOT}/dbt_project" in dockerfile
+    # dbt_runtime/run_request.py reads the run options' schema beside dbt_runtime/
+    assert "COPY contracts ${LAMBDA_TASK_ROOT}/contracts" in dockerfile
     workflow = (REPO / "terraform" / "modules" / "workflow" / "main.tf").read_text()
-    # the functions pick their handler from the one image, and read the project from the image
-    assert "dbt_runtime.handlers.dbt_executor.handler" in workflow
-    assert "dbt_runtime.handlers.test_executor.handler" in workflow
+    # the functions pick their handler (contracts/functions.json) from the one image, and read
+    # the project from the image
+    assert "image_config.command" in workflow or "command = [each.value.handler]" in workflow
+    for function in json.loads((REPO / "contracts" / "functions.json").read_text())[
+        "functions"
+    ].values():
+        module, _, attribute = function["handler"].rpartition(".")
+        assert (REPO / "lambdas" / (module.replace(".", "/") + ".py")).is_file(), module
+        assert (
+            f"def {attribute}("
+            in (REPO / "lambdas" / (module.replace(".", "/") + ".py")).read_text()
+        )
     assert "/var/task/dbt_project" in workflow

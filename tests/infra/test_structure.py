@@ -15,6 +15,7 @@ from local.naming import resource_names
 from local.provision import (
     ASL_TEMPLATE,
     FUNCTIONS_CONTRACT,
+    LAKEHOUSE_CONFIG_CONTRACT,
     Provisioned,
     render_template,
 )
@@ -100,25 +101,28 @@ def test_one_image_and_the_contract_s_handler_memory_and_timeout():
 # --- the Airflow Variable lakehouse_config -------------------------------------------------
 
 
-def airflow_config_keys() -> set[str]:
+def test_the_local_provisioner_writes_the_contract_s_lakehouse_config():
     provisioned = Provisioned(
         names=resource_names("lakehouse", "dev"),
         endpoint_url="",
-        state_machine_arn="",
-        alerts_topic_arn="",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:m",
+        alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:t",
         alerts_queue_url="",
         dbt_executor_arn="",
         test_executor_arn="",
     )
-    return set(provisioned.airflow_config())
+    config = provisioned.airflow_config()
+    assert set(config) == set(LAKEHOUSE_CONFIG_CONTRACT["keys"])
+    assert config["runs_table"] == "lakehouse-dev-runs"
+    assert config["state_machine_arn"].endswith(":stateMachine:m")
+    assert not [value for value in config.values() if "${" in value]
 
 
 @pytest.mark.parametrize("environment", sorted(p.name for p in ENVIRONMENTS_DIR.iterdir()))
-def test_every_environment_writes_every_lakehouse_config_key(environment):
+def test_every_environment_writes_lakehouse_config_from_the_contract(environment):
     doc = load_hcl(ENVIRONMENTS_DIR / environment / "main.tf")
     config = locals_of(doc)["lakehouse_config"]
-    assert set(config) == airflow_config_keys()
-    assert config["pipeline"] == "${module.naming.pipeline}"
+    assert "contracts/lakehouse_config.json" in config and "templatestring" in config
     orchestration = [m for m in doc["module"] if '"orchestration"' in m][0]['"orchestration"']
     assert orchestration["lakehouse_config"] == "${local.lakehouse_config}"
 
@@ -129,10 +133,6 @@ def test_the_variable_is_the_secret_the_backend_reads():
     assert strip_quotes(secret["name"]) == "airflow/variables/lakehouse_config"
     version = blocks(doc, "resource", "aws_secretsmanager_secret_version")["lakehouse_config"]
     assert version["secret_string"] == "${jsonencode(var.lakehouse_config)}"
-    variables = load_hcl(MODULES_DIR / "orchestration" / "variables.tf")
-    declared = [v for v in variables["variable"] if '"lakehouse_config"' in v][0]
-    object_type = declared['"lakehouse_config"']["type"]
-    assert set(re.findall(r"(\w+) = string", object_type)) == airflow_config_keys()
     # MWAA's options come from mwaa/airflow_configuration.yaml, its secrets backend included.
     assert "mwaa/airflow_configuration.yaml" in locals_of(doc)["airflow_configuration_file"]
     assert (

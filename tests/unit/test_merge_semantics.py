@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dbt_runtime import iceberg, selection
+from dbt_runtime import iceberg, run_request, selection
 from dbt_runtime.dbt_invocation import InvalidEvent
 
 pytestmark = pytest.mark.unit
@@ -140,7 +140,7 @@ def test_a_bad_row_share_outside_0_to_1_is_rejected(value):
 
 
 def test_the_bad_row_share_reaches_dbt_as_a_var():
-    assert selection.max_bad_row_share({}) is None
+    assert selection.max_bad_row_share({}) == run_request.OPTIONS["max_bad_row_share"]["default"]
     assert selection.max_bad_row_share({"max_bad_row_share": 0}) == 0.0
     assert selection.max_bad_row_share({"max_bad_row_share": 0.25}) == 0.25
 

@@ -149,18 +149,16 @@ resource "aws_s3_object" "plugins" {
 }
 
 locals {
-  # The Airflow Variable lakehouse_config: the keys local/provision.py's airflow_config() writes.
+  # The Airflow Variable lakehouse_config: its keys and values are contracts/lakehouse_config.json,
+  # which the local provisioner writes from too.
   lakehouse_config = {
-    pipeline            = module.naming.pipeline
-    state_machine_arn   = module.workflow.state_machine_arn
-    runs_table          = module.metadata.table_name
-    raw_crawler         = module.catalog.raw_crawler_name
-    raw_bucket          = module.storage.bucket_ids["raw"]
-    curated_bucket      = module.storage.bucket_ids["curated"]
-    curated_database    = module.catalog.database_names["curated"]
-    elementary_database = module.catalog.database_names["elementary"]
-    alerts_topic_arn    = module.notifications.topic_arn
-    region              = data.aws_region.current.name
+    for key, template in jsondecode(file("${local.repo_root}/contracts/lakehouse_config.json")).keys :
+    key => templatestring(template, merge(module.naming.names, {
+      pipeline          = module.naming.pipeline
+      state_machine_arn = module.workflow.state_machine_arn
+      alerts_topic_arn  = module.notifications.topic_arn
+      region            = data.aws_region.current.name
+    }))
   }
 }
 

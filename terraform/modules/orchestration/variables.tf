@@ -144,19 +144,16 @@ variable "runs_table_arn" {
 }
 
 variable "lakehouse_config" {
-  description = "Value of the Airflow Variable lakehouse_config (the same keys local/provision.py writes)."
-  type = object({
-    pipeline            = string
-    state_machine_arn   = string
-    runs_table          = string
-    raw_crawler         = string
-    raw_bucket          = string
-    curated_bucket      = string
-    curated_database    = string
-    elementary_database = string
-    alerts_topic_arn    = string
-    region              = string
-  })
+  description = "Value of the Airflow Variable lakehouse_config: the keys of contracts/lakehouse_config.json."
+  type        = map(string)
+
+  validation {
+    condition = (
+      sort(keys(var.lakehouse_config)) ==
+      sort(keys(jsondecode(file("${path.module}/../../../contracts/lakehouse_config.json")).keys))
+    )
+    error_message = "lakehouse_config must have exactly the keys of contracts/lakehouse_config.json."
+  }
 }
 
 variable "secret_recovery_window_in_days" {

@@ -107,7 +107,7 @@ run "mwaa_environment" {
   }
 
   assert {
-    condition     = jsondecode(aws_secretsmanager_secret_version.lakehouse_config.secret_string) == var.lakehouse_config
+    condition     = tomap(jsondecode(aws_secretsmanager_secret_version.lakehouse_config.secret_string)) == var.lakehouse_config
     error_message = "the Variable holds lakehouse_config as JSON"
   }
 
@@ -133,4 +133,16 @@ run "requires_two_subnets" {
   }
 
   expect_failures = [var.subnet_ids]
+}
+
+run "rejects_a_lakehouse_config_without_the_contract_s_keys" {
+  command = plan
+
+  variables {
+    lakehouse_config = {
+      pipeline = "lakehouse_raw_to_curated"
+    }
+  }
+
+  expect_failures = [var.lakehouse_config]
 }
