@@ -15,7 +15,7 @@ export UV_COMPILE_BYTECODE := 1
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install demo test test-unit test-integration test-e2e test-airflow lint format \
-        stack-up stack-down report airflow runs rerun redrive backfill package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra \
+        stack-up stack-down stop reset report airflow runs rerun redrive backfill package deploy athena-check bench bench-parse bench-history lock clean install-infra test-infra \
         test-terraform-emulator
 
 help:
@@ -30,7 +30,8 @@ help:
 	@echo "make bench-parse   median parse time of each DAG file"
 	@echo "make bench-history daily run time with 1 vs DAYS (30) days of history stored"
 	@echo "make report  the data-quality report of the local lakehouse -> dist/report/index.html"
-	@echo "make stack-up / stack-down   start or stop the local AWS stack"
+	@echo "make stack-up / stack-down   start, or stop every process of, the local stack (data kept; stop = stack-down)"
+	@echo "make reset   delete the local stack's data (.local-stack/), after asking"
 	@echo "make runs ARGS='show RUN'    the run ledger: list recent runs, show one (scripts/runs)"
 	@echo "make rerun DAY=2026-11-20     run a day again (its latest run; in the foreground without make airflow)"
 	@echo "make redrive RUN=<run id>     repeat a failed run from the stage that failed"
@@ -92,8 +93,16 @@ stack-up: install
 report: install
 	$(LOCAL_PY) -m local.report --out dist/report
 
-stack-down:
-	-$(LOCAL_PY) -m local.stack down
+# Stops every process the stack started (emulator, Lambda environments, make airflow's
+# Airflow), found by recorded PID even if .local-stack was deleted; the data stays on disk.
+stack-down stop:
+	@if [ -x $(LOCAL_PY) ]; then $(LOCAL_PY) -m local.stack down; \
+	else echo "stack-down: $(LOCAL_PY) not found: nothing of the local stack can be running" >&2; fi
+
+# Deletes the local stack's data, after asking (ARGS=--yes does not ask).
+reset:
+	@if [ -x $(LOCAL_PY) ]; then $(LOCAL_PY) -m local.stack reset $(ARGS); \
+	else rm -rI "$${LAKEHOUSE_STATE_DIR:-.local-stack}"; fi
 
 airflow: install
 	$(LOCAL_PY) -m local.airflow_server --port $(or $(PORT),8080)
@@ -185,5 +194,4 @@ lock: | $(UV)
 	$(UV) pip compile --quiet --universal --python-version 3.11 lambdas/requirements.in \
 	  -c requirements/local.lock -o lambdas/requirements.lock
 
-clean: stack-down
-	rm -rf .local-stack
+clean: reset

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from local.aws import CREDENTIALS_ENV
 from local.provision import REPO_ROOT
-from local.stack import LocalStack
+from local.stack import LocalStack, StackError
 from mwaa import airflow_configuration
 
 AIRFLOW_VENV = Path(os.environ.get("AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow"))
@@ -111,7 +111,15 @@ def run_day(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(list(sys.argv[1:] if argv is None else argv)).returncode
+    stack = LocalStack()
+    try:
+        airflow_bin()
+        if not stack.endpoint_url():  # attach to the running stack, or start it
+            stack.up()
+    except (FileNotFoundError, StackError) as exc:
+        print(f"airflow: {exc}", file=sys.stderr)
+        return 2
+    return run(list(sys.argv[1:] if argv is None else argv), stack=stack).returncode
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from local import airflow
-from local.emulator import free_port
-from local.stack import LocalStack
+from local.emulator import free_port, port_in_use
+from local.stack import LocalStack, StackError
 
 
 def server_environment(stack: LocalStack, port: int) -> dict[str, str]:
@@ -76,6 +75,8 @@ def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+    # Recorded, so that `make stack-down` stops it (the whole group) whoever started it.
+    stack.registry.add(proc.pid, "airflow", group=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -88,6 +89,7 @@ def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
         yield base
     finally:
         _stop(proc)
+        stack.registry.remove(proc.pid)
         log.close()
 
 
@@ -128,21 +130,24 @@ def _stop(proc: subprocess.Popen, grace_s: float = 30) -> None:
     proc.wait()
 
 
-def port_in_use(port: int) -> bool:
-    """Whether something already listens on 127.0.0.1:port. Airflow's API server would fail on
-    it while standalone keeps the scheduler running, its error only in the log."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+def _keep_the_stack_up(stack: LocalStack) -> None:
+    """Airflow's connection holds the emulator's address: if the emulator died (a crash, a
+    kill), start it again, on the port it recorded, with its journal replayed."""
+    if stack.endpoint_url():
+        return
+    print("the local stack's emulator is not answering: starting it again", flush=True)
+    try:
+        print(f"local stack back at {stack.start()}", flush=True)
+    except StackError as exc:
+        print(f"airflow: {exc}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    # Airflow's API server would fail on a taken port while standalone keeps the scheduler
+    # running, its error only in the log.
     if port_in_use(args.port):
         print(
             f"airflow: port {args.port} is already in use on 127.0.0.1 (another Airflow or "
@@ -150,18 +155,31 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    stack = LocalStack()
-    stack.up()
+    try:
+        airflow.airflow_bin()
+        stack = LocalStack()
+        stack.up()
+    except (FileNotFoundError, StackError) as exc:
+        print(f"airflow: {exc}", file=sys.stderr)
+        return 2
     print(f"starting Airflow on port {args.port} (log: {stack.dir / 'airflow-server.log'})")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    # This process too: `make stack-down` from another terminal ends `make airflow` cleanly.
+    stack.registry.add(os.getpid(), "airflow", group=False)
     try:
         with running(stack, args.port) as base:
             print(f"Airflow UI: {base}  (local stack: {stack.endpoint_url()}); Ctrl-C stops it")
+            checked = time.monotonic()
             while not stop:
                 time.sleep(1)
+                if not stop and time.monotonic() - checked > 5:
+                    checked = time.monotonic()
+                    _keep_the_stack_up(stack)
     except KeyboardInterrupt:
         pass
+    finally:
+        stack.registry.remove(os.getpid())
     return 0
 
 

@@ -2,6 +2,11 @@
 
   python -m local.demo [--day 2026-11-20] [--events 10000]
 
+Attaches to the running local stack (or starts it) and keeps what it holds: other days, runs
+and a running Airflow are left alone. A day that already has raw files gets them written again
+(the same day, events and seed give the same bytes; parts left from a bigger day are removed),
+and its run is repeated as a new try. `make reset` starts from nothing.
+
 Runs the DAG's run of DAY (the run the schedule creates for it: logical date DAY 06:00 UTC, data
 interval DAY) in the foreground, as `airflow dags test` does, then prints what the run left
 behind, read back from the run ledger (DynamoDB), the Step Functions history and the Iceberg
@@ -19,7 +24,7 @@ import pyarrow.compute as pc
 
 from local import airflow, sample_data
 from local.lakehouse import Lakehouse
-from local.stack import LocalStack
+from local.stack import LocalStack, StackError
 
 DAG_ID = airflow.DAG_ID
 
@@ -109,30 +114,58 @@ def summary(lakehouse: Lakehouse, day: date) -> tuple[str, dict]:
     return "\n".join(lines), facts
 
 
+def _day_objects(s3, bucket: str, day: date) -> set[str]:
+    keys = set()
+    for table in ("events", "users"):
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{table}/dt={day.isoformat()}/"
+        )
+        keys |= {o["Key"] for page in pages for o in page.get("Contents", [])}
+    return keys
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 20))
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
-        "--keep", action="store_true", help="keep a running stack and its data instead of resetting"
+        "--keep", action="store_true", help="(the default now: the stack's data is always kept)"
     )
     args = parser.parse_args(argv)
     if args.events < 0:
         parser.error("--events must be >= 0")
+    try:
+        airflow.airflow_bin()  # before anything starts: a missing virtualenv is a one-line error
+    except FileNotFoundError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
 
     stack = LocalStack()
-    print(f"[1/4] starting a fresh local stack in {stack.dir} ...", flush=True)
-    if not args.keep:
-        stack.reset()
-    provisioned = stack.up()
+    print(f"[1/4] local stack in {stack.dir} (attached if running, data kept) ...", flush=True)
+    try:
+        provisioned = stack.up()
+    except StackError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     print(f"      emulator at {provisioned.endpoint_url}", flush=True)
     lakehouse = Lakehouse(stack)
     print(f"[2/4] generating {args.events} events for {args.day} ...", flush=True)
-    written = sample_data.write_day(
-        lakehouse.client("s3"), provisioned.names.raw_bucket, args.day, args.events, args.seed
-    )
+    s3 = lakehouse.client("s3")
+    bucket = provisioned.names.raw_bucket
+    before = _day_objects(s3, bucket, args.day)
+    written = sample_data.write_day(s3, bucket, args.day, args.events, args.seed)
+    stale = sorted(before - set(written.files))
+    for key in stale:
+        s3.delete_object(Bucket=bucket, Key=key)
     print(f"      {written.events} events, {written.users} users", flush=True)
+    if before:
+        print(
+            f"      the day had {len(before)} raw files already: written again"
+            + (f", {len(stale)} left from an earlier size removed" if stale else "")
+            + " (a day that ran already runs again, as a new try)",
+            flush=True,
+        )
     print(f"[3/4] running the DAG {DAG_ID} for {args.day} (airflow dags test) ...", flush=True)
     started = time.monotonic()
     code = run_dag_for_day(stack, args.day)
@@ -145,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     text, _ = summary(lakehouse, args.day)
     print(text)
     print("\nData-quality report (Elementary's tables): make report -> dist/report/index.html")
-    print("\nThe emulator keeps running for inspection; stop it with: make stack-down")
+    print(
+        "\nThe local stack keeps running for inspection; make stack-down stops it and keeps its"
+        f" data in {stack.dir} (make reset deletes it)"
+    )
     return code
 
 

@@ -10,26 +10,41 @@ Fault injection (local/faults.py): `/_lakehouse/faults` on the same port takes r
 next crawl ends FAILED with message M"; every request, the state machine's own integration
 calls included, passes through them first. Rules clear themselves once used up.
 
+Durable: every request that changed moto's state is journaled under DIR (local/journal.py)
+and replayed into the fresh moto when the emulator starts, before it answers anyone.
+
 Usage: python -m local.emulator --state-dir DIR [--port N]
-Writes DIR/endpoint.json once the server answers, and removes it on exit.
+Writes DIR/endpoint.json once the server answers, and removes it on exit (only if it still
+names this process). One emulator per folder: a second one exits at once with a one-line error,
+as does one whose port is taken. Exit codes: 2 port in use, 3 the folder is served already,
+4 the journal is damaged before its end (see local/journal.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import fcntl
 import json
+import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import unquote
 
-from local import faults, terraform_compat
+from local import faults, state, terraform_compat
 from local.aws import CREDENTIALS_ENV, REGION
+from local.journal import CorruptJournal, Journal
+
+log = logging.getLogger("local.emulator")
 
 _CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"}
 _CRAWL_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED"}
@@ -40,6 +55,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on host:port. Probed as servers bind (SO_REUSEADDR), so the
+    closing connections of a server that just stopped do not count."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 class LambdaInvokeMiddleware:
@@ -141,7 +168,58 @@ class LambdaInvokeMiddleware:
             return None
 
 
+class Refused(Exception):
+    """The emulator cannot serve (a one-line reason, exit code)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _claim(state_dir: Path):
+    """Hold the folder's lock for the emulator's life, or refuse: one emulator per folder.
+
+    The lock file goes with the folder if someone deletes it, so the registry (outside the
+    folder) is asked too: an emulator whose folder was deleted still counts until it stops."""
+    lock = open(state_dir / state.LOCK_FILE, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise Refused(f"another emulator already serves {state_dir}", 3) from None
+    others = [
+        p
+        for p in state.Registry(state_dir).processes()
+        if p.role == "emulator" and p.pid != os.getpid()
+    ]
+    if others:
+        lock.close()
+        raise Refused(
+            f"another emulator (pid {others[0].pid}) still serves {state_dir} (its folder was "
+            "deleted under it): stop it with `python -m local.stack down`",
+            3,
+        )
+    return lock
+
+
 def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
+    lock = _claim(state_dir)
+    # Recorded at once: from here on this process counts as the folder's emulator.
+    registry = state.Registry(state_dir)
+    registry.add(os.getpid(), "emulator", group=os.getpgrp() == os.getpid())
+    try:
+        _serve(state_dir, port, host)
+    finally:
+        registry.remove(os.getpid())
+        lock.close()
+
+
+def _serve(state_dir: Path, port: int, host: str) -> None:
+    # Execution environments left by an emulator that was killed serve nobody now.
+    orphans = state.Registry(state_dir).stop_all(grace_s=2, role="lambda")
+    if orphans:
+        log.warning("stopped %d Lambda environments left by an earlier emulator", len(orphans))
+    shutil.rmtree(state_dir / "lambda-tmp", ignore_errors=True)
     # moto's Step Functions interpreter calls integrations at localhost:$MOTO_PORT; it must be
     # set before moto is imported so that every integration call comes back through the seam.
     os.environ["MOTO_PORT"] = str(port)
@@ -156,17 +234,41 @@ def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     from werkzeug.serving import make_server
 
     endpoint_url = f"http://127.0.0.1:{port}"
-    app = LambdaInvokeMiddleware(
-        DomainDispatcherApplication(create_backend_app), endpoint_url, state_dir
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    journal = Journal(state_dir / state.JOURNAL_FILE)
+    app = LambdaInvokeMiddleware(journal.serving(moto_app), endpoint_url, state_dir)
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise Refused(
+            f"port {port} is already in use on {host} (another program); free it, or move "
+            "the stack to another port: python -m local.stack up --port PORT",
+            2,
+        ) from None
+    # Bound but not yet serving: clients wait in the backlog, none sees a half-replayed moto.
+    started = time.monotonic()
+    try:
+        replayed, failed = journal.replay(moto_app)
+    except CorruptJournal as exc:
+        raise Refused(str(exc), 4) from None
+    log.warning(
+        "journal: replayed %d requests in %.1fs (%d failed)",
+        replayed,
+        time.monotonic() - started,
+        failed,
     )
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    journal.open()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _configure(endpoint_url)
 
-    endpoint_file = state_dir / "endpoint.json"
-    endpoint_file.write_text(
-        json.dumps({"endpoint_url": endpoint_url, "port": port, "pid": os.getpid()})
+    state.write_whole(state_dir / state.PORT_FILE, f"{port}\n")
+    endpoint_file = state_dir / state.ENDPOINT_FILE
+    state.write_whole(
+        endpoint_file,
+        json.dumps({"endpoint_url": endpoint_url, "port": port, "pid": os.getpid()}),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -174,8 +276,12 @@ def serve(state_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     try:
         stop.wait()
     finally:
-        endpoint_file.unlink(missing_ok=True)
+        # Only our own: after the folder was deleted, the file may be a newer emulator's.
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if json.loads(endpoint_file.read_text())["pid"] == os.getpid():
+                endpoint_file.unlink()
         server.shutdown()
+        journal.close()
 
 
 def _configure(endpoint_url: str) -> None:
@@ -209,8 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="127.0.0.1", help="address to bind (0.0.0.0 only inside a container)"
     )
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    serve(args.state_dir.resolve(), args.port or free_port(), args.host)
+    try:
+        serve(args.state_dir.resolve(), args.port or free_port(), args.host)
+    except Refused as exc:
+        print(f"emulator: {exc}", file=sys.stderr, flush=True)
+        return exc.code
     return 0
 
 

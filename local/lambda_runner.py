@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from local import state
 from local.aws import CREDENTIALS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,7 @@ class ExecutionEnvironment:
     process: subprocess.Popen
     control: IO[str]
     tmp_dir: Path
+    registry: state.Registry
 
     def discard(self) -> None:
         if self.process.poll() is None:
@@ -56,6 +58,7 @@ class ExecutionEnvironment:
             except ProcessLookupError:
                 pass
         self.process.wait()
+        self.registry.remove(self.process.pid)
         self.control.close()
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
@@ -115,7 +118,10 @@ def _spawn(name: str, key: str, handler: str, env: dict, state_dir: Path, log_pa
             pass_fds=(write_fd,),
         )
     os.close(write_fd)
-    return ExecutionEnvironment(name, key, process, os.fdopen(read_fd, "r"), tmp_dir)
+    # Recorded, so that `python -m local.stack down` stops it even if the emulator is gone.
+    registry = state.Registry(state_dir)
+    registry.add(process.pid, "lambda")
+    return ExecutionEnvironment(name, key, process, os.fdopen(read_fd, "r"), tmp_dir, registry)
 
 
 def _reset_peak_memory(pid: int) -> None:

@@ -1,18 +1,24 @@
 """Start, provision, inspect and stop the local stack.
 
-  python -m local.stack up       start the emulator (if not running) and provision it
+  python -m local.stack up       start the emulator (or attach to the running one), provision it
   python -m local.stack serve    up, in the foreground (docker-compose's local-aws service)
   python -m local.stack status   print the endpoint and the provisioned resources
-  python -m local.stack down     stop the emulator (its state is in memory and goes with it)
-  python -m local.stack reset    stop it and clear the state directory (Airflow's DB is kept)
+  python -m local.stack down     stop every process the stack started (the data is kept)
+  python -m local.stack reset    stop them and delete the state folder, after asking (--yes)
 
 The state directory (default .local-stack/, or $LAKEHOUSE_STATE_DIR) holds the emulator's
-endpoint, Lambda logs and /tmp directories, the runs' DuckDB files, and Airflow's home.
+journal (its durable state: raw files, Iceberg tables, Glue catalog, run ledger), its port,
+Lambda logs and /tmp directories, the runs' DuckDB files, and Airflow's home. Every command
+attaches to a running emulator; the first one starts it, on the port recorded in the folder,
+so an address never changes behind a running client. The processes the stack starts are
+recorded outside the folder (local/state.py), so `down` finds them even if it was deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -25,13 +31,14 @@ import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
+from local import state
+from local.emulator import port_in_use
 from local.provision import REPO_ROOT, Provisioned, provision
+from local.state import DEFAULT_STATE_DIR, state_dir  # noqa: F401 - imported from here too
 
-DEFAULT_STATE_DIR = REPO_ROOT / ".local-stack"
 
-
-def state_dir() -> Path:
-    return Path(os.environ.get("LAKEHOUSE_STATE_DIR") or DEFAULT_STATE_DIR).resolve()
+class StackError(RuntimeError):
+    """The stack cannot start: a one-line reason for the console."""
 
 
 class LocalStack:
@@ -41,7 +48,17 @@ class LocalStack:
 
     @property
     def endpoint_file(self) -> Path:
-        return self.dir / "endpoint.json"
+        return self.dir / state.ENDPOINT_FILE
+
+    @property
+    def registry(self) -> state.Registry:
+        return state.Registry(self.dir)
+
+    def recorded_port(self) -> int | None:
+        try:
+            return int((self.dir / state.PORT_FILE).read_text())
+        except (OSError, ValueError):
+            return None
 
     def endpoint_url(self) -> str | None:
         try:
@@ -52,12 +69,37 @@ class LocalStack:
             return None
         return info["endpoint_url"]
 
-    def start(self, timeout_s: float = 60, host: str = "127.0.0.1", port: int = 0) -> str:
+    def start(self, timeout_s: float = 120, host: str = "127.0.0.1", port: int = 0) -> str:
+        """The running emulator's URL; starts it first if none serves the folder.
+
+        `port` 0 is the port recorded in the folder (a free one the first time)."""
         if url := self.endpoint_url():
             return url
+        with self._starting():
+            return self.endpoint_url() or self._spawn(timeout_s, host, port)
+
+    @contextlib.contextmanager
+    def _starting(self):
+        """Commands started at once (make demo next to make airflow) take turns here: one
+        starts and provisions the emulator, the others then find it running and attach."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.endpoint_file.unlink(missing_ok=True)
-        log = open(self.dir / "emulator.log", "ab")
+        with open(self.dir / state.START_LOCK_FILE, "a") as start_lock:
+            fcntl.flock(start_lock, fcntl.LOCK_EX)
+            yield
+
+    def _spawn(self, timeout_s: float, host: str, port: int) -> str:
+        recorded = self.recorded_port()
+        if not port and recorded:
+            if port_in_use(recorded, host):
+                raise StackError(
+                    f"port {recorded} (recorded in {self.dir / state.PORT_FILE}) is in use by "
+                    "another program; free it, or move the stack: python -m local.stack up "
+                    "--port PORT (clients started before must then be restarted)"
+                )
+            port = recorded
+        log_path = self.dir / "emulator.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -80,57 +122,51 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"the emulator exited with {proc.returncode}; see {self.dir / 'emulator.log'}"
-                )
+                raise StackError(_last_error(log_path, log_start, proc.returncode))
             if url := self.endpoint_url():
                 return url
             time.sleep(0.2)
         proc.kill()
-        raise TimeoutError(f"the emulator did not answer within {timeout_s}s")
+        raise StackError(f"the emulator did not answer within {timeout_s}s: see {log_path}")
 
     def up(
         self, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
     ) -> Provisioned:
-        url = self.start(host=host, port=port)
-        # The base of each run's own DuckDB file (warehouse__<run_key>.duckdb, Settings.for_run).
-        result = provision(
-            url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
-        )
-        (self.dir / "stack.json").write_text(json.dumps(asdict(result), indent=2))
-        env = {
-            **result.airflow_env(public_endpoint),
-            "AWS_ENDPOINT_URL": public_endpoint or url,
-        }
-        (self.dir / "airflow.env").write_text(
-            "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
-        )
+        # Provisioning is idempotent, not atomic: two at once would both create a function.
+        with self._starting():
+            url = self.endpoint_url() or self._spawn(120, host, port)
+            # The base of each run's own DuckDB file (warehouse__<run_key>.duckdb).
+            result = provision(
+                url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
+            )
+            state.write_whole(self.dir / "stack.json", json.dumps(asdict(result), indent=2))
+            env = {
+                **result.airflow_env(public_endpoint),
+                "AWS_ENDPOINT_URL": public_endpoint or url,
+            }
+            state.write_whole(
+                self.dir / "airflow.env",
+                "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()),
+            )
         return result
 
     def reset(self) -> None:
-        """Stop the emulator and forget what it held (its state lives in memory), together
-        with the files that describe that state; Airflow's own database is kept."""
+        """Stop every process of the stack and delete the state folder: the emulator's journal
+        (every table, raw file and run record), and Airflow's home, whose run history would
+        otherwise name runs the ledger no longer has."""
         self.down()
-        for name in ("stack.json", "airflow.env"):
-            (self.dir / name).unlink(missing_ok=True)
-        # The local target's DuckDB files: one per run (dbt_runtime.settings.Settings.for_run).
-        for path in self.dir.glob("warehouse*.duckdb*"):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(self.dir / "lambda-tmp", ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
-    def down(self) -> bool:
+    def down(self) -> list[state.Process]:
+        """Stop every process the stack started (recorded by PID); returns them. The data stays
+        in the folder's journal for the next start."""
+        stopped = self.registry.stop_all()
         try:
-            pid = json.loads(self.endpoint_file.read_text())["pid"]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return False
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                if not _alive(pid):
-                    break
-                time.sleep(0.1)
-        self.endpoint_file.unlink(missing_ok=True)
-        return True
+            if not _alive(json.loads(self.endpoint_file.read_text())["pid"]):
+                self.endpoint_file.unlink(missing_ok=True)
+        except (OSError, ValueError, KeyError):
+            pass
+        return stopped
 
 
 def _alive(pid: int) -> bool:
@@ -143,6 +179,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _last_error(log_path: Path, since: int, code: int) -> str:
+    """The emulator's one-line reason for exiting (its last log line), else where to look."""
+    with contextlib.suppress(OSError):
+        with open(log_path, "rb") as fh:
+            fh.seek(since)
+            lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+        if lines and lines[-1].startswith("emulator: "):
+            return lines[-1].removeprefix("emulator: ")
+    return f"the emulator exited with {code}; see {log_path}"
+
+
 def _answers(url: str) -> bool:
     try:
         urllib.request.urlopen(url + "/moto-api/config", timeout=2).read(1)
@@ -151,16 +198,44 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _confirm_reset(stack: LocalStack) -> bool:
+    if not sys.stdin.isatty():
+        print(
+            f"reset: would delete {stack.dir}; not asking without a terminal: pass --yes",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(
+        f"Delete {stack.dir}: every raw file, table, run record and Airflow run of the local "
+        "stack? [y/N] "
+    )
+    return answer.strip().lower() in ("y", "yes")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The local AWS stack")
     parser.add_argument("command", choices=["up", "serve", "down", "reset", "status"])
     parser.add_argument("--host", default="127.0.0.1", help="emulator bind address")
-    parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="emulator port (default: the one recorded in the state folder, else a free one)",
+    )
     parser.add_argument(
         "--public-endpoint", help="the emulator's URL as Airflow sees it (e.g. in compose)"
     )
+    parser.add_argument("--yes", action="store_true", help="reset without asking")
     args = parser.parse_args(argv)
     stack = LocalStack()
+    try:
+        return _command(stack, args)
+    except StackError as exc:
+        print(f"local stack: {exc}", file=sys.stderr)
+        return 2
+
+
+def _command(stack: LocalStack, args: argparse.Namespace) -> int:
     if args.command == "serve":  # the foreground form, for a container
         result = stack.up(args.host, args.port, args.public_endpoint)
         print(f"local stack serving at {result.endpoint_url}", flush=True)
@@ -174,13 +249,28 @@ def main(argv: list[str] | None = None) -> int:
         stack.down()
         return 0 if stop else 1
     if args.command == "up":
-        result = stack.up()
-        print(f"local stack up at {result.endpoint_url} (state in {stack.dir})")
+        was_running = stack.endpoint_url() is not None
+        result = stack.up(port=args.port)
+        how = "already running" if was_running else "started, its journal replayed"
+        print(f"local stack up at {result.endpoint_url} ({how}; state in {stack.dir})")
     elif args.command == "reset":
+        if not (args.yes or _confirm_reset(stack)):
+            print("reset: nothing deleted")
+            return 1
         stack.reset()
-        print(f"stopped and cleared {stack.dir}")
+        print(f"stopped the local stack and deleted {stack.dir}")
     elif args.command == "down":
-        print("stopped" if stack.down() else "not running")
+        stopped = stack.down()
+        roles = ", ".join(sorted({p.role for p in stopped}))
+        kept = (
+            f"the data is kept in {stack.dir} (make reset deletes it)"
+            if stack.dir.is_dir()
+            else f"{stack.dir} does not exist"
+        )
+        print(
+            (f"stopped {len(stopped)} processes ({roles})" if stopped else "nothing was running")
+            + f"; {kept}"
+        )
     else:
         url = stack.endpoint_url()
         if not url:
