@@ -4,12 +4,17 @@ real Lambdas) started directly, as the DAG's start_transform would, and waited f
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import date
+from pathlib import Path
 
 from local.lakehouse import Lakehouse
 from local.naming import PIPELINE
-from plugins.lakehouse.run_plan import plan_run
+
+# The Airflow-side package, imported as Airflow has it (its plugins folder on the path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+from lakehouse.run_plan import plan_run  # noqa: E402
 
 
 def _start(lakehouse: Lakehouse, run_id: str, start: date, end: date, options: dict) -> str:
