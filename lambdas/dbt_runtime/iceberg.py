@@ -16,7 +16,7 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog, load_catalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationException
 from pyiceberg.expressions import (
     AlwaysTrue,
     And,
@@ -60,11 +60,14 @@ def _evolve_schema(iceberg_table, schema: pa.Schema) -> None:
 
 
 def _with_commit_retries(commit):
-    """Run `commit` again when another writer committed first (optimistic concurrency)."""
+    """Run `commit` again when another writer committed first (optimistic concurrency): the
+    catalog refused the commit, or pyiceberg's own check found that a concurrent commit added
+    files an overwrite's filter matches (ValidationException; seen when two runs' test-executors
+    record into Elementary's tables at once)."""
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         try:
             return commit()
-        except CommitFailedException:
+        except (CommitFailedException, ValidationException):
             if attempt == COMMIT_ATTEMPTS:
                 raise
             time.sleep(0.2 * 2**attempt)
