@@ -41,10 +41,10 @@ from airflow.sdk.configuration import conf
 from airflow.timetables.interval import CronDataIntervalTimetable
 from lakehouse.callbacks import record_task_failure
 from lakehouse.run_plan import state_machine_input
+from lakehouse.run_record import DAG_ID
 from lakehouse.run_request import dag_params
 from lakehouse.sensors import CrawlerStageSensor, StateMachineExecutionSensor
 
-DAG_ID = "lakehouse_raw_to_curated"
 CONFIG = "var.json.lakehouse_config"
 # Runs active at a time: an Airflow configuration option of this project
 # (mwaa/airflow_configuration.yaml), so MWAA and the local Airflow read the same value.

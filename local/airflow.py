@@ -22,13 +22,14 @@ from datetime import date
 from pathlib import Path
 
 from local.aws import CREDENTIALS_ENV
+from local.naming import PIPELINE
 from local.provision import REPO_ROOT
 from local.stack import LocalStack, StackError
 from mwaa import airflow_configuration
 
 AIRFLOW_VENV = Path(os.environ.get("AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow"))
 FOREGROUND_RUN = Path(__file__).with_name("foreground_run.py")
-DAG_ID = "lakehouse_raw_to_curated"  # dags/lakehouse_raw_to_curated.py
+DAG_ID = PIPELINE  # the DAG is named after its pipeline (contracts/naming.json)
 
 
 def airflow_bin() -> str:

@@ -35,15 +35,16 @@ DBT_ARTIFACTS_PREFIX = FUNCTIONS_CONTRACT["dbt_artifacts_prefix"]
 LAKEHOUSE_CONFIG_CONTRACT = json.loads(
     (REPO_ROOT / "contracts" / "lakehouse_config.json").read_text()
 )
-# The run ledger's key: one item per run of a pipeline (Terraform's metadata module: the same).
+# The run ledger's key and TTL attribute (Terraform's metadata module reads the same file).
+RUN_RECORD_CONTRACT = json.loads((REPO_ROOT / "contracts" / "run_record.json").read_text())
 RUNS_TABLE_KEYS = {
     "KeySchema": [
-        {"AttributeName": "pipeline", "KeyType": "HASH"},
-        {"AttributeName": "run_id", "KeyType": "RANGE"},
+        {"AttributeName": RUN_RECORD_CONTRACT["key"]["hash"], "KeyType": "HASH"},
+        {"AttributeName": RUN_RECORD_CONTRACT["key"]["range"], "KeyType": "RANGE"},
     ],
     "AttributeDefinitions": [
-        {"AttributeName": "pipeline", "AttributeType": "S"},
-        {"AttributeName": "run_id", "AttributeType": "S"},
+        {"AttributeName": RUN_RECORD_CONTRACT["key"][part], "AttributeType": "S"}
+        for part in ("hash", "range")
     ],
 }
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -159,6 +160,15 @@ def provision(
         BillingMode="PAY_PER_REQUEST",
         **RUNS_TABLE_KEYS,
     )
+    ttl = ddb.describe_time_to_live(TableName=names.runs_table)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") != "ENABLED":  # AWS refuses to enable it twice
+        ddb.update_time_to_live(
+            TableName=names.runs_table,
+            TimeToLiveSpecification={
+                "Enabled": True,
+                "AttributeName": RUN_RECORD_CONTRACT["ttl_attribute"],
+            },
+        )
 
     # One role per function, for the state machine and for the crawler, named as on AWS (IAM is
     # not enforced locally; the Athena contract harness checks the Terraform policies).

@@ -4,12 +4,22 @@ The Lambda reads its project from DBT_PROJECT_DIR, as the image built from this 
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 REPO_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+# The run options dbt reads, at the run request's defaults: what the dbt runtime passes a run
+# given none (dbt_project.yml has no default of its own for them).
+RUN_OPTION_DEFAULTS = {
+    name: spec["default"]
+    for name, spec in json.loads(
+        (REPO_PROJECT.parent / "contracts" / "run_request.json").read_text()
+    )["properties"].items()
+    if name in ("lookback_days", "max_bad_row_share")
+}
 
 
 def project_copy(tmp_path: Path) -> Path:

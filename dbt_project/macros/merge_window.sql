@@ -13,12 +13,9 @@
     merges scan on
     the target side (incremental_predicates on Athena, the pyiceberg scan locally). -#}
 
+{#- A run option: validated against contracts/run_request.json before dbt runs. -#}
 {% macro lookback_days() -%}
-  {%- set days = var('lookback_days') | int -%}
-  {%- if days < 0 or days > 90 -%}
-    {{ exceptions.raise_compiler_error("lookback_days must be between 0 and 90, got " ~ days) }}
-  {%- endif -%}
-  {{ return(days) }}
+  {{ return(var('lookback_days') | int) }}
 {%- endmacro %}
 
 {% macro merge_window() -%}

@@ -194,10 +194,18 @@ def dbt_vars(
     if settings.target == "local":
         # profiles.yml opens this run's own DuckDB file (Settings.for_run).
         values["duckdb_path"] = settings.duckdb_path
-    if lookback_days is not None:
-        values["lookback_days"] = lookback_days
-    if max_bad_row_share is not None:
-        values["max_bad_row_share"] = max_bad_row_share
+    # The run options dbt reads (dbt_project.yml has no default for them): the event's values,
+    # validated, else the run request's defaults.
+    from dbt_runtime import run_request
+
+    values["lookback_days"] = (
+        run_request.option({}, "lookback_days") if lookback_days is None else lookback_days
+    )
+    values["max_bad_row_share"] = (
+        run_request.option({}, "max_bad_row_share")
+        if max_bad_row_share is None
+        else max_bad_row_share
+    )
     return values
 
 

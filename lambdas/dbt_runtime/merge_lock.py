@@ -15,9 +15,11 @@ A conditional write is DynamoDB's own compare-and-set, which is why no library i
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from dbt_runtime.settings import Settings
 
@@ -30,9 +32,19 @@ class MartsLockBusy(RuntimeError):
     """Another run is merging into the marts. The state machine retries this error name."""
 
 
+# The lease is an item of the run ledger: its key and TTL attribute are the ledger's
+# (contracts/run_record.json; lambdas/contracts is the repository's contracts/), so DynamoDB
+# also reaps a lease its holder never released.
+_LEDGER = json.loads(
+    (Path(__file__).resolve().parents[1] / "contracts" / "run_record.json").read_text()
+)
+HASH_KEY, RANGE_KEY = _LEDGER["key"]["hash"], _LEDGER["key"]["range"]
+EXPIRES_AT = _LEDGER["ttl_attribute"]
+
+
 def _key(pipeline: str) -> dict:
     # Its own partition key, so the lease never shows among the pipeline's runs.
-    return {"pipeline": {"S": f"{pipeline}#lock"}, "run_id": {"S": LOCK_NAME}}
+    return {HASH_KEY: {"S": f"{pipeline}#lock"}, RANGE_KEY: {"S": LOCK_NAME}}
 
 
 def _client(settings: Settings):
@@ -56,11 +68,12 @@ def held(settings: Settings, pipeline: str, holder: str, lease_s: float) -> Iter
                 **_key(pipeline),
                 "holder": {"S": holder},
                 "acquired_at": {"N": f"{now:.3f}"},
-                "expires_at": {"N": f"{now + lease_s + MARGIN_S:.3f}"},
+                EXPIRES_AT: {"N": f"{now + lease_s + MARGIN_S:.3f}"},
             },
             ConditionExpression=(
-                "attribute_not_exists(run_id) OR holder = :holder OR expires_at < :now"
+                "attribute_not_exists(#range) OR holder = :holder OR #expires < :now"
             ),
+            ExpressionAttributeNames={"#range": RANGE_KEY, "#expires": EXPIRES_AT},
             ExpressionAttributeValues={":holder": {"S": holder}, ":now": {"N": f"{now:.3f}"}},
         )
     except ClientError as exc:

@@ -14,24 +14,15 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-# Attributes `list` needs: a scan of the pipeline's items without their (large) stage documents.
-SUMMARY_ATTRIBUTES = (
-    "run_id",
-    "#status",
-    "interval_start",
-    "interval_end",
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "failed_stage",
-    "#error",
-    "run_type",
-    "triggered_by",
-)
+from lakehouse.run_record import HASH_KEY, RANGE_KEY, SUMMARY_ATTRIBUTES
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _key(pipeline: str, run_id: str) -> dict:
+    return {HASH_KEY: pipeline, RANGE_KEY: run_id}
 
 
 def elapsed_s(started_at: str | None, finished_at: str | None) -> float | None:
@@ -79,8 +70,7 @@ class RunLedger:
         """(Re)start the record of a run: a rerun of the same DAG run starts a fresh record."""
         self._table.put_item(
             Item={
-                "pipeline": plan["pipeline"],
-                "run_id": plan["run_id"],
+                **_key(plan["pipeline"], plan["run_id"]),
                 "status": "RUNNING",
                 "interval_start": plan["interval_start"],
                 "interval_end": plan["interval_end"],
@@ -104,14 +94,14 @@ class RunLedger:
     def record_redriven(self, pipeline: str, run_id: str, redriven_by: str) -> None:
         """Link a failed run to the run that redrives it (the failed record stays as it was)."""
         self._table.update_item(
-            Key={"pipeline": pipeline, "run_id": run_id},
+            Key=_key(pipeline, run_id),
             UpdateExpression="SET redriven_by = :by, updated_at = :now",
             ExpressionAttributeValues={":by": redriven_by, ":now": _now()},
         )
 
     def record_stage(self, pipeline: str, run_id: str, stage: str, record: dict) -> None:
         self._table.update_item(
-            Key={"pipeline": pipeline, "run_id": run_id},
+            Key=_key(pipeline, run_id),
             UpdateExpression="SET stages.#stage = :record, updated_at = :now",
             ExpressionAttributeNames={"#stage": stage},
             ExpressionAttributeValues={":record": json.dumps(record), ":now": _now()},
@@ -128,7 +118,7 @@ class RunLedger:
         if duration is None:
             return None
         self._table.update_item(
-            Key={"pipeline": pipeline, "run_id": run_id},
+            Key=_key(pipeline, run_id),
             UpdateExpression="SET duration_s = :duration",
             ExpressionAttributeValues={":duration": Decimal(str(duration))},
         )
@@ -142,7 +132,7 @@ class RunLedger:
 
         try:
             self._table.update_item(
-                Key={"pipeline": pipeline, "run_id": run_id},
+                Key=_key(pipeline, run_id),
                 UpdateExpression=(
                     "SET #status = :failed, failed_stage = :stage, #error = :error, "
                     "#cause = :cause, finished_at = :now, updated_at = :now"
@@ -170,9 +160,7 @@ class RunLedger:
         return True
 
     def get(self, pipeline: str, run_id: str) -> dict | None:
-        return self._table.get_item(
-            Key={"pipeline": pipeline, "run_id": run_id}, ConsistentRead=True
-        ).get("Item")
+        return self._table.get_item(Key=_key(pipeline, run_id), ConsistentRead=True).get("Item")
 
     def require(self, pipeline: str, run_id: str) -> dict:
         record = self.get(pipeline, run_id)
@@ -189,11 +177,12 @@ class RunLedger:
         of the pipeline is read (summary attributes only: one small item per run) and sorted
         here; a year of daily runs is one or two pages.
         """
-        names = {"#status": "status", "#error": "error"}
+        # Placeholders for every attribute: some (status, error) are DynamoDB reserved words.
+        names = {f"#{name}": name for name in {HASH_KEY, *SUMMARY_ATTRIBUTES}}
         kwargs: dict = {
-            "KeyConditionExpression": "pipeline = :p",
+            "KeyConditionExpression": f"#{HASH_KEY} = :p",
             "ExpressionAttributeValues": {":p": pipeline},
-            "ProjectionExpression": ", ".join(SUMMARY_ATTRIBUTES),
+            "ProjectionExpression": ", ".join(f"#{name}" for name in SUMMARY_ATTRIBUTES),
             "ExpressionAttributeNames": names,
         }
         if status:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-DAG_ID = "lakehouse_raw_to_curated"
+from lakehouse.run_record import DAG_ID
 
 
 class AirflowUnavailable(Exception):

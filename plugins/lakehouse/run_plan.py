@@ -10,6 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
+from lakehouse.run_record import TRANSFORM_STAGES
 from lakehouse.run_request import DEFAULTS, InvalidRunRequest, validated
 
 # Step Functions execution names: 1-80 characters of [A-Za-z0-9_-].
@@ -19,8 +20,6 @@ _TRY_SUFFIX_MAX = len("-t") + 4
 # Athena writes at most 100 partitions per query (Iceberg: TOO_MANY_OPEN_PARTITIONS). A merge
 # writes the partitions of its window: the interval's days plus the lookback.
 MAX_PARTITIONS_PER_WRITE = 100
-# The stages of the state machine a redrive can start at, in order (the `resume_from` input).
-TRANSFORM_STAGES = ("dbt_staging", "dbt_marts", "tests")
 # The run options' defaults (contracts/run_request.json): lookback_days is applied by
 # dbt_project/macros/merge_window.sql, max_bad_row_share by dbt_project/tests/bad_row_share.sql.
 DEFAULT_LOOKBACK_DAYS: int = DEFAULTS["lookback_days"]

@@ -12,8 +12,8 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from lakehouse.ledger import elapsed_s
+from lakehouse.run_record import STAGES as STAGE_ORDER
 
-STAGE_ORDER = ("crawler", "dbt_staging", "dbt_marts", "tests")
 # The dbt model whose rows written are the lines quarantined from the raw input.
 QUARANTINE_MODEL = "quarantined_events"
 

@@ -135,7 +135,7 @@ def misplaced_tables(statements: Iterable[str], bucket: str) -> list[str]:
 
 def merge_window(dbt_vars: dict, project_vars: dict) -> tuple[str, str]:
     """The run's merge window (dbt_project/macros/merge_window.sql), computed independently."""
-    lookback = int(dbt_vars.get("lookback_days", project_vars["lookback_days"]))
+    lookback = int(dbt_vars["lookback_days"])  # a run option: the runtime always passes it
     future = int(dbt_vars.get("max_future_days", project_vars["max_future_days"]))
     start = date.fromisoformat(dbt_vars["interval_start"]) - timedelta(days=lookback)
     end = date.fromisoformat(dbt_vars["interval_end"]) + timedelta(days=future)

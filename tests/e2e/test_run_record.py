@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from lakehouse import run_record
 
 from local import sample_data
 from local.demo import run_dag_for_day
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 18)
 FAILING_DAY = date(2026, 11, 12)
-STAGES = ("crawler", "dbt_staging", "dbt_marts", "tests")
+STAGES = run_record.STAGES
 
 
 def runs_cli(stack, *args: str) -> subprocess.CompletedProcess:
@@ -72,6 +73,7 @@ def test_the_ledger_keeps_each_stages_times_and_the_runs_duration(good_run):
         assert stage["started_at"] and stage["ended_at"], name
         assert stage["duration_s"] is not None and stage["duration_s"] >= 0, name
     assert run["triggered_by"] and run["run_type"]
+    assert run_record.shape_errors(run) == []
 
 
 def test_runs_list_and_show_open_the_run(good_run):
@@ -136,6 +138,7 @@ def test_a_failed_run_shows_its_stage_and_cause(failed_run):
     stack, run, _ = failed_run
     assert run["status"] == "FAILED" and run["failed_stage"] == "dbt_staging"
     assert run["finished_at"] and run.get("duration_s") is not None
+    assert run_record.shape_errors(run) == []
 
     shown = runs_cli(stack, "show", run["run_id"])
     assert shown.returncode == 0, shown.stderr

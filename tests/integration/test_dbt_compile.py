@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbt_projects import RUN_OPTION_DEFAULTS
+
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).parent / "dbt"
@@ -38,6 +40,7 @@ def compile_athena(
         "interval_start": "2026-11-20",
         "interval_end": "2026-11-21",
         "raw_bucket": "b",
+        **RUN_OPTION_DEFAULTS,
         "lookback_days": lookback_days,
         **more_vars,
     }
@@ -143,17 +146,22 @@ def test_the_moves_of_a_merge_are_read_before_it_and_recomputed_by_the_gold_mode
     )
 
 
-def test_a_lookback_outside_its_bounds_is_rejected(tmp_path):
+def test_dbt_never_falls_back_on_a_run_option_of_its_own(tmp_path):
+    """lookback_days and max_bad_row_share come only from the run request (validated against
+    contracts/run_request.json): dbt without them refuses to compile rather than guess."""
     project = tmp_path / "project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    result = subprocess.run(
-        [str(DBT), "compile", "--target", "athena", "--no-populate-cache",
-         "--project-dir", str(project), "--profiles-dir", str(project),
-         "--vars", json.dumps({"lookback_days": 120})],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode != 0
-    assert "lookback_days must be between 0 and 90" in result.stdout
+    for option in RUN_OPTION_DEFAULTS:
+        given = {k: v for k, v in RUN_OPTION_DEFAULTS.items() if k != option}
+        result = subprocess.run(
+            [str(DBT), "compile", "--target", "athena", "--no-populate-cache",
+             "--project-dir", str(project), "--profiles-dir", str(project),
+             "--select", "stg_raw_event_lines bad_row_share",
+             "--vars", json.dumps(given)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode != 0, option
+        assert f"Required var '{option}' not found" in result.stdout, result.stdout[-2000:]
 
 
 def test_athena_reads_raw_events_as_lines_and_validates_them_with_trino_json(tmp_path):
@@ -224,17 +232,3 @@ def test_values_from_outside_are_inlined_as_escaped_literals(tmp_path):
     lines = next(compiled.rglob("stg_raw_event_lines.sql")).read_text()
     assert "where \"$path\" not in ('s3://b/events/dt=2026-11-20/o''brien.jsonl.gz')" in lines
     assert "'s3://b/events/dt=2026-11-20/o''brien.jsonl.gz', 'compressed (''gzip'')'" in lines
-
-
-def test_a_bad_row_share_outside_0_to_1_fails_the_marts(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    result = subprocess.run(
-        [str(DBT), "compile", "--target", "athena", "--no-populate-cache",
-         "--project-dir", str(project), "--profiles-dir", str(project),
-         "--select", "bad_row_share",
-         "--vars", json.dumps({"max_bad_row_share": 1.5})],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode != 0
-    assert "max_bad_row_share must be between 0 and 1, got 1.5" in result.stdout
