@@ -91,7 +91,7 @@ stack-up: install
 
 # The data-quality report (HTML, self-contained) from the local stack's Elementary tables.
 report: install
-	$(LOCAL_PY) -m local.report --out dist/report
+	scripts/lakehouse report --out dist/report
 
 # Stops every process the stack started (emulator, Lambda environments, make airflow's
 # Airflow), found by recorded PID even if .local-stack was deleted; the data stays on disk.

@@ -9,8 +9,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from lakehouse_ops.naming import PIPELINE
 from local.lakehouse import Lakehouse
-from local.naming import PIPELINE
 
 # The Airflow-side package, imported as Airflow has it (its plugins folder on the path).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))

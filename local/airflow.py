@@ -21,8 +21,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from lakehouse_ops.naming import PIPELINE
 from local.aws import CREDENTIALS_ENV
-from local.naming import PIPELINE
 from local.provision import REPO_ROOT
 from local.stack import LocalStack, StackError
 from mwaa import airflow_configuration

@@ -13,8 +13,9 @@ from functools import cached_property
 import pyarrow as pa
 from boto3.dynamodb.types import TypeDeserializer
 
+from lakehouse_ops.environment import Environment
+from lakehouse_ops.naming import PIPELINE
 from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, client
-from local.naming import PIPELINE
 from local.stack import LocalStack
 
 
@@ -93,24 +94,21 @@ class Lakehouse:
 
     # -- Iceberg tables (Glue catalog + S3) --------------------------------------------------
     @cached_property
-    def catalog(self):
-        from pyiceberg.catalog import load_catalog
-
-        return load_catalog(
-            "glue",
-            **{
-                "type": "glue",
-                "glue.region": REGION,
-                "glue.endpoint": self.endpoint_url,
-                "glue.access-key-id": ACCESS_KEY_ID,
-                "glue.secret-access-key": SECRET_ACCESS_KEY,
-                "s3.endpoint": self.endpoint_url,
-                "s3.region": REGION,
-                "s3.access-key-id": ACCESS_KEY_ID,
-                "s3.secret-access-key": SECRET_ACCESS_KEY,
-                "s3.path-style-access": "true",
+    def environment(self) -> Environment:
+        """The stack as the operator's command addresses it (lakehouse_ops)."""
+        return Environment(
+            self.stack.environment,
+            region=REGION,
+            endpoint_url=self.endpoint_url,
+            credentials={
+                "aws_access_key_id": ACCESS_KEY_ID,
+                "aws_secret_access_key": SECRET_ACCESS_KEY,
             },
         )
+
+    @property
+    def catalog(self):
+        return self.environment.catalog
 
     def iceberg_table(self, name: str, database: str | None = None):
         """The pyiceberg Table (curated database unless told otherwise)."""

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from lakehouse_ops.naming import PIPELINE, ResourceNames, resource_names
 from local.aws import ACCOUNT_ID, REGION, client
-from local.naming import PIPELINE, ResourceNames, resource_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASL_TEMPLATE = REPO_ROOT / "terraform" / "modules" / "workflow" / "state_machine.asl.json"

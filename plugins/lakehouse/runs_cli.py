@@ -8,9 +8,9 @@
   runs backfill FIRST LAST                   one run per day, FIRST..LAST, both included
 
 Reading needs only boto3 (no Airflow): the table is reached with the normal AWS credential
-chain, or at --endpoint-url. `scripts/runs` (local/runs.py) runs this against the local stack by
-default and picks the table from the deployment's naming rule with --env. rerun, redrive and
-backfill also act through Airflow: the caller passes how (`airflow`, see `act`); on MWAA the
+chain, or at --endpoint-url. `scripts/lakehouse runs` (lakehouse_ops/cli.py) runs this against
+the local stack by default and picks the table from the naming rule with --env. rerun, redrive
+and backfill also act through Airflow: the caller passes how (`airflow`, see `act`); on MWAA the
 same requests are the REST API calls in docs/runbooks.md. Which run a day means is decided here,
 from the ledger (lakehouse.run_days), never from Airflow's logical dates.
 """
@@ -25,9 +25,8 @@ from datetime import date
 from lakehouse import run_days
 from lakehouse.ledger import RunLedger, RunNotFound
 from lakehouse.mwaa_airflow import AirflowUnavailable
+from lakehouse.run_record import STATUSES
 from lakehouse.summary import as_json, format_run, format_runs
-
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED")
 
 
 class UsageError(Exception):

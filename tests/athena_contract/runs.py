@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
+from lakehouse_ops.naming import PIPELINE, resource_names
 from local.aws import CREDENTIALS_ENV
-from local.naming import PIPELINE, resource_names
 from local.provision import RUNS_TABLE_KEYS, lambda_environment
 from tests.athena_contract import gateway
 from tests.athena_contract.recorder import Recorder

@@ -11,6 +11,7 @@ independently of the report's code.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,9 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from local import report, sample_data
+from lakehouse_ops import report
+from local import sample_data
 from local.demo import run_dag_for_day
 from tests.dbt_projects import deployed, project_copy, with_final_select_prefixed
+
+REPO = Path(__file__).resolve().parents[2]
 
 # cost: two runs, plus headless Chromium
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
@@ -277,7 +281,7 @@ def latest_statuses_per_day(lakehouse) -> dict[str, Counter]:
 
 def test_report_renders_charts_whose_figures_match_the_tables(two_days, tmp_path):
     _, runs, lakehouse = two_days
-    page = report.write(lakehouse, tmp_path / "report")
+    page = report.write(lakehouse.environment, tmp_path / "report")
     assert page.name == "index.html"
     html = page.read_text()
     # Self-contained: nothing to fetch (the SVG namespace URI is a name, not a request).
@@ -360,6 +364,11 @@ def test_report_renders_charts_whose_figures_match_the_tables(two_days, tmp_path
 def test_make_report_writes_the_page_for_the_stack(two_days, tmp_path):
     _, _, lakehouse = two_days
     out = tmp_path / "cli"
-    code = report.main(["--state-dir", str(lakehouse.stack.dir), "--out", str(out)])
-    assert code == 0
+    result = subprocess.run(
+        [str(REPO / "scripts" / "lakehouse"), "report", "--out", str(out)],
+        env={**os.environ, "LAKEHOUSE_STATE_DIR": str(lakehouse.stack.dir)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"data-quality report: {out / 'index.html'}" in result.stdout
     assert re.search(r"<svg[^>]*id=\"chart-tests\"", (out / "index.html").read_text())

@@ -8,13 +8,19 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
 
 from local import sample_data
+from local.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from local.demo import run_dag_for_day
 from tests.accounting import split_lines
 
@@ -24,6 +30,7 @@ NEXT_DAY = date(2026, 11, 6)
 GARBAGE_DAY = date(2026, 11, 7)
 GOOD_EVENTS = 800  # with ~30 bad lines, well under the default 5% threshold
 MARTS = ("fct_events", "dim_users", "daily_metrics")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def event(event_id: str, **overrides) -> dict:
@@ -268,6 +275,58 @@ def rows_of_file(quarantine: list[dict], source_file: str) -> list[dict]:
 def test_the_day_with_bad_input_succeeds(bad_day):
     assert bad_day["code"] == 0, "see e2e-quarantine.log in the stack directory"
     assert bad_day["run"]["status"] == "SUCCEEDED"
+
+
+def operator_command(stack, endpoint_url: str, tmp_path, *args: str):
+    """The operator's command (lakehouse_ops, no local adapter) addressing the stack as a deployed
+    environment: its name, an endpoint and the normal credential chain, and no local stack to
+    fall back on."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "LAKEHOUSE_STATE_DIR": str(tmp_path / "no-local-stack"),
+    }
+    for name in ("LAKEHOUSE_ENV", "LAKEHOUSE_RUNS_TABLE", "AWS_PROFILE"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "lakehouse_ops.cli", "--env", stack.environment]
+    return subprocess.run(
+        [*command, "--endpoint-url", endpoint_url, *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_operators_command_shows_the_days_quarantine_by_env_and_endpoint(bad_day, tmp_path):
+    stack, lakehouse = bad_day["stack"], bad_day["lakehouse"]
+    rows = [
+        r for r in lakehouse.table("quarantined_events").to_pylist()
+        if str(r["landed_on"]) == DAY.isoformat()
+    ]  # fmt: skip
+    shown = operator_command(
+        stack, lakehouse.endpoint_url, tmp_path, "quarantine", "--day", str(DAY), "--limit", "9999"
+    )
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert len(lines) == len(rows) + 1
+    by_reason = Counter(r["reason"] for r in rows)
+    counts = ", ".join(f"{reason}={n}" for reason, n in by_reason.most_common())
+    assert lines[-1] == f"{len(rows)} quarantined line(s) landed on {DAY}: {counts}"
+    for row in rows:
+        line = "-" if row["line_number"] is None else row["line_number"]
+        assert f"{row['source_file']} {line} {row['reason']} " in shown.stdout
+
+    listed = operator_command(stack, lakehouse.endpoint_url, tmp_path, "runs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert bad_day["run"]["run_id"] in listed.stdout
+
+    out = tmp_path / "report"
+    reported = operator_command(
+        stack, lakehouse.endpoint_url, tmp_path, "report", "--out", str(out)
+    )
+    assert reported.returncode == 0, reported.stderr
+    execution = bad_day["run"]["execution_arn"].rsplit(":", 1)[-1]
+    assert f'"execution": "{execution}"' in (out / "index.html").read_text()
 
 
 @pytest.mark.parametrize("kind", list(CASES))

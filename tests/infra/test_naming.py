@@ -1,4 +1,4 @@
-"""One naming rule, two readers: terraform/modules/naming and local/naming.py both expand
+"""One naming rule, two readers: terraform/modules/naming and lakehouse_ops/naming.py both expand
 contracts/naming.json; `terraform console` evaluates the module and the names must equal
 Python's."""
 
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from local.naming import RULE_FILE, resource_names
+from lakehouse_ops.naming import RULE_FILE, resource_names
 from tests.infra.conftest import MODULES_DIR
 
 pytestmark = [pytest.mark.infra, pytest.mark.unit]

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from local.naming import resource_names
+from lakehouse_ops.naming import resource_names
 from local.provision import (
     ASL_TEMPLATE,
     FUNCTIONS_CONTRACT,

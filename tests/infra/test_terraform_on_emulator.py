@@ -18,8 +18,8 @@ import subprocess
 
 import pytest
 
+from lakehouse_ops.naming import resource_names
 from local.aws import CREDENTIALS_ENV, client
-from local.naming import resource_names
 from local.provision import provision
 from local.stack import LocalStack
 from tests.infra.conftest import ENVIRONMENTS_DIR, TerraformRunner

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from local.naming import resource_names
+    from lakehouse_ops.naming import resource_names
 
     parser = argparse.ArgumentParser(prog="make athena-check", description=__doc__.split("\n")[0])
     parser.add_argument("--env", required=True, help="the deployed environment (e.g. sandbox)")

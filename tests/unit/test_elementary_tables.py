@@ -7,7 +7,7 @@ import pytest
 from dbt_runtime import elementary
 from dbt_runtime.settings import ConfigurationError, Settings
 
-from local import report
+from lakehouse_ops import report
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,6 @@
 import pytest
 
-from local.naming import resource_names
+from lakehouse_ops.naming import resource_names
 
 pytestmark = pytest.mark.unit
 

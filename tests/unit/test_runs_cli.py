@@ -12,7 +12,7 @@ from lakehouse import runs_cli, summary
 from lakehouse.ledger import RunLedger
 from moto import mock_aws
 
-from local import runs as local_runs
+from local import cli as local_cli
 from local.provision import RUNS_TABLE_KEYS
 
 # A landing day's accounting as the staging stage records it (the marts stage adds redelivered).
@@ -276,9 +276,9 @@ def test_record_duration_from_the_ledger_stamps(ledger_table):
 
 
 def test_scripts_runs_picks_the_table_from_the_environments_name(ledger_table, capsys):
-    assert local_runs.main(["--env", "sandbox", "--region", "us-east-1", "list"]) == 0
+    assert local_cli.main(["runs", "--env", "sandbox", "--region", "us-east-1", "list"]) == 0
     assert "scheduled__2026-11-21T06:00:00+00:00" in capsys.readouterr().out
-    assert local_runs.main(["--env", "Bad_Env", "list"]) == 1
+    assert local_cli.main(["--env", "Bad_Env", "runs", "list"]) == 1
     assert "environment must match" in capsys.readouterr().err
 
 
@@ -286,5 +286,5 @@ def test_scripts_runs_without_a_running_local_stack_says_so(tmp_path, monkeypatc
     monkeypatch.setenv("LAKEHOUSE_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("LAKEHOUSE_ENV", raising=False)
     monkeypatch.delenv("LAKEHOUSE_RUNS_TABLE", raising=False)
-    assert local_runs.main(["list"]) == 1
+    assert local_cli.main(["runs", "list"]) == 1
     assert f"the local stack in {tmp_path} is not running" in capsys.readouterr().err

@@ -1,9 +1,11 @@
-"""The data-quality report of the local lakehouse: one self-contained HTML page.
+"""The data-quality report of one environment: one self-contained HTML page.
 
-  python -m local.report [--state-dir .local-stack] [--out dist/report]    (make report)
+  scripts/lakehouse report [--out dist/report]                 the local stack (make report)
+  scripts/lakehouse --env sandbox report                      a deployed environment
 
 Built only from Elementary's tables (elementary_test_results, dbt_run_results, dbt_invocations),
-read through pyiceberg from the local stack's Glue catalog, like Elementary's own report: test
+read through pyiceberg from the environment's Glue catalog (Iceberg tables on AWS as locally),
+like Elementary's own report: test
 results over time, rows per day per model, the failures with their test, model and message, and
 a summary of the latest run. The page fetches nothing: its data is embedded as JSON and a small
 inline script draws the charts as SVG in the browser (tables under each chart carry the same
@@ -16,17 +18,14 @@ replaces, rather than adds to, what an earlier run of the day recorded.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jinja2 import Environment
+import jinja2
 
-from local.lakehouse import Lakehouse
-from local.stack import LocalStack, state_dir
+from lakehouse_ops.environment import Environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "dist" / "report"
@@ -43,23 +42,21 @@ COLOURS = {
 FAILED = ("error", "fail", "runtime error")
 
 
-def _read(lakehouse: Lakehouse, table: str) -> list[dict]:
+def _read(env: Environment, table: str) -> list[dict]:
     from pyiceberg.exceptions import NoSuchTableError
 
     try:
-        return lakehouse.table(
-            table, lakehouse.resources["names"]["elementary_database"]
-        ).to_pylist()
+        return env.iceberg_table(table, env.names.elementary_database).scan().to_arrow().to_pylist()
     except NoSuchTableError:
         return []  # nothing recorded yet: the report says so
 
 
-def collect(lakehouse: Lakehouse) -> dict:
+def collect(env: Environment) -> dict:
     """Every figure of the report, from Elementary's tables."""
     return figures(
-        _read(lakehouse, "dbt_invocations"),
-        _read(lakehouse, "dbt_run_results"),
-        _read(lakehouse, "elementary_test_results"),
+        _read(env, "dbt_invocations"),
+        _read(env, "dbt_run_results"),
+        _read(env, "elementary_test_results"),
     )
 
 
@@ -211,33 +208,15 @@ def _failures(by_id: dict, run_results: list[dict], test_results: list[dict]) ->
 def render(data: dict) -> str:
     # JSON inside <script>: "</" would end the element early.
     embedded = json.dumps(data, default=str, sort_keys=True).replace("</", "<\\/")
-    environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return environment.from_string(TEMPLATE).render(data=data, embedded=embedded)
 
 
-def write(lakehouse: Lakehouse, out_dir: Path) -> Path:
+def write(env: Environment, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     page = out_dir / "index.html"
-    page.write_text(render(collect(lakehouse)), encoding="utf-8")
+    page.write_text(render(collect(env)), encoding="utf-8")
     return page
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--state-dir", type=Path, default=None, help="local stack directory")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
-    args = parser.parse_args(argv)
-    stack = LocalStack(args.state_dir or state_dir())
-    if not stack.endpoint_url():
-        print(
-            f"the local stack in {stack.dir} is not running: run `make demo` (or "
-            "`python -m local.stack up`) first",
-            file=sys.stderr,
-        )
-        return 2
-    page = write(Lakehouse(stack), args.out.resolve())
-    print(f"data-quality report: {page}")
-    return 0
 
 
 TEMPLATE = """<!doctype html>
@@ -434,7 +413,3 @@ they returned).</div>
 </body>
 </html>
 """
-
-
-if __name__ == "__main__":
-    sys.exit(main())
