@@ -116,6 +116,15 @@ run "one_image_two_handlers" {
 
   assert {
     condition = (
+      one([for s in data.aws_iam_policy_document.lambda_common["dbt_executor"].statement : s.resources if s.sid == "ListBuckets"]) == toset(["arn:aws:s3:::lakehouse-test-raw", "arn:aws:s3:::lakehouse-test-curated", "arn:aws:s3:::lakehouse-test-query-results"]) &&
+      one([for s in data.aws_iam_policy_document.lambda_common["dbt_executor"].statement : s.resources if s.sid == "AthenaWorkgroup"]) == toset([var.workgroup.arn]) &&
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.resources if s.sid == "MartsLock"]) == toset([var.runs_table.arn])
+    )
+    error_message = "the policies name the buckets, the workgroup and the run ledger by the ARNs their modules give"
+  }
+
+  assert {
+    condition = (
       one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "MartsLock"]) == toset(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]) &&
       length([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s if s.sid == "MartsLock"]) == 0
     )
