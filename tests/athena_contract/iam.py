@@ -77,11 +77,12 @@ def workflow_inputs(names: dict[str, str], region: str) -> dict:
     (`local.naming.resource_names(...).as_dict()`) plus `athena_workgroup` and `kms_key_arn`,
     and optionally `runs_table_arn` and `alerts_topic_arn` (else derived from the names)."""
     workgroup = names["athena_workgroup"]
+    buckets = {zone: names[f"{zone}_bucket"] for zone in ("raw", "curated", "query_results")}
     return {
         "storage": {
             "buckets": {
-                zone: {"id": names[f"{zone}_bucket"], "arn": f"arn:{PARTITION}:s3:::{names[f'{zone}_bucket']}"}
-                for zone in ("raw", "curated", "query_results")
+                zone: {"id": bucket, "arn": f"arn:{PARTITION}:s3:::{bucket}"}
+                for zone, bucket in buckets.items()
             },
             "kms_key": {"arn": names["kms_key_arn"]},
         },
@@ -101,7 +102,7 @@ def workflow_inputs(names: dict[str, str], region: str) -> dict:
             "arn": names.get("alerts_topic_arn")
             or f"arn:{PARTITION}:sns:{region}:{ACCOUNT}:{names['alerts_topic']}",
         },
-    }  # fmt: skip
+    }
 
 
 def _variable(variables: dict, expression: str):
