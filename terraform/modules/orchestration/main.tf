@@ -205,7 +205,6 @@ resource "aws_mwaa_environment" "this" {
   kms_key                          = var.storage.kms_key.arn
   source_bucket_arn                = local.bucket_arn
   dag_s3_path                      = var.dag_s3_path
-  # A source left out of var.sources is null, and MWAA is then given none of it.
   requirements_s3_path             = try(var.sources.requirements.key, null)
   requirements_s3_object_version   = try(var.sources.requirements.version_id, null)
   plugins_s3_path                  = try(var.sources.plugins.key, null)
