@@ -3,8 +3,9 @@
 the permissions a recorded AWS call needs.
 
 Static because rendering the policy documents takes the AWS provider (data sources), which CI
-does not have offline: the interpolations these statements use are few (locals, vars,
-`each.key`) and are resolved here; anything else fails loudly rather than matching."""
+does not have offline: the interpolations these statements use are few (locals, vars and their
+attributes and keys, `each.key`) and are resolved here; anything else fails loudly rather than
+matching."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ WORKFLOW = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "work
 FUNCTIONS_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "functions.json"
 PARTITION, ACCOUNT = "aws", "123456789012"  # moto's account
 _INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
+# `var.<name>` followed by attribute and literal-key steps: var.storage.buckets["raw"].arn
+_VARIABLE = re.compile(r'var\.(\w+)((?:\.\w+|\["[^"]+"\])*)')
+_STEP = re.compile(r'\.(\w+)|\["([^"]+)"\]')
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,58 @@ def _locals() -> dict:
     return merged
 
 
-def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]:
-    """The Allow statements of `function`'s role policy (`dbt_executor` or `test_executor`)."""
+def workflow_inputs(names: dict[str, str], region: str) -> dict:
+    """The workflow module's object inputs for one environment, as the sandbox passes them
+    (module.storage, module.catalog.databases, ...), from flat names: the naming rule's
+    (`local.naming.resource_names(...).as_dict()`) plus `athena_workgroup` and `kms_key_arn`,
+    and optionally `runs_table_arn` and `alerts_topic_arn` (else derived from the names)."""
+    workgroup = names["athena_workgroup"]
+    buckets = {zone: names[f"{zone}_bucket"] for zone in ("raw", "curated", "query_results")}
+    return {
+        "storage": {
+            "buckets": {
+                zone: {"id": bucket, "arn": f"arn:{PARTITION}:s3:::{bucket}"}
+                for zone, bucket in buckets.items()
+            },
+            "kms_key": {"arn": names["kms_key_arn"]},
+        },
+        "databases": {
+            zone: {"name": names[f"{zone}_database"]} for zone in ("raw", "curated", "elementary")
+        },
+        "workgroup": {
+            "name": workgroup,
+            "arn": f"arn:{PARTITION}:athena:{region}:{ACCOUNT}:workgroup/{workgroup}",
+        },
+        "runs_table": {
+            "name": names["runs_table"],
+            "arn": names.get("runs_table_arn")
+            or f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT}:table/{names['runs_table']}",
+        },
+        "alerts_topic": {
+            "arn": names.get("alerts_topic_arn")
+            or f"arn:{PARTITION}:sns:{region}:{ACCOUNT}:{names['alerts_topic']}",
+        },
+    }
+
+
+def _variable(variables: dict, expression: str):
+    """The value of `var.<name>` and its attribute/key steps, or None for another expression."""
+    matched = _VARIABLE.fullmatch(expression)
+    if matched is None or matched.group(1) not in variables:
+        return None
+    value = variables[matched.group(1)]
+    for attribute, key in _STEP.findall(matched.group(2)):
+        value = value[attribute or key]
+    return value
+
+
+def policy(function: str, variables: dict, region: str) -> list[Allow]:
+    """The Allow statements of `function`'s role policy (`dbt_executor` or `test_executor`).
+
+    `variables` are the workflow module's inputs (`workflow_inputs`); flat names, which the
+    module took before it took objects, are converted with `workflow_inputs`."""
+    if "storage" not in variables:
+        variables = workflow_inputs(variables, region)
     scope = {
         "each.key": function,
         "local.partition": PARTITION,
@@ -77,7 +131,6 @@ def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]
         "aws_cloudwatch_log_group.lambda[each.key].arn": (
             f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/{function}"
         ),
-        **{f"var.{k}": v for k, v in variables.items()},
     }
     local_values = _locals()
 
@@ -93,6 +146,9 @@ def policy(function: str, variables: dict[str, str], region: str) -> list[Allow]
     def lookup(expression: str):
         if expression in scope:
             return scope[expression]
+        value = _variable(variables, expression)
+        if isinstance(value, str):
+            return value
         indexed = re.fullmatch(r"local\.(\w+)\[each\.key\]", expression)
         if indexed:
             return resolve(local_values[indexed.group(1)][function])

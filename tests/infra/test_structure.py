@@ -247,7 +247,7 @@ def test_mwaa_role_reaches_only_its_resources():
         strip_quotes(s["sid"]): s
         for s in blocks(doc, "data", "aws_iam_policy_document")["execution"]["statement"]
     }
-    assert _strings(statements["StartStateMachine"]["resources"]) == ["${var.state_machine_arn}"]
+    assert _strings(statements["StartStateMachine"]["resources"]) == ["${var.state_machine.arn}"]
     assert set(_strings(statements["FollowExecutions"]["actions"])) == {
         "states:DescribeExecution",
         "states:GetExecutionHistory",
@@ -263,7 +263,7 @@ def test_mwaa_role_reaches_only_its_resources():
         "dynamodb:GetItem",
         "dynamodb:Query",
     }
-    assert _strings(statements["RunLedger"]["resources"]) == ["${var.runs_table_arn}"]
+    assert _strings(statements["RunLedger"]["resources"]) == ["${var.runs_table.arn}"]
     for resource in _strings(statements["ReadSourceBucket"]["resources"]):
         assert resource.startswith("${local.bucket_arn}")
 

@@ -30,13 +30,15 @@ from tests.image_env import image_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.cost(3)]
 PROJECT_VARS = yaml.safe_load((REPO_PROJECT / "dbt_project.yml").read_text())["vars"]
-# The workflow module's variables for this environment (what the sandbox passes it).
-POLICY_VARS = {
-    **NAMES.as_dict(),
-    "athena_workgroup": WORKGROUP,
-    "kms_key_arn": f"arn:aws:kms:{REGION}:{iam.ACCOUNT}:key/ci",
-    "runs_table_arn": f"arn:aws:dynamodb:{REGION}:{iam.ACCOUNT}:table/{NAMES.runs_table}",
-}
+# The workflow module's object inputs for this environment (what the sandbox passes it).
+POLICY_VARS = iam.workflow_inputs(
+    {
+        **NAMES.as_dict(),
+        "athena_workgroup": WORKGROUP,
+        "kms_key_arn": f"arn:aws:kms:{REGION}:{iam.ACCOUNT}:key/ci",
+    },
+    REGION,
+)
 
 
 @pytest.fixture(scope="module")

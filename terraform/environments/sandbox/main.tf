@@ -20,37 +20,24 @@ module "naming" {
 module "storage" {
   source = "../../modules/storage"
 
-  raw_bucket           = module.naming.raw_bucket
-  curated_bucket       = module.naming.curated_bucket
-  query_results_bucket = module.naming.query_results_bucket
-  mwaa_bucket          = module.naming.mwaa_bucket
-  access_logs_bucket   = module.naming.access_logs_bucket
-  kms_alias            = module.naming.kms_alias
-  force_destroy        = var.force_destroy
-  tags                 = local.tags
+  names         = module.naming.all_names
+  force_destroy = var.force_destroy
+  tags          = local.tags
 }
 
 module "catalog" {
   source = "../../modules/catalog"
 
-  raw_database           = module.naming.raw_database
-  crawled_database       = module.naming.crawled_database
-  curated_database       = module.naming.curated_database
-  elementary_database    = module.naming.elementary_database
-  raw_crawler            = module.naming.raw_crawler
-  crawler_role           = module.naming.crawler_role
-  security_configuration = module.naming.glue_security_config
-  raw_bucket             = module.storage.bucket_ids["raw"]
-  curated_bucket         = module.storage.bucket_ids["curated"]
-  kms_key_arn            = module.storage.kms_key_arn
-  tags                   = local.tags
+  names   = module.naming.all_names
+  storage = module.storage
+  tags    = local.tags
 }
 
 module "metadata" {
   source = "../../modules/metadata"
 
   runs_table          = module.naming.runs_table
-  kms_key_arn         = module.storage.kms_key_arn
+  kms_key             = module.storage.kms_key
   deletion_protection = !var.force_destroy
   tags                = local.tags
 }
@@ -59,7 +46,7 @@ module "notifications" {
   source = "../../modules/notifications"
 
   alerts_topic        = module.naming.alerts_topic
-  kms_key_arn         = module.storage.kms_key_arn
+  kms_key             = module.storage.kms_key
   email_subscriptions = var.alert_emails
   tags                = local.tags
 }
@@ -68,8 +55,7 @@ module "analytics" {
   source = "../../modules/analytics"
 
   workgroup                      = module.naming.athena_workgroup
-  query_results_bucket           = module.storage.bucket_ids["query_results"]
-  kms_key_arn                    = module.storage.kms_key_arn
+  storage                        = module.storage
   bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff_per_query
   force_destroy                  = var.force_destroy
   tags                           = local.tags
@@ -78,38 +64,25 @@ module "analytics" {
 module "workflow" {
   source = "../../modules/workflow"
 
-  dbt_executor_function   = module.naming.dbt_executor_function
-  test_executor_function  = module.naming.test_executor_function
-  dbt_executor_role       = module.naming.dbt_executor_role
-  test_executor_role      = module.naming.test_executor_role
-  state_machine           = module.naming.state_machine
-  state_machine_role      = module.naming.state_machine_role
-  state_machine_log_group = module.naming.state_machine_log_group
-  ecr_repository          = module.naming.ecr_repository
-  image_tag               = var.image_tag
-  ecr_force_delete        = var.force_destroy
+  names            = module.naming.all_names
+  image_tag        = var.image_tag
+  ecr_force_delete = var.force_destroy
 
-  raw_bucket           = module.storage.bucket_ids["raw"]
-  curated_bucket       = module.storage.bucket_ids["curated"]
-  query_results_bucket = module.storage.bucket_ids["query_results"]
-  raw_database         = module.catalog.database_names["raw"]
-  curated_database     = module.catalog.database_names["curated"]
-  elementary_database  = module.catalog.database_names["elementary"]
-  athena_workgroup     = module.analytics.workgroup_name
-  runs_table           = module.metadata.table_name
-  runs_table_arn       = module.metadata.table_arn
-  alerts_topic_arn     = module.notifications.topic_arn
-  kms_key_arn          = module.storage.kms_key_arn
-  tags                 = local.tags
+  storage      = module.storage
+  databases    = module.catalog.databases
+  workgroup    = module.analytics.workgroup
+  runs_table   = module.metadata.runs_table
+  alerts_topic = module.notifications.alerts_topic
+  tags         = local.tags
 }
 
 module "network" {
   source = "../../modules/network"
   count  = local.create_vpc ? 1 : 0
 
-  name        = "${var.prefix}-${var.environment}"
-  kms_key_arn = module.storage.kms_key_arn
-  tags        = local.tags
+  name    = "${var.prefix}-${var.environment}"
+  kms_key = module.storage.kms_key
+  tags    = local.tags
 }
 
 ################################################################################
@@ -119,28 +92,28 @@ module "network" {
 resource "aws_s3_object" "dags" {
   for_each = fileset("${local.repo_root}/dags", "*.py")
 
-  bucket      = module.storage.bucket_ids["mwaa"]
+  bucket      = module.storage.buckets["mwaa"].id
   key         = "dags/${each.value}"
   source      = "${local.repo_root}/dags/${each.value}"
   source_hash = filemd5("${local.repo_root}/dags/${each.value}")
 }
 
 resource "aws_s3_object" "requirements" {
-  bucket      = module.storage.bucket_ids["mwaa"]
+  bucket      = module.storage.buckets["mwaa"].id
   key         = "requirements.txt"
   source      = "${local.repo_root}/requirements.txt"
   source_hash = filemd5("${local.repo_root}/requirements.txt")
 }
 
 resource "aws_s3_object" "startup" {
-  bucket      = module.storage.bucket_ids["mwaa"]
+  bucket      = module.storage.buckets["mwaa"].id
   key         = "startup.sh"
   source      = "${local.repo_root}/mwaa/startup.sh"
   source_hash = filemd5("${local.repo_root}/mwaa/startup.sh")
 }
 
 resource "aws_s3_object" "plugins" {
-  bucket      = module.storage.bucket_ids["mwaa"]
+  bucket      = module.storage.buckets["mwaa"].id
   key         = "plugins.zip"
   source      = "${path.root}/${var.plugins_zip}"
   source_hash = fileexists("${path.root}/${var.plugins_zip}") ? filemd5("${path.root}/${var.plugins_zip}") : null
@@ -161,8 +134,8 @@ locals {
     for key, template in jsondecode(file("${local.repo_root}/contracts/lakehouse_config.json")).keys :
     key => templatestring(template, merge(module.naming.names, {
       pipeline          = module.naming.pipeline
-      state_machine_arn = module.workflow.state_machine_arn
-      alerts_topic_arn  = module.notifications.topic_arn
+      state_machine_arn = module.workflow.state_machine.arn
+      alerts_topic_arn  = module.notifications.alerts_topic.arn
       region            = data.aws_region.current.name
     }))
   }
@@ -171,24 +144,21 @@ locals {
 module "orchestration" {
   source = "../../modules/orchestration"
 
-  environment_name                 = module.naming.mwaa_environment
-  execution_role                   = module.naming.mwaa_execution_role
-  environment_class                = var.mwaa_environment_class
-  source_bucket                    = module.storage.bucket_ids["mwaa"]
-  requirements_s3_path             = aws_s3_object.requirements.key
-  requirements_s3_object_version   = aws_s3_object.requirements.version_id
-  plugins_s3_path                  = aws_s3_object.plugins.key
-  plugins_s3_object_version        = aws_s3_object.plugins.version_id
-  startup_script_s3_path           = aws_s3_object.startup.key
-  startup_script_s3_object_version = aws_s3_object.startup.version_id
-  subnet_ids                       = local.create_vpc ? module.network[0].private_subnet_ids : var.private_subnet_ids
-  security_group_ids               = local.create_vpc ? [module.network[0].mwaa_security_group_id] : var.security_group_ids
-  kms_key_arn                      = module.storage.kms_key_arn
-  state_machine_arn                = module.workflow.state_machine_arn
-  raw_crawler                      = module.catalog.raw_crawler_name
-  runs_table_arn                   = module.metadata.table_arn
-  lakehouse_config                 = local.lakehouse_config
-  tags                             = local.tags
+  names             = module.naming.all_names
+  environment_class = var.mwaa_environment_class
+  storage           = module.storage
+  sources = {
+    requirements   = { key = aws_s3_object.requirements.key, version_id = aws_s3_object.requirements.version_id }
+    plugins        = { key = aws_s3_object.plugins.key, version_id = aws_s3_object.plugins.version_id }
+    startup_script = { key = aws_s3_object.startup.key, version_id = aws_s3_object.startup.version_id }
+  }
+  subnet_ids         = local.create_vpc ? module.network[0].private_subnet_ids : var.private_subnet_ids
+  security_group_ids = local.create_vpc ? [module.network[0].mwaa_security_group_id] : var.security_group_ids
+  state_machine      = module.workflow.state_machine
+  raw_crawler        = module.catalog.raw_crawler
+  runs_table         = module.metadata.runs_table
+  lakehouse_config   = local.lakehouse_config
+  tags               = local.tags
 
   depends_on = [aws_s3_object.dags]
 }

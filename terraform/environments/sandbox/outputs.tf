@@ -10,7 +10,7 @@ output "ecr_repository_url" {
 
 output "state_machine_arn" {
   description = "ARN of the state machine."
-  value       = module.workflow.state_machine_arn
+  value       = module.workflow.state_machine.arn
 }
 
 output "mwaa_webserver_url" {
@@ -20,7 +20,7 @@ output "mwaa_webserver_url" {
 
 output "mwaa_bucket" {
   description = "MWAA source bucket (dags/, plugins.zip, requirements.txt)."
-  value       = module.storage.bucket_ids["mwaa"]
+  value       = module.storage.buckets["mwaa"].id
 }
 
 output "lakehouse_config" {

@@ -16,11 +16,11 @@ resource "aws_athena_workgroup" "this" {
 
     result_configuration {
       # The same location the dbt runtime gets as ATHENA_RESULTS_S3.
-      output_location = "s3://${var.query_results_bucket}/"
+      output_location = "s3://${var.storage.buckets["query_results"].id}/"
 
       encryption_configuration {
         encryption_option = "SSE_KMS"
-        kms_key_arn       = var.kms_key_arn
+        kms_key_arn       = var.storage.kms_key.arn
       }
     }
   }

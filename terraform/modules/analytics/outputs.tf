@@ -1,14 +1,8 @@
-output "workgroup_name" {
-  description = "Name of the Athena workgroup."
-  value       = aws_athena_workgroup.this.name
-}
-
-output "workgroup_arn" {
-  description = "ARN of the Athena workgroup."
-  value       = aws_athena_workgroup.this.arn
-}
-
-output "output_location" {
-  description = "Query results location (s3://<bucket>/)."
-  value       = "s3://${var.query_results_bucket}/"
+output "workgroup" {
+  description = "The Athena workgroup dbt uses: { name, arn, output_location (s3://<bucket>/) }."
+  value = {
+    name            = aws_athena_workgroup.this.name
+    arn             = aws_athena_workgroup.this.arn
+    output_location = "s3://${var.storage.buckets["query_results"].id}/"
+  }
 }

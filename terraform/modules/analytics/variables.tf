@@ -3,14 +3,17 @@ variable "workgroup" {
   type        = string
 }
 
-variable "query_results_bucket" {
-  description = "Name of the bucket receiving query results."
-  type        = string
-}
+variable "storage" {
+  description = "modules/storage's outputs (pass module.storage): the query results bucket and the CMK encrypting the results (SSE_KMS)."
+  type = object({
+    buckets = map(object({ id = string }))
+    kms_key = object({ arn = string })
+  })
 
-variable "kms_key_arn" {
-  description = "ARN of the CMK encrypting query results (SSE_KMS)."
-  type        = string
+  validation {
+    condition     = contains(keys(var.storage.buckets), "query_results")
+    error_message = "storage.buckets must have the query_results zone."
+  }
 }
 
 variable "bytes_scanned_cutoff_per_query" {

@@ -21,11 +21,13 @@ locals {
   # tests/infra/test_crawler_paths.py fails when a crawler's folder overlaps the location of a
   # table in the database it writes.
   databases = {
-    raw        = { name = var.raw_database, location = "s3://${var.raw_bucket}/" }
-    crawled    = { name = var.crawled_database, location = "s3://${var.raw_bucket}/" }
-    curated    = { name = var.curated_database, location = "s3://${var.curated_bucket}/${var.curated_database}/" }
-    elementary = { name = var.elementary_database, location = "s3://${var.curated_bucket}/${var.elementary_database}/" }
+    raw        = { name = var.names.raw_database, location = "s3://${local.raw_bucket.id}/" }
+    crawled    = { name = var.names.crawled_database, location = "s3://${local.raw_bucket.id}/" }
+    curated    = { name = var.names.curated_database, location = "s3://${local.curated_bucket.id}/${var.names.curated_database}/" }
+    elementary = { name = var.names.elementary_database, location = "s3://${local.curated_bucket.id}/${var.names.elementary_database}/" }
   }
+  raw_bucket     = var.storage.buckets["raw"]
+  curated_bucket = var.storage.buckets["curated"]
 }
 
 resource "aws_glue_catalog_database" "this" {
@@ -61,22 +63,22 @@ resource "aws_lakeformation_permissions" "iam_allowed_principals" {
 }
 
 resource "aws_glue_security_configuration" "this" {
-  name = var.security_configuration
+  name = var.names.glue_security_config
 
   encryption_configuration {
     cloudwatch_encryption {
       cloudwatch_encryption_mode = "SSE-KMS"
-      kms_key_arn                = var.kms_key_arn
+      kms_key_arn                = var.storage.kms_key.arn
     }
 
     job_bookmarks_encryption {
       job_bookmarks_encryption_mode = "CSE-KMS"
-      kms_key_arn                   = var.kms_key_arn
+      kms_key_arn                   = var.storage.kms_key.arn
     }
 
     s3_encryption {
       s3_encryption_mode = "SSE-KMS"
-      kms_key_arn        = var.kms_key_arn
+      kms_key_arn        = var.storage.kms_key.arn
     }
   }
 }
@@ -103,7 +105,7 @@ data "aws_iam_policy_document" "crawler_assume" {
 }
 
 resource "aws_iam_role" "crawler" {
-  name               = var.crawler_role
+  name               = var.names.crawler_role
   assume_role_policy = data.aws_iam_policy_document.crawler_assume.json
   tags               = var.tags
 }
@@ -112,13 +114,13 @@ data "aws_iam_policy_document" "crawler" {
   statement {
     sid       = "ListRawBucket"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = ["arn:${local.partition}:s3:::${var.raw_bucket}"]
+    resources = [local.raw_bucket.arn]
   }
 
   statement {
     sid       = "ReadRawObjects"
     actions   = ["s3:GetObject"]
-    resources = ["arn:${local.partition}:s3:::${var.raw_bucket}/*"]
+    resources = ["${local.raw_bucket.arn}/*"]
   }
 
   statement {
@@ -140,8 +142,8 @@ data "aws_iam_policy_document" "crawler" {
     ]
     resources = [
       "${local.glue_arn}:catalog",
-      "${local.glue_arn}:database/${var.crawled_database}",
-      "${local.glue_arn}:table/${var.crawled_database}/*",
+      "${local.glue_arn}:database/${var.names.crawled_database}",
+      "${local.glue_arn}:table/${var.names.crawled_database}/*",
     ]
   }
 
@@ -154,7 +156,7 @@ data "aws_iam_policy_document" "crawler" {
   statement {
     sid       = "UseKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
+    resources = [var.storage.kms_key.arn]
   }
 }
 
@@ -165,7 +167,7 @@ resource "aws_iam_role_policy" "crawler" {
 }
 
 resource "aws_glue_crawler" "raw" {
-  name                   = var.raw_crawler
+  name                   = var.names.raw_crawler
   role                   = aws_iam_role.crawler.arn
   database_name          = aws_glue_catalog_database.this["crawled"].name
   security_configuration = aws_glue_security_configuration.this.name
@@ -176,7 +178,7 @@ resource "aws_glue_crawler" "raw" {
   dynamic "s3_target" {
     for_each = var.raw_prefixes
     content {
-      path = "s3://${var.raw_bucket}/${s3_target.value}"
+      path = "s3://${local.raw_bucket.id}/${s3_target.value}"
     }
   }
 
@@ -226,7 +228,7 @@ resource "aws_glue_catalog_table" "raw_lines" {
     "projection.dt.range"         = "2020-01-01,NOW+1DAYS"
     "projection.dt.interval"      = "1"
     "projection.dt.interval.unit" = "DAYS"
-    "storage.location.template"   = "s3://${var.raw_bucket}/${each.key}/dt=$${dt}/"
+    "storage.location.template"   = "s3://${local.raw_bucket.id}/${each.key}/dt=$${dt}/"
   }
 
   partition_keys {
@@ -235,7 +237,7 @@ resource "aws_glue_catalog_table" "raw_lines" {
   }
 
   storage_descriptor {
-    location      = "s3://${var.raw_bucket}/${each.key}/"
+    location      = "s3://${local.raw_bucket.id}/${each.key}/"
     input_format  = "org.apache.hadoop.mapred.TextInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 

@@ -1,24 +1,19 @@
-output "database_names" {
-  description = "Glue database names by zone: raw, crawled, curated, elementary."
-  value       = { for zone, db in aws_glue_catalog_database.this : zone => db.name }
+output "databases" {
+  description = "Glue databases by zone (raw, crawled, curated, elementary): { name, arn }."
+  value       = { for zone, db in aws_glue_catalog_database.this : zone => { name = db.name, arn = db.arn } }
 }
 
-output "raw_crawler_name" {
-  description = "Name of the raw crawler."
-  value       = aws_glue_crawler.raw.name
+output "raw_crawler" {
+  description = "The raw crawler: { name, arn }."
+  value       = { name = aws_glue_crawler.raw.name, arn = aws_glue_crawler.raw.arn }
 }
 
-output "raw_crawler_arn" {
-  description = "ARN of the raw crawler."
-  value       = aws_glue_crawler.raw.arn
+output "crawler_role" {
+  description = "The crawler's IAM role: { name, arn }."
+  value       = { name = aws_iam_role.crawler.name, arn = aws_iam_role.crawler.arn }
 }
 
-output "crawler_role_arn" {
-  description = "ARN of the crawler's IAM role."
-  value       = aws_iam_role.crawler.arn
-}
-
-output "security_configuration_name" {
-  description = "Name of the Glue security configuration."
-  value       = aws_glue_security_configuration.this.name
+output "security_configuration" {
+  description = "The Glue security configuration: { name }."
+  value       = { name = aws_glue_security_configuration.this.name }
 }

@@ -1,46 +1,27 @@
-variable "raw_database" {
-  description = "Glue database of the raw zone's lines tables (what dbt reads)."
-  type        = string
+variable "names" {
+  description = "Names of what this module creates, under modules/naming's keys (pass module.naming.all_names): the raw zone's lines tables' database (what dbt reads), the raw crawler's own database (its inferred tables; nothing else), the curated and Elementary databases, the raw crawler, its role and the Glue security configuration."
+  type = object({
+    raw_database         = string
+    crawled_database     = string
+    curated_database     = string
+    elementary_database  = string
+    raw_crawler          = string
+    crawler_role         = string
+    glue_security_config = string
+  })
 }
 
-variable "crawled_database" {
-  description = "Glue database the raw crawler writes (its inferred tables; nothing else)."
-  type        = string
-}
+variable "storage" {
+  description = "modules/storage's outputs (pass module.storage): the raw bucket (crawled), the curated bucket (database locations) and the CMK (S3 objects, crawler logs)."
+  type = object({
+    buckets = map(object({ id = string, arn = string }))
+    kms_key = object({ arn = string })
+  })
 
-variable "curated_database" {
-  description = "Glue database of the curated zone (dbt models)."
-  type        = string
-}
-
-variable "elementary_database" {
-  description = "Glue database of Elementary's tables (dbt test results)."
-  type        = string
-}
-
-variable "raw_crawler" {
-  description = "Name of the raw zone crawler."
-  type        = string
-}
-
-variable "crawler_role" {
-  description = "Name of the crawler's IAM role."
-  type        = string
-}
-
-variable "security_configuration" {
-  description = "Name of the Glue security configuration."
-  type        = string
-}
-
-variable "raw_bucket" {
-  description = "Name of the raw bucket."
-  type        = string
-}
-
-variable "curated_bucket" {
-  description = "Name of the curated bucket (database locations)."
-  type        = string
+  validation {
+    condition     = alltrue([for zone in ["raw", "curated"] : contains(keys(var.storage.buckets), zone)])
+    error_message = "storage.buckets must have the raw and curated zones."
+  }
 }
 
 variable "raw_prefixes" {
@@ -53,11 +34,6 @@ variable "crawler_schedule" {
   description = "Optional cron schedule of the crawler; null because the DAG starts it."
   type        = string
   default     = null
-}
-
-variable "kms_key_arn" {
-  description = "ARN of the CMK (S3 objects, crawler logs)."
-  type        = string
 }
 
 variable "tags" {

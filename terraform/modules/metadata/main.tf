@@ -23,7 +23,7 @@ resource "aws_dynamodb_table" "runs" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = var.kms_key_arn
+    kms_key_arn = var.kms_key.arn
   }
 
   ttl {

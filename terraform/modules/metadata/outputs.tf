@@ -1,9 +1,4 @@
-output "table_name" {
-  description = "Name of the run ledger table."
-  value       = aws_dynamodb_table.runs.name
-}
-
-output "table_arn" {
-  description = "ARN of the run ledger table."
-  value       = aws_dynamodb_table.runs.arn
+output "runs_table" {
+  description = "The run ledger table: { name, arn }."
+  value       = { name = aws_dynamodb_table.runs.name, arn = aws_dynamodb_table.runs.arn }
 }

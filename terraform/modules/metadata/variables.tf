@@ -3,9 +3,9 @@ variable "runs_table" {
   type        = string
 }
 
-variable "kms_key_arn" {
-  description = "ARN of the CMK encrypting the table."
-  type        = string
+variable "kms_key" {
+  description = "The CMK encrypting the table (pass module.storage.kms_key)."
+  type        = object({ arn = string })
 }
 
 variable "deletion_protection" {

@@ -13,6 +13,11 @@ output "aws_names" {
   value       = local.aws_names
 }
 
+output "all_names" {
+  description = "names and aws_names in one object: what a module takes as its `names` input (each module's type keeps the keys it needs)."
+  value       = merge(local.names, local.aws_names)
+}
+
 output "raw_bucket" {
   description = "Name: raw_bucket."
   value       = local.names.raw_bucket

@@ -99,7 +99,7 @@ resource "aws_route_table_association" "private" {
 resource "aws_cloudwatch_log_group" "flow_logs" {
   name              = "/vpc/${var.name}/flow-logs"
   retention_in_days = var.flow_log_retention_days
-  kms_key_id        = var.kms_key_arn
+  kms_key_id        = var.kms_key.arn
   tags              = var.tags
 }
 

@@ -9,9 +9,9 @@ variable "cidr_block" {
   default     = "10.40.0.0/16"
 }
 
-variable "kms_key_arn" {
-  description = "ARN of the CMK encrypting the flow log group."
-  type        = string
+variable "kms_key" {
+  description = "The CMK encrypting the flow log group (pass module.storage.kms_key)."
+  type        = object({ arn = string })
 }
 
 variable "flow_log_retention_days" {

@@ -1,6 +1,6 @@
 resource "aws_sns_topic" "alerts" {
   name              = var.alerts_topic
-  kms_master_key_id = var.kms_key_arn
+  kms_master_key_id = var.kms_key.arn
   tags              = var.tags
 }
 

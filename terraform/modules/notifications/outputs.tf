@@ -1,9 +1,4 @@
-output "topic_arn" {
-  description = "ARN of the alerts topic."
-  value       = aws_sns_topic.alerts.arn
-}
-
-output "topic_name" {
-  description = "Name of the alerts topic."
-  value       = aws_sns_topic.alerts.name
+output "alerts_topic" {
+  description = "The alerts topic: { name, arn }."
+  value       = { name = aws_sns_topic.alerts.name, arn = aws_sns_topic.alerts.arn }
 }

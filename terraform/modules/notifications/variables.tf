@@ -3,9 +3,9 @@ variable "alerts_topic" {
   type        = string
 }
 
-variable "kms_key_arn" {
-  description = "ARN of the CMK encrypting the topic."
-  type        = string
+variable "kms_key" {
+  description = "The CMK encrypting the topic (pass module.storage.kms_key)."
+  type        = object({ arn = string })
 }
 
 variable "email_subscriptions" {

@@ -6,11 +6,10 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
-  bucket_arn = "arn:${local.partition}:s3:::${var.source_bucket}"
+  bucket_arn = var.storage.buckets["mwaa"].arn
 
   # The state machine's executions: arn:...:execution:<state machine name>:<execution name>.
-  state_machine_name = element(split(":", var.state_machine_arn), length(split(":", var.state_machine_arn)) - 1)
-  executions_arn     = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*"
+  executions_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.state_machine.name}:*"
 
   # The Airflow configuration options come from one file that the local Airflow reads too
   # (mwaa/airflow_configuration.yaml): what every Airflow gets (operators defer by default: the
@@ -32,8 +31,8 @@ locals {
 resource "aws_secretsmanager_secret" "lakehouse_config" {
   #checkov:skip=CKV2_AWS_57:Holds resource names and ARNs (the DAG's configuration), not a credential: there is nothing to rotate.
   name                    = "airflow/variables/lakehouse_config"
-  description             = "Airflow Variable lakehouse_config of ${var.environment_name}"
-  kms_key_id              = var.kms_key_arn
+  description             = "Airflow Variable lakehouse_config of ${var.names.mwaa_environment}"
+  kms_key_id              = var.storage.kms_key.arn
   recovery_window_in_days = var.secret_recovery_window_in_days
   tags                    = var.tags
 }
@@ -65,7 +64,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = var.execution_role
+  name               = var.names.mwaa_execution_role
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }
@@ -74,7 +73,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "PublishMetrics"
     actions   = ["airflow:PublishMetrics"]
-    resources = ["arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${var.environment_name}"]
+    resources = ["arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${var.names.mwaa_environment}"]
   }
 
   # Its one bucket: DAGs, plugins.zip, requirements.txt (the actions MWAA documents).
@@ -109,7 +108,7 @@ data "aws_iam_policy_document" "execution" {
       "logs:GetLogGroupFields",
       "logs:GetQueryResults",
     ]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:airflow-${var.environment_name}-*"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:airflow-${var.names.mwaa_environment}-*"]
   }
 
   # logs:DescribeLogGroups and cloudwatch:PutMetricData have no resource-level permissions: "*".
@@ -136,7 +135,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "UseKeyThroughServices"
     actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
-    resources = [var.kms_key_arn]
+    resources = [var.storage.kms_key.arn]
 
     condition {
       test     = "StringLike"
@@ -162,7 +161,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "StartStateMachine"
     actions   = ["states:StartExecution"]
-    resources = [var.state_machine_arn]
+    resources = [var.state_machine.arn]
   }
 
   statement {
@@ -172,19 +171,19 @@ data "aws_iam_policy_document" "execution" {
       "states:GetExecutionHistory",
       "states:RedriveExecution",
     ]
-    resources = [var.state_machine_arn, local.executions_arn]
+    resources = [var.state_machine.arn, local.executions_arn]
   }
 
   statement {
     sid       = "RawCrawler"
     actions   = ["glue:StartCrawler", "glue:GetCrawler"]
-    resources = ["arn:${local.partition}:glue:${local.region}:${local.account_id}:crawler/${var.raw_crawler}"]
+    resources = [var.raw_crawler.arn]
   }
 
   statement {
     sid       = "RunLedger"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"]
-    resources = [var.runs_table_arn]
+    resources = [var.runs_table.arn]
   }
 }
 
@@ -199,19 +198,19 @@ resource "aws_iam_role_policy" "execution" {
 ################################################################################
 
 resource "aws_mwaa_environment" "this" {
-  name                             = var.environment_name
+  name                             = var.names.mwaa_environment
   airflow_version                  = var.airflow_version
   environment_class                = var.environment_class
   execution_role_arn               = aws_iam_role.execution.arn
-  kms_key                          = var.kms_key_arn
+  kms_key                          = var.storage.kms_key.arn
   source_bucket_arn                = local.bucket_arn
   dag_s3_path                      = var.dag_s3_path
-  requirements_s3_path             = var.requirements_s3_path
-  requirements_s3_object_version   = var.requirements_s3_object_version
-  plugins_s3_path                  = var.plugins_s3_path
-  plugins_s3_object_version        = var.plugins_s3_object_version
-  startup_script_s3_path           = var.startup_script_s3_path
-  startup_script_s3_object_version = var.startup_script_s3_object_version
+  requirements_s3_path             = try(var.sources.requirements.key, null)
+  requirements_s3_object_version   = try(var.sources.requirements.version_id, null)
+  plugins_s3_path                  = try(var.sources.plugins.key, null)
+  plugins_s3_object_version        = try(var.sources.plugins.version_id, null)
+  startup_script_s3_path           = try(var.sources.startup_script.key, null)
+  startup_script_s3_object_version = try(var.sources.startup_script.version_id, null)
   webserver_access_mode            = "PRIVATE_ONLY"
   min_workers                      = var.min_workers
   max_workers                      = var.max_workers

@@ -1,11 +1,9 @@
-variable "environment_name" {
-  description = "Name of the MWAA environment."
-  type        = string
-}
-
-variable "execution_role" {
-  description = "Name of the MWAA execution role."
-  type        = string
+variable "names" {
+  description = "Names of what this module creates, under modules/naming's keys (pass module.naming.all_names): the MWAA environment and its execution role."
+  type = object({
+    mwaa_environment    = string
+    mwaa_execution_role = string
+  })
 }
 
 variable "airflow_version" {
@@ -44,51 +42,33 @@ variable "weekly_maintenance_window_start" {
   default     = "SUN:02:00"
 }
 
-variable "source_bucket" {
-  description = "Name of the MWAA source bucket."
-  type        = string
+variable "storage" {
+  description = "modules/storage's outputs (pass module.storage): the MWAA source bucket (zone mwaa) and the CMK encrypting the environment, its logs and the Airflow secrets."
+  type = object({
+    buckets = map(object({ id = string, arn = string }))
+    kms_key = object({ arn = string })
+  })
+
+  validation {
+    condition     = contains(keys(var.storage.buckets), "mwaa")
+    error_message = "storage.buckets must have the mwaa zone (the source bucket)."
+  }
+}
+
+variable "sources" {
+  description = "Objects of the source bucket besides the DAGs: requirements.txt, plugins.zip and the startup script, each { key, version_id } (an aws_s3_object's attributes; MWAA reinstalls when a version changes). One left out is not given to MWAA."
+  type = object({
+    requirements   = optional(object({ key = string, version_id = optional(string) }))
+    plugins        = optional(object({ key = string, version_id = optional(string) }))
+    startup_script = optional(object({ key = string, version_id = optional(string) }))
+  })
+  default = {}
 }
 
 variable "dag_s3_path" {
   description = "Prefix of the DAGs in the source bucket."
   type        = string
   default     = "dags/"
-}
-
-variable "requirements_s3_path" {
-  description = "Key of requirements.txt in the source bucket (null: none)."
-  type        = string
-  default     = null
-}
-
-variable "requirements_s3_object_version" {
-  description = "Object version of requirements.txt (MWAA reinstalls when it changes)."
-  type        = string
-  default     = null
-}
-
-variable "plugins_s3_path" {
-  description = "Key of plugins.zip in the source bucket (null: none)."
-  type        = string
-  default     = null
-}
-
-variable "plugins_s3_object_version" {
-  description = "Object version of plugins.zip."
-  type        = string
-  default     = null
-}
-
-variable "startup_script_s3_path" {
-  description = "Key of the startup script in the source bucket (null: none)."
-  type        = string
-  default     = null
-}
-
-variable "startup_script_s3_object_version" {
-  description = "Object version of the startup script."
-  type        = string
-  default     = null
 }
 
 variable "subnet_ids" {
@@ -111,11 +91,6 @@ variable "security_group_ids" {
   }
 }
 
-variable "kms_key_arn" {
-  description = "ARN of the CMK encrypting the environment, its logs and the Airflow secrets."
-  type        = string
-}
-
 variable "log_level" {
   description = "Level of the five Airflow log types."
   type        = string
@@ -128,19 +103,19 @@ variable "airflow_configuration_options" {
   default     = {}
 }
 
-variable "state_machine_arn" {
-  description = "ARN of the state machine the DAG starts."
-  type        = string
+variable "state_machine" {
+  description = "modules/workflow's state_machine output (pass module.workflow.state_machine): the state machine the DAG starts."
+  type        = object({ name = string, arn = string })
 }
 
 variable "raw_crawler" {
-  description = "Name of the raw crawler the DAG starts."
-  type        = string
+  description = "modules/catalog's raw_crawler output (pass module.catalog.raw_crawler): the crawler the DAG starts."
+  type        = object({ arn = string })
 }
 
-variable "runs_table_arn" {
-  description = "ARN of the DynamoDB run ledger the DAG writes."
-  type        = string
+variable "runs_table" {
+  description = "modules/metadata's runs_table output (pass module.metadata.runs_table): the DynamoDB run ledger the DAG writes."
+  type        = object({ arn = string })
 }
 
 variable "lakehouse_config" {

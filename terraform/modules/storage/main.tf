@@ -9,10 +9,10 @@ locals {
 
   # The four data buckets, all encrypted with the CMK and logged to the access logs bucket.
   buckets = {
-    raw           = var.raw_bucket
-    curated       = var.curated_bucket
-    query_results = var.query_results_bucket
-    mwaa          = var.mwaa_bucket
+    raw           = var.names.raw_bucket
+    curated       = var.names.curated_bucket
+    query_results = var.names.query_results_bucket
+    mwaa          = var.names.mwaa_bucket
   }
 }
 
@@ -62,7 +62,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "Lakehouse data at rest (${var.kms_alias})"
+  description             = "Lakehouse data at rest (${var.names.kms_alias})"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
   policy                  = data.aws_iam_policy_document.kms.json
@@ -70,7 +70,7 @@ resource "aws_kms_key" "this" {
 }
 
 resource "aws_kms_alias" "this" {
-  name          = var.kms_alias
+  name          = var.names.kms_alias
   target_key_id = aws_kms_key.this.key_id
 }
 
@@ -256,7 +256,7 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to buckets encrypted with SSE-S3, not SSE-KMS.
   #checkov:skip=CKV_AWS_144:Single-region deployment; cross-region replication is a disaster-recovery choice left to the operator.
   #checkov:skip=CKV2_AWS_62:No event consumers for access logs.
-  bucket        = var.access_logs_bucket
+  bucket        = var.names.access_logs_bucket
   force_destroy = var.force_destroy
   tags          = merge(var.tags, { Zone = "access-logs" })
 }

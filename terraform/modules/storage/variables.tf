@@ -1,31 +1,13 @@
-variable "raw_bucket" {
-  description = "Name of the raw zone bucket (landing data, crawled by Glue; never modified by the pipeline)."
-  type        = string
-}
-
-variable "curated_bucket" {
-  description = "Name of the curated zone bucket (Iceberg tables written by dbt, Elementary results)."
-  type        = string
-}
-
-variable "query_results_bucket" {
-  description = "Name of the Athena query results bucket."
-  type        = string
-}
-
-variable "mwaa_bucket" {
-  description = "Name of the MWAA source bucket (dags/, plugins.zip, requirements.txt)."
-  type        = string
-}
-
-variable "access_logs_bucket" {
-  description = "Name of the bucket receiving S3 server access logs of the four buckets above."
-  type        = string
-}
-
-variable "kms_alias" {
-  description = "Alias of the customer managed KMS key (e.g. alias/lakehouse-dev)."
-  type        = string
+variable "names" {
+  description = "Names of what this module creates, under modules/naming's keys (pass module.naming.all_names): the raw zone bucket (landing data, crawled by Glue; never modified by the pipeline), the curated zone bucket (Iceberg tables written by dbt, Elementary results), the Athena query results bucket, the MWAA source bucket (dags/, plugins.zip, requirements.txt), the bucket receiving the four others' S3 server access logs, and the CMK's alias (e.g. alias/lakehouse-dev)."
+  type = object({
+    raw_bucket           = string
+    curated_bucket       = string
+    query_results_bucket = string
+    mwaa_bucket          = string
+    access_logs_bucket   = string
+    kms_alias            = string
+  })
 }
 
 variable "kms_deletion_window_in_days" {

@@ -7,7 +7,6 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
   glue_arn   = "arn:${local.partition}:glue:${local.region}:${local.account_id}"
-  s3_arn     = "arn:${local.partition}:s3:::"
 
   # Where the dbt-executor keeps each dbt invocation's artifacts for the test-executor, which
   # records them in Elementary's tables (contracts/functions.json), and the
@@ -28,12 +27,12 @@ locals {
   # the local provisioner reads too.
   contract = jsondecode(file("${path.module}/../../../contracts/functions.json"))
   roles = {
-    dbt_executor  = var.dbt_executor_role
-    test_executor = var.test_executor_role
+    dbt_executor  = var.names.dbt_executor_role
+    test_executor = var.names.test_executor_role
   }
   function_names = {
-    dbt_executor  = var.dbt_executor_function
-    test_executor = var.test_executor_function
+    dbt_executor  = var.names.dbt_executor_function
+    test_executor = var.names.test_executor_function
   }
   functions = {
     for key, function in local.contract.functions : key => merge(function, {
@@ -48,14 +47,14 @@ locals {
     target               = "athena"
     dbt_project_dir      = "/var/task/dbt_project" # the image's LAMBDA_TASK_ROOT (lambdas/Dockerfile)
     dbt_artifacts_prefix = local.dbt_artifacts_prefix
-    raw_bucket           = var.raw_bucket
-    curated_bucket       = var.curated_bucket
-    query_results_bucket = var.query_results_bucket
-    raw_database         = var.raw_database
-    curated_database     = var.curated_database
-    elementary_database  = var.elementary_database
-    runs_table           = var.runs_table
-    athena_workgroup     = var.athena_workgroup
+    raw_bucket           = var.storage.buckets["raw"].id
+    curated_bucket       = var.storage.buckets["curated"].id
+    query_results_bucket = var.storage.buckets["query_results"].id
+    raw_database         = var.databases["raw"].name
+    curated_database     = var.databases["curated"].name
+    elementary_database  = var.databases["elementary"].name
+    runs_table           = var.runs_table.name
+    athena_workgroup     = var.workgroup.name
   }
   lambda_environment = {
     for key, template in merge(local.contract.environment, local.contract.aws_only_environment) :
@@ -68,7 +67,7 @@ locals {
 ################################################################################
 
 resource "aws_ecr_repository" "this" {
-  name                 = var.ecr_repository
+  name                 = var.names.ecr_repository
   image_tag_mutability = "IMMUTABLE"
   force_delete         = var.ecr_force_delete
   tags                 = var.tags
@@ -79,7 +78,7 @@ resource "aws_ecr_repository" "this" {
 
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = var.kms_key_arn
+    kms_key         = var.storage.kms_key.arn
   }
 }
 
@@ -157,7 +156,7 @@ resource "aws_cloudwatch_log_group" "lambda" {
 
   name              = "/aws/lambda/${each.value.name}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
+  kms_key_id        = var.storage.kms_key.arn
   tags              = var.tags
 }
 
@@ -188,25 +187,25 @@ data "aws_iam_policy_document" "lambda_common" {
       "athena:GetQueryRuntimeStatistics",
       "athena:GetWorkGroup",
     ]
-    resources = ["arn:${local.partition}:athena:${local.region}:${local.account_id}:workgroup/${var.athena_workgroup}"]
+    resources = [var.workgroup.arn]
   }
 
   statement {
     sid       = "ListBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"]
-    resources = ["${local.s3_arn}${var.raw_bucket}", "${local.s3_arn}${var.curated_bucket}", "${local.s3_arn}${var.query_results_bucket}"]
+    resources = [var.storage.buckets["raw"].arn, var.storage.buckets["curated"].arn, var.storage.buckets["query_results"].arn]
   }
 
   statement {
     sid       = "ReadRaw"
     actions   = ["s3:GetObject"]
-    resources = ["${local.s3_arn}${var.raw_bucket}/*"]
+    resources = ["${var.storage.buckets["raw"].arn}/*"]
   }
 
   statement {
     sid       = "QueryResults"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = ["${local.s3_arn}${var.query_results_bucket}/*"]
+    resources = ["${var.storage.buckets["query_results"].arn}/*"]
   }
 
   statement {
@@ -222,27 +221,27 @@ data "aws_iam_policy_document" "lambda_common" {
     ]
     resources = [
       "${local.glue_arn}:catalog",
-      "${local.glue_arn}:database/${var.raw_database}",
-      "${local.glue_arn}:database/${var.curated_database}",
-      "${local.glue_arn}:database/${var.elementary_database}",
-      "${local.glue_arn}:table/${var.raw_database}/*",
-      "${local.glue_arn}:table/${var.curated_database}/*",
-      "${local.glue_arn}:table/${var.elementary_database}/*",
+      "${local.glue_arn}:database/${var.databases["raw"].name}",
+      "${local.glue_arn}:database/${var.databases["curated"].name}",
+      "${local.glue_arn}:database/${var.databases["elementary"].name}",
+      "${local.glue_arn}:table/${var.databases["raw"].name}/*",
+      "${local.glue_arn}:table/${var.databases["curated"].name}/*",
+      "${local.glue_arn}:table/${var.databases["elementary"].name}/*",
     ]
   }
 
   statement {
     sid       = "UseKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
+    resources = [var.storage.kms_key.arn]
   }
 }
 
 locals {
   # The database each function writes, and the prefix of the curated bucket holding its data.
   writes = {
-    dbt_executor  = var.curated_database
-    test_executor = var.elementary_database
+    dbt_executor  = var.databases["curated"].name
+    test_executor = var.databases["elementary"].name
   }
 }
 
@@ -254,13 +253,13 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "ReadCurated"
     actions   = ["s3:GetObject"]
-    resources = ["${local.s3_arn}${var.curated_bucket}/${var.curated_database}/*", "${local.s3_arn}${var.curated_bucket}/${local.writes[each.key]}/*"]
+    resources = ["${var.storage.buckets["curated"].arn}/${var.databases["curated"].name}/*", "${var.storage.buckets["curated"].arn}/${local.writes[each.key]}/*"]
   }
 
   statement {
     sid       = "WriteOwnPrefix"
     actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = ["${local.s3_arn}${var.curated_bucket}/${local.writes[each.key]}/*"]
+    resources = ["${var.storage.buckets["curated"].arn}/${local.writes[each.key]}/*"]
   }
 
   # The dbt-executor's marts stage holds a lease item in the run ledger (dbt_runtime.merge_lock).
@@ -269,14 +268,14 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "MartsLock"
       actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
-      resources = [var.runs_table_arn]
+      resources = [var.runs_table.arn]
     }
   }
 
   statement {
     sid       = "DbtArtifacts"
     actions   = local.dbt_artifacts_access[each.key]
-    resources = ["${local.s3_arn}${var.curated_bucket}/${local.dbt_artifacts_prefix}/*"]
+    resources = ["${var.storage.buckets["curated"].arn}/${local.dbt_artifacts_prefix}/*"]
   }
 
   statement {
@@ -327,7 +326,7 @@ resource "aws_lambda_function" "this" {
   timeout                        = each.value.timeout_s
   memory_size                    = each.value.memory_mb
   reserved_concurrent_executions = var.reserved_concurrent_executions
-  kms_key_arn                    = var.kms_key_arn
+  kms_key_arn                    = var.storage.kms_key.arn
   tags                           = var.tags
 
   image_config {
@@ -371,7 +370,7 @@ data "aws_iam_policy_document" "states_assume" {
 }
 
 resource "aws_iam_role" "states" {
-  name               = var.state_machine_role
+  name               = var.names.state_machine_role
   assume_role_policy = data.aws_iam_policy_document.states_assume.json
   tags               = var.tags
 }
@@ -386,20 +385,20 @@ data "aws_iam_policy_document" "states" {
   statement {
     sid       = "RecordRunLedger"
     actions   = ["dynamodb:UpdateItem"]
-    resources = [var.runs_table_arn]
+    resources = [var.runs_table.arn]
   }
 
   statement {
     sid       = "PublishAlerts"
     actions   = ["sns:Publish"]
-    resources = [var.alerts_topic_arn]
+    resources = [var.alerts_topic.arn]
   }
 
   # The table and the topic are encrypted with the CMK.
   statement {
     sid       = "UseKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
+    resources = [var.storage.kms_key.arn]
   }
 
   # CloudWatch Logs delivery actions support no resource-level permissions: "*" is required.
@@ -433,14 +432,14 @@ resource "aws_iam_role_policy" "states" {
 }
 
 resource "aws_cloudwatch_log_group" "states" {
-  name              = var.state_machine_log_group
+  name              = var.names.state_machine_log_group
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
+  kms_key_id        = var.storage.kms_key.arn
   tags              = var.tags
 }
 
 resource "aws_sfn_state_machine" "this" {
-  name     = var.state_machine
+  name     = var.names.state_machine
   role_arn = aws_iam_role.states.arn
   type     = "STANDARD"
   tags     = var.tags
@@ -449,8 +448,8 @@ resource "aws_sfn_state_machine" "this" {
   definition = templatefile("${path.module}/state_machine.asl.json", {
     dbt_executor_arn  = aws_lambda_function.this["dbt_executor"].arn
     test_executor_arn = aws_lambda_function.this["test_executor"].arn
-    runs_table        = var.runs_table
-    alerts_topic_arn  = var.alerts_topic_arn
+    runs_table        = var.runs_table.name
+    alerts_topic_arn  = var.alerts_topic.arn
   })
 
   logging_configuration {

@@ -8,14 +8,15 @@ output "image_uri" {
   value       = local.image_uri
 }
 
-output "function_arns" {
-  description = "Lambda ARNs by function: dbt_executor, test_executor."
-  value       = { for key, f in aws_lambda_function.this : key => f.arn }
-}
-
-output "function_role_arns" {
-  description = "IAM role ARNs by function."
-  value       = { for key, r in aws_iam_role.lambda : key => r.arn }
+output "functions" {
+  description = "The Lambda functions by key (dbt_executor, test_executor): { name, arn, role_arn }."
+  value = {
+    for key, f in aws_lambda_function.this : key => {
+      name     = f.function_name
+      arn      = f.arn
+      role_arn = aws_iam_role.lambda[key].arn
+    }
+  }
 }
 
 output "lambda_environment" {
@@ -23,17 +24,11 @@ output "lambda_environment" {
   value       = local.lambda_environment
 }
 
-output "state_machine_arn" {
-  description = "ARN of the state machine."
-  value       = aws_sfn_state_machine.this.arn
-}
-
-output "state_machine_name" {
-  description = "Name of the state machine."
-  value       = aws_sfn_state_machine.this.name
-}
-
-output "state_machine_role_arn" {
-  description = "ARN of the state machine's role."
-  value       = aws_iam_role.states.arn
+output "state_machine" {
+  description = "The Step Functions state machine: { name, arn, role_arn }."
+  value = {
+    name     = aws_sfn_state_machine.this.name
+    arn      = aws_sfn_state_machine.this.arn
+    role_arn = aws_iam_role.states.arn
+  }
 }

@@ -1,41 +1,15 @@
-variable "dbt_executor_function" {
-  description = "Name of the dbt-executor Lambda function."
-  type        = string
-}
-
-variable "test_executor_function" {
-  description = "Name of the test-executor Lambda function."
-  type        = string
-}
-
-variable "dbt_executor_role" {
-  description = "Name of the dbt-executor's IAM role."
-  type        = string
-}
-
-variable "test_executor_role" {
-  description = "Name of the test-executor's IAM role."
-  type        = string
-}
-
-variable "state_machine" {
-  description = "Name of the Step Functions state machine."
-  type        = string
-}
-
-variable "state_machine_role" {
-  description = "Name of the state machine's IAM role."
-  type        = string
-}
-
-variable "state_machine_log_group" {
-  description = "CloudWatch log group of the state machine (/aws/vendedlogs/states/... avoids resource policy size limits)."
-  type        = string
-}
-
-variable "ecr_repository" {
-  description = "Name of the ECR repository of the dbt runtime image."
-  type        = string
+variable "names" {
+  description = "Names of what this module creates, under modules/naming's keys (pass module.naming.all_names). state_machine_log_group is under /aws/vendedlogs/states/, which avoids CloudWatch Logs' resource policy size limits."
+  type = object({
+    dbt_executor_function   = string
+    test_executor_function  = string
+    dbt_executor_role       = string
+    test_executor_role      = string
+    state_machine           = string
+    state_machine_role      = string
+    state_machine_log_group = string
+    ecr_repository          = string
+  })
 }
 
 variable "image_tag" {
@@ -50,59 +24,42 @@ variable "image_uri" {
   default     = null
 }
 
-variable "raw_bucket" {
-  description = "Name of the raw bucket (read only)."
-  type        = string
+variable "storage" {
+  description = "modules/storage's outputs (pass module.storage): the raw (read only), curated and query results buckets, and the CMK (buckets, table, topic, logs, ECR, Lambda environment)."
+  type = object({
+    buckets = map(object({ id = string, arn = string }))
+    kms_key = object({ arn = string })
+  })
+
+  validation {
+    condition     = alltrue([for zone in ["raw", "curated", "query_results"] : contains(keys(var.storage.buckets), zone)])
+    error_message = "storage.buckets must have the raw, curated and query_results zones."
+  }
 }
 
-variable "curated_bucket" {
-  description = "Name of the curated bucket."
-  type        = string
+variable "databases" {
+  description = "modules/catalog's databases output (pass module.catalog.databases): raw (read), curated (written by the dbt-executor) and elementary (written by the test-executor)."
+  type        = map(object({ name = string }))
+
+  validation {
+    condition     = alltrue([for zone in ["raw", "curated", "elementary"] : contains(keys(var.databases), zone)])
+    error_message = "databases must have the raw, curated and elementary zones."
+  }
 }
 
-variable "query_results_bucket" {
-  description = "Name of the Athena query results bucket."
-  type        = string
-}
-
-variable "raw_database" {
-  description = "Glue database of the raw zone."
-  type        = string
-}
-
-variable "curated_database" {
-  description = "Glue database of the curated zone (written by dbt-executor)."
-  type        = string
-}
-
-variable "elementary_database" {
-  description = "Glue database of Elementary's tables (written by test-executor)."
-  type        = string
-}
-
-variable "athena_workgroup" {
-  description = "Name of the Athena workgroup dbt uses."
-  type        = string
+variable "workgroup" {
+  description = "modules/analytics' workgroup output (pass module.analytics.workgroup): the Athena workgroup dbt uses."
+  type        = object({ name = string, arn = string })
 }
 
 variable "runs_table" {
-  description = "Name of the DynamoDB run ledger."
-  type        = string
+  description = "modules/metadata's runs_table output (pass module.metadata.runs_table): the DynamoDB run ledger."
+  type        = object({ name = string, arn = string })
 }
 
-variable "runs_table_arn" {
-  description = "ARN of the DynamoDB run ledger."
-  type        = string
-}
-
-variable "alerts_topic_arn" {
-  description = "ARN of the SNS alerts topic."
-  type        = string
-}
-
-variable "kms_key_arn" {
-  description = "ARN of the CMK (buckets, table, topic, logs, ECR, Lambda environment)."
-  type        = string
+variable "alerts_topic" {
+  description = "modules/notifications' alerts_topic output (pass module.notifications.alerts_topic): the SNS topic of failed-run alerts."
+  type        = object({ arn = string })
 }
 
 variable "memory_size" {

@@ -1,9 +1,11 @@
 mock_provider "aws" {}
 
 variables {
-  workgroup            = "lakehouse-test"
-  query_results_bucket = "lakehouse-test-query-results"
-  kms_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  workgroup = "lakehouse-test"
+  storage = {
+    buckets = { query_results = { id = "lakehouse-test-query-results" } }
+    kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
 }
 
 run "workgroup" {
@@ -27,7 +29,7 @@ run "workgroup" {
   assert {
     condition = (
       aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].encryption_option == "SSE_KMS" &&
-      aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].kms_key_arn == var.kms_key_arn
+      aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].kms_key_arn == var.storage.kms_key.arn
     )
     error_message = "results are encrypted with the CMK"
   }

@@ -14,16 +14,22 @@ mock_provider "aws" {
 }
 
 variables {
-  raw_database           = "lakehouse_test_raw"
-  crawled_database       = "lakehouse_test_raw_crawled"
-  curated_database       = "lakehouse_test_curated"
-  elementary_database    = "lakehouse_test_elementary"
-  raw_crawler            = "lakehouse-test-raw"
-  crawler_role           = "lakehouse-test-crawler"
-  security_configuration = "lakehouse-test-glue"
-  raw_bucket             = "lakehouse-test-raw"
-  curated_bucket         = "lakehouse-test-curated"
-  kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  names = {
+    raw_database         = "lakehouse_test_raw"
+    crawled_database     = "lakehouse_test_raw_crawled"
+    curated_database     = "lakehouse_test_curated"
+    elementary_database  = "lakehouse_test_elementary"
+    raw_crawler          = "lakehouse-test-raw"
+    crawler_role         = "lakehouse-test-crawler"
+    glue_security_config = "lakehouse-test-glue"
+  }
+  storage = {
+    buckets = {
+      raw     = { id = "lakehouse-test-raw", arn = "arn:aws:s3:::lakehouse-test-raw" }
+      curated = { id = "lakehouse-test-curated", arn = "arn:aws:s3:::lakehouse-test-curated" }
+    }
+    kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
 }
 
 run "databases_and_incremental_crawler" {
@@ -104,4 +110,17 @@ run "raw_lines_tables_read_every_line_as_text" {
     condition     = aws_glue_catalog_table.raw_lines["events"].parameters["projection.dt.range"] == "2020-01-01,NOW+1DAYS"
     error_message = "the projection admits today's and tomorrow's partitions (a day may land before it starts in UTC)"
   }
+}
+
+run "requires_the_raw_and_curated_buckets" {
+  command = plan
+
+  variables {
+    storage = {
+      buckets = { raw = { id = "lakehouse-test-raw", arn = "arn:aws:s3:::lakehouse-test-raw" } }
+      kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+    }
+  }
+
+  expect_failures = [var.storage]
 }

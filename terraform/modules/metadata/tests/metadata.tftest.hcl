@@ -1,8 +1,8 @@
 mock_provider "aws" {}
 
 variables {
-  runs_table  = "lakehouse-test-runs"
-  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  runs_table = "lakehouse-test-runs"
+  kms_key    = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
 }
 
 run "run_ledger" {
@@ -29,7 +29,7 @@ run "run_ledger" {
   }
 
   assert {
-    condition     = aws_dynamodb_table.runs.server_side_encryption[0].kms_key_arn == var.kms_key_arn
+    condition     = aws_dynamodb_table.runs.server_side_encryption[0].kms_key_arn == var.kms_key.arn
     error_message = "the table is encrypted with the CMK"
   }
 

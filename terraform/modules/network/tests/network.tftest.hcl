@@ -17,8 +17,8 @@ mock_provider "aws" {
 }
 
 variables {
-  name        = "lakehouse-test"
-  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  name    = "lakehouse-test"
+  kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
 }
 
 run "private_subnets_for_mwaa" {

@@ -2,7 +2,7 @@ mock_provider "aws" {}
 
 variables {
   alerts_topic        = "lakehouse-test-alerts"
-  kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  kms_key             = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
   email_subscriptions = ["oncall@example.com"]
 }
 
@@ -15,7 +15,7 @@ run "alerts_topic" {
   }
 
   assert {
-    condition     = aws_sns_topic.alerts.kms_master_key_id == var.kms_key_arn
+    condition     = aws_sns_topic.alerts.kms_master_key_id == var.kms_key.arn
     error_message = "the topic is encrypted with the CMK"
   }
 

@@ -14,16 +14,25 @@ mock_provider "aws" {
 }
 
 variables {
-  environment_name     = "lakehouse-test"
-  execution_role       = "lakehouse-test-mwaa"
-  source_bucket        = "lakehouse-test-mwaa"
-  requirements_s3_path = "requirements.txt"
-  subnet_ids           = ["subnet-aaaa", "subnet-bbbb"]
-  security_group_ids   = ["sg-aaaa"]
-  kms_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-  state_machine_arn    = "arn:aws:states:us-east-1:123456789012:stateMachine:lakehouse-test-lakehouse-raw-to-curated"
-  raw_crawler          = "lakehouse-test-raw"
-  runs_table_arn       = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs"
+  names = {
+    mwaa_environment    = "lakehouse-test"
+    mwaa_execution_role = "lakehouse-test-mwaa"
+  }
+  storage = {
+    buckets = { mwaa = { id = "lakehouse-test-mwaa", arn = "arn:aws:s3:::lakehouse-test-mwaa" } }
+    kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
+  sources = {
+    requirements = { key = "requirements.txt" }
+  }
+  subnet_ids         = ["subnet-aaaa", "subnet-bbbb"]
+  security_group_ids = ["sg-aaaa"]
+  state_machine = {
+    name = "lakehouse-test-lakehouse-raw-to-curated"
+    arn  = "arn:aws:states:us-east-1:123456789012:stateMachine:lakehouse-test-lakehouse-raw-to-curated"
+  }
+  raw_crawler = { arn = "arn:aws:glue:us-east-1:123456789012:crawler/lakehouse-test-raw" }
+  runs_table  = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs" }
   lakehouse_config = {
     pipeline            = "lakehouse_raw_to_curated"
     state_machine_arn   = "arn:aws:states:us-east-1:123456789012:stateMachine:lakehouse-test-lakehouse-raw-to-curated"
@@ -47,12 +56,17 @@ run "mwaa_environment" {
   }
 
   assert {
+    condition     = aws_mwaa_environment.this.requirements_s3_path == "requirements.txt" && aws_mwaa_environment.this.source_bucket_arn == "arn:aws:s3:::lakehouse-test-mwaa"
+    error_message = "the source objects given are read from the source bucket"
+  }
+
+  assert {
     condition     = aws_mwaa_environment.this.webserver_access_mode == "PRIVATE_ONLY"
     error_message = "the web server is private"
   }
 
   assert {
-    condition     = aws_mwaa_environment.this.kms_key == var.kms_key_arn
+    condition     = aws_mwaa_environment.this.kms_key == var.storage.kms_key.arn
     error_message = "the environment is encrypted with the CMK"
   }
 
@@ -113,7 +127,7 @@ run "mwaa_environment" {
 
   assert {
     condition = toset(one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "FollowExecutions"])) == toset([
-      var.state_machine_arn,
+      var.state_machine.arn,
       "arn:aws:states:us-east-1:123456789012:execution:lakehouse-test-lakehouse-raw-to-curated:*",
     ])
     error_message = "execution permissions are limited to the state machine and its executions"

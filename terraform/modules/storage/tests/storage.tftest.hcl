@@ -14,12 +14,14 @@ mock_provider "aws" {
 }
 
 variables {
-  raw_bucket           = "lakehouse-test-raw"
-  curated_bucket       = "lakehouse-test-curated"
-  query_results_bucket = "lakehouse-test-query-results"
-  mwaa_bucket          = "lakehouse-test-mwaa"
-  access_logs_bucket   = "lakehouse-test-access-logs"
-  kms_alias            = "alias/lakehouse-test"
+  names = {
+    raw_bucket           = "lakehouse-test-raw"
+    curated_bucket       = "lakehouse-test-curated"
+    query_results_bucket = "lakehouse-test-query-results"
+    mwaa_bucket          = "lakehouse-test-mwaa"
+    access_logs_bucket   = "lakehouse-test-access-logs"
+    kms_alias            = "alias/lakehouse-test"
+  }
 }
 
 run "secure_buckets" {

@@ -38,26 +38,33 @@ override_resource {
 }
 
 variables {
-  dbt_executor_function   = "lakehouse-test-dbt-executor"
-  test_executor_function  = "lakehouse-test-test-executor"
-  dbt_executor_role       = "lakehouse-test-lambda-dbt-executor"
-  test_executor_role      = "lakehouse-test-lambda-test-executor"
-  state_machine           = "lakehouse-test-lakehouse-raw-to-curated"
-  state_machine_role      = "lakehouse-test-states"
-  state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
-  ecr_repository          = "lakehouse-test-dbt-runtime"
-  image_tag               = "1.2.3"
-  raw_bucket              = "lakehouse-test-raw"
-  curated_bucket          = "lakehouse-test-curated"
-  query_results_bucket    = "lakehouse-test-query-results"
-  raw_database            = "lakehouse_test_raw"
-  curated_database        = "lakehouse_test_curated"
-  elementary_database     = "lakehouse_test_elementary"
-  athena_workgroup        = "lakehouse-test"
-  runs_table              = "lakehouse-test-runs"
-  runs_table_arn          = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs"
-  alerts_topic_arn        = "arn:aws:sns:us-east-1:123456789012:lakehouse-test-alerts"
-  kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  names = {
+    dbt_executor_function   = "lakehouse-test-dbt-executor"
+    test_executor_function  = "lakehouse-test-test-executor"
+    dbt_executor_role       = "lakehouse-test-lambda-dbt-executor"
+    test_executor_role      = "lakehouse-test-lambda-test-executor"
+    state_machine           = "lakehouse-test-lakehouse-raw-to-curated"
+    state_machine_role      = "lakehouse-test-states"
+    state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
+    ecr_repository          = "lakehouse-test-dbt-runtime"
+  }
+  image_tag = "1.2.3"
+  storage = {
+    buckets = {
+      raw           = { id = "lakehouse-test-raw", arn = "arn:aws:s3:::lakehouse-test-raw" }
+      curated       = { id = "lakehouse-test-curated", arn = "arn:aws:s3:::lakehouse-test-curated" }
+      query_results = { id = "lakehouse-test-query-results", arn = "arn:aws:s3:::lakehouse-test-query-results" }
+    }
+    kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
+  databases = {
+    raw        = { name = "lakehouse_test_raw" }
+    curated    = { name = "lakehouse_test_curated" }
+    elementary = { name = "lakehouse_test_elementary" }
+  }
+  workgroup    = { name = "lakehouse-test", arn = "arn:aws:athena:us-east-1:123456789012:workgroup/lakehouse-test" }
+  runs_table   = { name = "lakehouse-test-runs", arn = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs" }
+  alerts_topic = { arn = "arn:aws:sns:us-east-1:123456789012:lakehouse-test-alerts" }
 }
 
 run "one_image_two_handlers" {
@@ -109,6 +116,15 @@ run "one_image_two_handlers" {
 
   assert {
     condition = (
+      one([for s in data.aws_iam_policy_document.lambda_common["dbt_executor"].statement : s.resources if s.sid == "ListBuckets"]) == toset(["arn:aws:s3:::lakehouse-test-raw", "arn:aws:s3:::lakehouse-test-curated", "arn:aws:s3:::lakehouse-test-query-results"]) &&
+      one([for s in data.aws_iam_policy_document.lambda_common["dbt_executor"].statement : s.resources if s.sid == "AthenaWorkgroup"]) == toset([var.workgroup.arn]) &&
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.resources if s.sid == "MartsLock"]) == toset([var.runs_table.arn])
+    )
+    error_message = "the policies name the buckets, the workgroup and the run ledger by the ARNs their modules give"
+  }
+
+  assert {
+    condition = (
       one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "MartsLock"]) == toset(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]) &&
       length([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s if s.sid == "MartsLock"]) == 0
     )
@@ -135,7 +151,7 @@ run "one_image_two_handlers" {
   }
 
   assert {
-    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 365 && g.kms_key_id == var.kms_key_arn])
+    condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 365 && g.kms_key_id == var.storage.kms_key.arn])
     error_message = "Lambda log groups have retention and the CMK"
   }
 
@@ -164,7 +180,7 @@ run "state_machine_renders_the_asl_template" {
   }
 
   assert {
-    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.NotifyFailure.Parameters.TopicArn == var.alerts_topic_arn
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.NotifyFailure.Parameters.TopicArn == var.alerts_topic.arn
     error_message = "the alerts topic is rendered"
   }
 
@@ -200,4 +216,17 @@ run "image_uri_override" {
     condition     = aws_lambda_function.this["test_executor"].image_uri == "111111111111.dkr.ecr.eu-west-1.amazonaws.com/dbt-runtime@sha256:abc"
     error_message = "image_uri overrides the repository image"
   }
+}
+
+run "requires_the_databases_it_reads_and_writes" {
+  command = plan
+
+  variables {
+    databases = {
+      raw     = { name = "lakehouse_test_raw" }
+      curated = { name = "lakehouse_test_curated" }
+    }
+  }
+
+  expect_failures = [var.databases]
 }
