@@ -17,8 +17,10 @@ what the least-privilege test can and cannot show:
   allows the keys under the prefix;
 - CopyObject checks s3:PutObject on the target only, never s3:GetObject on the source;
 - HEAD bucket needs `s3:HeadBucket` (an action AWS does not have: AWS checks s3:ListBucket);
-- conditions of identity policies are not evaluated (the functions' policies have none), and
-  bucket policies are consulted for bulk deletes only.
+- conditions of identity policies are not evaluated (the functions' policies have none);
+- other services than S3, SQS, IAM and STS are authorized by action alone (resource `*`), so
+  the roles' Glue, Athena, DynamoDB and KMS statements are left to iam.py's static check.
+The buckets here have no bucket policy (Terraform's deny plain HTTP, which moto could not tell).
 """
 
 from __future__ import annotations
