@@ -23,8 +23,6 @@ locals {
     dbt_executor  = ["s3:PutObject"]
     test_executor = ["s3:PutObject", "s3:GetObject"]
   }
-  # dbt_runtime.raw_inputs._location: <prefix>/parses/<run key>.json
-  dbt_parses_arn = "${local.s3_arn}${var.curated_bucket}/${local.dbt_artifacts_prefix}/parses/*"
 
   # ONE dbt runtime image; each function selects its handler through image_config.command.
   image_uri = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:${var.image_tag}")
@@ -249,6 +247,8 @@ locals {
     dbt_executor  = var.curated_database
     test_executor = var.elementary_database
   }
+  # The dbt-executor's parse records (dbt_runtime.raw_inputs._location: parses/<run key>.json).
+  dbt_parses_arn = "${local.s3_arn}${var.curated_bucket}/${local.dbt_artifacts_prefix}/parses/*"
 }
 
 data "aws_iam_policy_document" "lambda" {
