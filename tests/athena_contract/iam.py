@@ -27,10 +27,11 @@ _STEP = re.compile(r'\.(\w+)|\["([^"]+)"\]')
 
 
 @dataclass(frozen=True)
-class Allow:
+class Statement:
     sid: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
+    effect: str = "Allow"
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def _locals() -> dict:
 def workflow_inputs(names: dict[str, str], region: str) -> dict:
     """The workflow module's object inputs for one environment, as the sandbox passes them
     (module.storage, module.catalog.databases, ...), from flat names: the naming rule's
-    (`local.naming.resource_names(...).as_dict()`) plus `athena_workgroup` and `kms_key_arn`,
+    (`lakehouse_ops.naming.resource_names(...).as_dict()`) plus `athena_workgroup` and `kms_key_arn`,
     and optionally `runs_table_arn` and `alerts_topic_arn` (else derived from the names)."""
     workgroup = names["athena_workgroup"]
     buckets = {zone: names[f"{zone}_bucket"] for zone in ("raw", "curated", "query_results")}
@@ -116,8 +117,8 @@ def _variable(variables: dict, expression: str):
     return value
 
 
-def policy(function: str, variables: dict, region: str) -> list[Allow]:
-    """The Allow statements of `function`'s role policy (`dbt_executor` or `test_executor`).
+def policy(function: str, variables: dict, region: str) -> list[Statement]:
+    """The statements of `function`'s role policy (`dbt_executor` or `test_executor`).
 
     `variables` are the workflow module's inputs (`workflow_inputs`); flat names, which the
     module took before it took objects, are converted with `workflow_inputs`."""
@@ -172,10 +173,11 @@ def policy(function: str, variables: dict, region: str) -> list[Allow]:
             if only.group(1) == function:
                 statements += block["content"]
     return [
-        Allow(
+        Statement(
             _unquoted(s.get("sid", "")),
             tuple(_listed(resolve(s["actions"]))),
             tuple(_listed(resolve(s["resources"]))),
+            _unquoted(s.get("effect", "Allow")),
         )
         for s in statements
     ]
@@ -185,35 +187,43 @@ def _listed(value) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def without(statements: list[Allow], action: str, resource: str | None = None) -> list[Allow]:
+def without(
+    statements: list[Statement], action: str, resource: str | None = None
+) -> list[Statement]:
     """The policy with one action removed from every statement, or only for one of the
     resources a statement names (a defect to inject)."""
     changed = []
     for s in statements:
         if resource is None or resource not in s.resources:
             kept = tuple(a for a in s.actions if a != action) if resource is None else s.actions
-            changed.append(Allow(s.sid, kept, s.resources))
+            changed.append(Statement(s.sid, kept, s.resources, s.effect))
             continue
         others = tuple(r for r in s.resources if r != resource)
         if others:
-            changed.append(Allow(s.sid, s.actions, others))
-        changed.append(Allow(s.sid, tuple(a for a in s.actions if a != action), (resource,)))
+            changed.append(Statement(s.sid, s.actions, others, s.effect))
+        kept = tuple(a for a in s.actions if a != action)
+        changed.append(Statement(s.sid, kept, (resource,), s.effect))
     return changed
 
 
-def allows(statements: list[Allow], need: Need) -> bool:
-    """IAM's rule for Allow statements without conditions: each resource must be matched by a
-    statement that also matches the action (wildcards `*` and `?`; actions ignore case)."""
+def allows(statements: list[Statement], need: Need) -> bool:
+    """IAM's rule for statements without conditions: each resource must be matched by an Allow
+    statement that also matches the action, and by no Deny statement that does (wildcards `*`
+    and `?`; actions ignore case)."""
 
-    def matches(allow: Allow, resource: str) -> bool:
-        return any(fnmatch.fnmatch(need.action.lower(), a.lower()) for a in allow.actions) and any(
-            fnmatch.fnmatchcase(resource, r) for r in allow.resources
-        )
+    def matches(statement: Statement, resource: str) -> bool:
+        return any(
+            fnmatch.fnmatch(need.action.lower(), a.lower()) for a in statement.actions
+        ) and any(fnmatch.fnmatchcase(resource, r) for r in statement.resources)
 
-    return all(any(matches(s, r) for s in statements) for r in need.resources)
+    def allowed(resource: str) -> bool:
+        verdicts = [s.effect for s in statements if matches(s, resource)]
+        return "Allow" in verdicts and "Deny" not in verdicts
+
+    return all(allowed(r) for r in need.resources)
 
 
-def denied(statements: list[Allow], calls, region: str, workgroup: str) -> list[str]:
+def denied(statements: list[Statement], calls, region: str, workgroup: str) -> list[str]:
     """Each recorded call the statements do not allow, named with what it needed."""
     problems = set()
     for call in calls:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlglot import exp
 
-from tests.athena_contract import checks, gateway, iam
+from tests.athena_contract import checks, gateway, iam, s3_calls
 from tests.athena_contract.recorder import ApiCall
 from tests.athena_contract.runs import (
     CURATED,
@@ -30,15 +30,7 @@ from tests.image_env import image_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.cost(3)]
 PROJECT_VARS = yaml.safe_load((REPO_PROJECT / "dbt_project.yml").read_text())["vars"]
-# The workflow module's object inputs for this environment (what the sandbox passes it).
-POLICY_VARS = iam.workflow_inputs(
-    {
-        **NAMES.as_dict(),
-        "athena_workgroup": WORKGROUP,
-        "kms_key_arn": f"arn:aws:kms:{REGION}:{iam.ACCOUNT}:key/ci",
-    },
-    REGION,
-)
+POLICY_VARS = s3_calls.POLICY_VARS
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +163,29 @@ def test_the_functions_own_calls_are_recorded_and_checked(runs):
     assert writes and all(
         f"s3://{c.params['Bucket']}/{c.params['Key']}".startswith(elementary) for c in writes
     )
+
+
+def test_every_s3_call_of_the_runs_is_tried_with_the_functions_role_on_enforcing_iam(runs):
+    """tests/integration/test_s3_least_privilege.py makes s3_calls.NEEDED with each function's
+    role on moto with IAM enforced: each S3 call recorded here must be one of them (same
+    function, origin, operation, bucket and key shape), or a call the code starts making would
+    go untried there."""
+    recorded = {
+        (
+            i.function,
+            c.via,
+            c.operation,
+            c.params["Bucket"],
+            c.params.get("Key", c.params.get("Prefix", "")),
+        )
+        for run in runs.values()
+        for i in run.invocations
+        for c in i.recorder.calls
+        if c.service == "s3"
+    }
+    functions = {call[0] for call in recorded}
+    assert functions == set(s3_calls.FUNCTIONS)
+    assert s3_calls.unlisted(recorded) == []
 
 
 def test_every_table_keeps_its_data_under_its_database_and_name(runs):

@@ -14,9 +14,12 @@ locals {
   # The test-executor keeps its own `dbt test`'s artifacts there too, then records the
   # execution's from there: without PutObject it failed on AWS at its first run (found by the
   # contract harness, which checks the handlers' own calls against this policy).
+  # Only the test-executor reads invocations back; the parse records under `parses/` are the
+  # dbt-executor's alone (found by tests/integration/test_s3_least_privilege.py: either
+  # function could read, and the test-executor write, what is the other's).
   dbt_artifacts_prefix = local.contract.dbt_artifacts_prefix
   dbt_artifacts_access = {
-    dbt_executor  = ["s3:PutObject", "s3:GetObject"]
+    dbt_executor  = ["s3:PutObject"]
     test_executor = ["s3:PutObject", "s3:GetObject"]
   }
 
@@ -243,6 +246,8 @@ locals {
     dbt_executor  = var.databases["curated"].name
     test_executor = var.databases["elementary"].name
   }
+  # The dbt-executor's parse records (dbt_runtime.raw_inputs._location: parses/<run key>.json).
+  dbt_parses_arn = "${var.storage.buckets["curated"].arn}/${local.dbt_artifacts_prefix}/parses/*"
 }
 
 data "aws_iam_policy_document" "lambda" {
@@ -276,6 +281,28 @@ data "aws_iam_policy_document" "lambda" {
     sid       = "DbtArtifacts"
     actions   = local.dbt_artifacts_access[each.key]
     resources = ["${var.storage.buckets["curated"].arn}/${local.dbt_artifacts_prefix}/*"]
+  }
+
+  # A redrive reads the parse record its run's staging stage wrote.
+  dynamic "statement" {
+    for_each = each.key == "dbt_executor" ? [1] : []
+    content {
+      sid       = "ReadOwnParses"
+      actions   = ["s3:GetObject"]
+      resources = [local.dbt_parses_arn]
+    }
+  }
+
+  # Within the prefix it writes, the test-executor must not touch the parse records: a
+  # redrive trusts them to skip staging.
+  dynamic "statement" {
+    for_each = each.key == "test_executor" ? [1] : []
+    content {
+      sid       = "NotTheParses"
+      effect    = "Deny"
+      actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+      resources = [local.dbt_parses_arn]
+    }
   }
 
   statement {

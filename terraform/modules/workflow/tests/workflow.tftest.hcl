@@ -107,11 +107,14 @@ run "one_image_two_handlers" {
 
   assert {
     condition = (
-      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["dbt_executor"].statement : s.resources if s.sid == "ReadOwnParses"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/parses/*"]) &&
       one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.actions if s.sid == "DbtArtifacts"]) == toset(["s3:PutObject", "s3:GetObject"]) &&
-      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "DbtArtifacts"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/*"])
+      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.resources if s.sid == "DbtArtifacts"]) == toset(["arn:aws:s3:::lakehouse-test-curated/dbt_artifacts/*"]) &&
+      one([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s.effect if s.sid == "NotTheParses"]) == "Deny" &&
+      length([for s in data.aws_iam_policy_document.lambda["test_executor"].statement : s if s.sid == "ReadOwnParses"]) == 0
     )
-    error_message = "the dbt-executor writes the dbt artifacts (and reads its runs' raw digests), the test-executor reads them and writes its own"
+    error_message = "the dbt-executor writes the dbt artifacts and reads its runs' raw digests (parses/), the test-executor reads the artifacts and writes its own, never the parses"
   }
 
   assert {
