@@ -75,8 +75,9 @@ def _locals() -> dict:
 def workflow_inputs(names: dict[str, str], region: str) -> dict:
     """The workflow module's object inputs for one environment, as the sandbox passes them
     (module.storage, module.catalog.databases, ...), from flat names: the naming rule's
-    (`lakehouse_ops.naming.resource_names(...).as_dict()`) plus `athena_workgroup` and `kms_key_arn`,
-    and optionally `runs_table_arn` and `alerts_topic_arn` (else derived from the names)."""
+    (`lakehouse_ops.naming.resource_names(...).as_dict()`) plus `athena_workgroup` and
+    `kms_key_arn`, and optionally `runs_table_arn` and `alerts_topic_arn` (else derived from
+    the names)."""
     workgroup = names["athena_workgroup"]
     buckets = {zone: names[f"{zone}_bucket"] for zone in ("raw", "curated", "query_results")}
     return {
