@@ -34,6 +34,8 @@ class Faults:
     # Every n-th request (n >= 2) is answered 429 with Retry-After: retry_after_s.
     rate_limit_every: int = 0
     retry_after_s: int = 1
+    # These request numbers are answered 429 with Retry-After: retry_after_s too.
+    rate_limited_requests: list[int] = field(default_factory=list)
     # These request numbers are answered 503 (a burst: consecutive numbers).
     server_error_requests: list[int] = field(default_factory=list)
     # Every request is answered 401, as for a token that expired.
@@ -117,7 +119,9 @@ class FakeApi:
         faults = self.faults
         if number in faults.server_error_requests:
             return 503, {}, b'{"error": "service unavailable"}'
-        if faults.rate_limit_every >= 2 and number % faults.rate_limit_every == 0:
+        if number in faults.rate_limited_requests or (
+            faults.rate_limit_every >= 2 and number % faults.rate_limit_every == 0
+        ):
             return 429, {"Retry-After": str(faults.retry_after_s)}, b'{"error": "slow down"}'
         if faults.expired_token or headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {}, b'{"error": "invalid or expired token"}'

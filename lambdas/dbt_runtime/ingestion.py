@@ -280,21 +280,27 @@ def _land(source: Source, day: str, state: dict, s3, location: Location) -> None
             f"this ingestion does not write (first: {strangers[0]}); an earlier ingestion of the "
             "day gave other pages. Raw data is not modified: move them away to ingest again"
         )
+    # Every landed page is checked before any is copied: a conflict leaves the day as it was.
+    missing = []
     for key, page in expected.items():
-        staged = location.staged_key(source, day, page["page"])
-        if key in landed:
-            body = s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
-            if hashlib.sha256(body).hexdigest() != page["sha256"]:
-                raise RawConflict(
-                    f"source {source.name!r}, day {day}: {key} is already landed with other "
-                    "bytes than the API gives now. Raw data is not modified: move it away to "
-                    "ingest the day again"
-                )
+        if key not in landed:
+            missing.append((key, page))
             continue
+        body = s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+        if hashlib.sha256(body).hexdigest() != page["sha256"]:
+            raise RawConflict(
+                f"source {source.name!r}, day {day}: {key} is already landed with other bytes "
+                "than the API gives now. Raw data is not modified: move it away to ingest the "
+                "day again"
+            )
+    for key, page in missing:
         s3.copy_object(
             Bucket=location.bucket,
             Key=key,
-            CopySource={"Bucket": location.bucket, "Key": staged},
+            CopySource={
+                "Bucket": location.bucket,
+                "Key": location.staged_key(source, day, page["page"]),
+            },
         )
     state["status"] = "complete"
     for page in state["pages"]:
