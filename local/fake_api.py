@@ -6,7 +6,8 @@ GET /v1/events?since=<ISO>&until=<ISO>&limit=<n>[&cursor=<c>] with `Authorizatio
 answers {"data": [...], "next_cursor": <c or null>}: the events whose event_ts lies in
 [since, until), in a fixed order, `limit` per page. The events of a day are the sample
 generator's (local.sample_data, no late events), so the same (seed, day) always gives the same
-records and the same pages.
+records and the same pages. GET /v1/users (same parameters) answers the users the day's events
+name, updated at 23:59:59 that day, as the sample generator writes them.
 
 Faults (FakeApi.faults, or POST /_faults with a JSON body of the same fields) make it misbehave
 the way real APIs do: a 429 with Retry-After every n-th request, a burst of 503s, an expired
@@ -24,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from local.sample_data import events_for_day
+from local.sample_data import events_for_day, user_record
 
 MAX_PAGE = 1000
 
@@ -104,6 +105,18 @@ class FakeApi:
             day += timedelta(days=1)
         return found
 
+    def users(self, since: datetime, until: datetime) -> list[dict]:
+        """The users updated in [since, until): each day's users are updated at its 23:59:59."""
+        found = []
+        day = since.date()
+        while datetime.combine(day, datetime.min.time(), tzinfo=UTC) < until:
+            updated_at = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+            if since <= updated_at < until:
+                indexes = sorted({int(event["user_id"][1:]) for event in self._day(day)})
+                found += [user_record(index, self.seed, updated_at) for index in indexes]
+            day += timedelta(days=1)
+        return found
+
     def _day(self, day: date) -> list[dict]:
         with self._lock:
             if day not in self._days:
@@ -125,7 +138,8 @@ class FakeApi:
             return 429, {"Retry-After": str(faults.retry_after_s)}, b'{"error": "slow down"}'
         if faults.expired_token or headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {}, b'{"error": "invalid or expired token"}'
-        if path != "/v1/events":
+        listing = {"/v1/events": self.events, "/v1/users": self.users}.get(path)
+        if listing is None:
             return 404, {}, b'{"error": "not found"}'
         try:
             since = _time(query["since"][0])
@@ -134,7 +148,7 @@ class FakeApi:
             offset = int((query.get("cursor") or ["o0"])[0].removeprefix("o"))
         except (KeyError, ValueError) as exc:
             return 400, {}, json.dumps({"error": f"bad query: {exc}"}).encode()
-        records = self.events(since, until)
+        records = listing(since, until)
         page_records = [dict(r) for r in records[offset : offset + limit]]
         page = offset // limit + 1
         following = offset + limit
