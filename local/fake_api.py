@@ -47,6 +47,8 @@ class Faults:
     malformed_times: int = 1
     # Pages whose first record has a number for event_ts: a schema violation, every time.
     schema_violation_pages: list[int] = field(default_factory=list)
+    # Pages answered with the cursor they were asked with as the next one (an API bug).
+    stuck_cursor_pages: list[int] = field(default_factory=list)
 
 
 class FakeApi:
@@ -155,6 +157,8 @@ class FakeApi:
         if page in faults.schema_violation_pages and page_records:
             page_records[0]["event_ts"] = 1764547200
         next_cursor = f"o{following}" if following < len(records) else None
+        if page in faults.stuck_cursor_pages:
+            next_cursor = f"o{offset}"
         body = json.dumps({"data": page_records, "next_cursor": next_cursor}).encode()
         if page in faults.malformed_pages:
             with self._lock:

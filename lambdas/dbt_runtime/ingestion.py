@@ -3,8 +3,9 @@ nothing.
 
 HTTP is dlt's REST client (RESTClient, its cursor paginator, BearerTokenAuth) over dlt's
 retrying session: 429 and 5xx are retried with exponential backoff, a 429's Retry-After
-deciding the wait. The objects are written by this module, not by a dlt pipeline: dlt's
-filesystem destination names files by load id, so a rerun of a day would add new objects
+deciding the wait (capped by the source's retry.max_delay_s, as dlt caps it).
+
+The objects are written by this module, not by a dlt pipeline: dlt's filesystem destination names files by load id, so a rerun of a day would add new objects
 beside the old ones (duplicates) instead of giving the same ones, and a pipeline's own state
 lives in its working folder, which a Lambda loses between invocations.
 
@@ -234,6 +235,15 @@ def _fetch(source, day, state, s3, location, token, counter, on_page, time_left_
                 f"source {source.name!r}, day {day}, page {number}: the response has no "
                 f"{source.data_selector!r} (the records); nothing of the page was written"
             )
+        has_next = page.paginator.has_next_page
+        following = dict(page.request.params) if has_next else None
+        if following is not None and following == state["next_params"]:
+            # An API handing back the cursor it was asked with would be paged forever.
+            raise IngestError(
+                f"source {source.name!r}, day {day}, page {number}: the API answered with the "
+                f"cursor it was asked with ({following.get(source.cursor_param)!r}); stopping "
+                "instead of asking for the same page forever"
+            )
         records = list(page)
         for index, record in enumerate(records, 1):
             try:
@@ -255,8 +265,7 @@ def _fetch(source, day, state, s3, location, token, counter, on_page, time_left_
                 "sha256": hashlib.sha256(body).hexdigest(),
             }
         )
-        has_next = page.paginator.has_next_page
-        state["next_params"] = dict(page.request.params) if has_next else None
+        state["next_params"] = following
         if not has_next:
             state["status"] = "fetched"
         _write_state(s3, location, source, day, state)

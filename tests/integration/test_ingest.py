@@ -55,7 +55,7 @@ def env(local_stack, api, tmp_path, monkeypatch):
         base_url=api.url,
         page_size=100,
         # Short waits keep the test quick; a 429's Retry-After (1 s) still decides its wait.
-        retry={"max_attempts": 8, "backoff_factor": 0.05, "max_delay_s": 0.5},
+        retry={"max_attempts": 6, "backoff_factor": 0.05, "max_delay_s": 2},
     )
     path = tmp_path / "sources.json"
     path.write_text(json.dumps(document))
@@ -236,3 +236,27 @@ def test_landed_objects_are_never_overwritten_with_other_bytes(env, api):
     s3.put_object(Bucket=bucket, Key=stray, Body=b"")
     with pytest.raises(ingestion.RawConflict, match="does not write"):
         _ingest_day(source, DAYS[0], s3, bucket)
+
+
+def test_an_api_repeating_its_cursor_is_not_paged_forever(env, api):
+    s3, bucket, source = env
+    api.faults.stuck_cursor_pages = [2]
+    requests_before = api.requests
+    with pytest.raises(ingestion.IngestError, match="page 2: the API answered with the cursor"):
+        _ingest_day(source, DAYS[0], s3, bucket)
+    assert api.requests == requests_before + 2
+    assert not _keys(s3, bucket, "events/")
+
+
+def test_an_invocation_near_its_timeout_stops_between_pages_and_the_next_resumes(env, api):
+    s3, bucket, source = env
+    clock = iter([300.0, 300.0, 30.0])  # the third check finds less than the reserve left
+    first = _ingest_day(source, DAYS[0], s3, bucket, time_left_s=lambda: next(clock))
+    assert (first["status"], first["pages"]) == ("INCOMPLETE", 2)
+    assert not _keys(s3, bucket, "events/")
+    second = _ingest_day(source, DAYS[0], s3, bucket)
+    assert (second["status"], second["pages"], second["resumed_at_page"]) == ("COMPLETE", 3, 3)
+    assert second["requests"] == 1
+    assert _keys(s3, bucket, "events/") == [
+        f"events/dt={DAYS[0]}/{SOURCE}-page-{page:05d}.jsonl" for page in (1, 2, 3)
+    ]
