@@ -5,9 +5,10 @@ HTTP is dlt's REST client (RESTClient, its cursor paginator, BearerTokenAuth) ov
 retrying session: 429 and 5xx are retried with exponential backoff, a 429's Retry-After
 deciding the wait (capped by the source's retry.max_delay_s, as dlt caps it).
 
-The objects are written by this module, not by a dlt pipeline: dlt's filesystem destination names files by load id, so a rerun of a day would add new objects
-beside the old ones (duplicates) instead of giving the same ones, and a pipeline's own state
-lives in its working folder, which a Lambda loses between invocations.
+The objects are written by this module, not by a dlt pipeline: dlt's filesystem destination names
+files by load id, so a rerun of a day would add new objects beside the old ones (duplicates) instead
+of giving the same ones, and a pipeline's own state lives in its working folder, which a Lambda
+loses between invocations.
 
 Layout (raw bucket):
   <state prefix>/<source>/dt=<day>/state.json        where the day stands (the resume point)
