@@ -53,10 +53,12 @@ def secret_token(secret_name: str) -> str:
     try:
         document = json.loads(value)
     except ValueError:
+        document = None
+    if not isinstance(document, dict):  # a plain token (even one that parses as a JSON number)
         return value.strip()
-    if isinstance(document, dict) and isinstance(document.get("token"), str):
+    if isinstance(document.get("token"), str):
         return document["token"]
-    raise ConfigurationError(f'secret {secret_name!r} must be a token or JSON {{"token": ...}}')
+    raise ConfigurationError(f"secret {secret_name!r} is a JSON object without a string 'token'")
 
 
 def selected(event: dict) -> list[sources.Source]:
