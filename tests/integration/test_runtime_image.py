@@ -37,6 +37,7 @@ def test_the_image_carries_the_functions_and_not_the_local_engine(image_python):
     result = in_image(
         image_python,
         "import dbt_runtime.handlers.dbt_executor, dbt_runtime.handlers.test_executor\n"
+        "import dbt_runtime.handlers.ingest\n"
         "import dbt.adapters.athena, pyiceberg.catalog.glue\n"
         "import importlib.util as u\n"
         "print(sorted(m for m in ('duckdb', 'dbt.adapters.duckdb', 'moto') if u.find_spec(m)))",

@@ -1,0 +1,113 @@
+"""ingest Lambda: land the run interval's records of each enabled API source in the raw zone.
+
+Event: {"interval": {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, "run_id": ...,
+        "sources": [names] (optional: default every enabled source)}.
+Returns {"status": SKIPPED | SUCCEEDED | INCOMPLETE, "days": [per source and day stats],
+"totals": {...}} for the run record. SKIPPED: no source is enabled (the default configuration),
+so a pipeline without sources runs as before. INCOMPLETE: the function neared its timeout and
+stopped between pages; invoking it again with the same event resumes (nothing is duplicated).
+Errors (auth refused, schema violation, retries exhausted, a malformed page) raise with the
+source, day and page in the message; whatever the day fetched before stays staged, not landed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from dbt_runtime import ingestion, sources
+from dbt_runtime.dbt_invocation import Interval, InvalidEvent
+from dbt_runtime.settings import ConfigurationError
+
+logger = Logger()
+DEFAULT_STATE_PREFIX = "_ingest"
+# Stop fetching when less than this is left of the invocation: enough to save the state and
+# return, so the next invocation resumes instead of the runtime killing this one mid-page.
+RESERVE_S = 60.0
+
+
+def _client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    )
+
+
+def location_from_env() -> ingestion.Location:
+    bucket = os.environ.get("RAW_BUCKET", "").strip()
+    if not bucket:
+        raise ConfigurationError("environment variable RAW_BUCKET is not set")
+    prefix = (os.environ.get("INGEST_STATE_PREFIX") or DEFAULT_STATE_PREFIX).strip("/")
+    if not prefix.startswith("_"):
+        # Athena and the crawler skip names starting with `_`: state must never look like raw.
+        raise ConfigurationError(f"INGEST_STATE_PREFIX must start with '_', got {prefix!r}")
+    return ingestion.Location(bucket=bucket, state_prefix=prefix)
+
+
+def secret_token(secret_name: str) -> str:
+    value = _client("secretsmanager").get_secret_value(SecretId=secret_name)["SecretString"]
+    try:
+        document = json.loads(value)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):  # a plain token (even one that parses as a JSON number)
+        return value.strip()
+    if isinstance(document.get("token"), str):
+        return document["token"]
+    raise ConfigurationError(f"secret {secret_name!r} is a JSON object without a string 'token'")
+
+
+def selected(event: dict) -> list[sources.Source]:
+    available = sources.enabled()
+    names = event.get("sources")
+    if names is None:
+        return [available[name] for name in sorted(available)]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidEvent("event.sources must be a list of source names")
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        raise InvalidEvent(f"event.sources names sources that are not enabled: {unknown}")
+    return [available[name] for name in names]
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context) -> dict:
+    interval = Interval.from_event(event)
+    logger.append_keys(run_id=event.get("run_id"), stage="ingest")
+    chosen = selected(event)
+    if not chosen:
+        return {"status": "SKIPPED", "reason": "no source is enabled", "days": [], "totals": {}}
+    location = location_from_env()
+    s3 = _client("s3")
+    time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else None
+    days = []
+    for source in chosen:
+        token = secret_token(source.secret_name) if source.auth_type == "bearer" else None
+        for day in interval.days():
+            stats = ingestion.ingest_day(
+                source,
+                day,
+                s3=s3,
+                location=location,
+                token=token,
+                time_left_s=time_left,
+                reserve_s=RESERVE_S,
+            )
+            logger.info("ingested", extra=stats)
+            days.append(stats)
+            if stats["status"] != "COMPLETE":
+                return _result("INCOMPLETE", days)
+    return _result("SUCCEEDED", days)
+
+
+def _result(status: str, days: list[dict]) -> dict:
+    totals = {
+        key: sum(day[key] for day in days)
+        for key in ("pages", "records", "bytes", "requests", "retries")
+    }
+    totals["duration_s"] = round(sum(day["duration_s"] for day in days), 3)
+    return {"status": status, "days": days, "totals": totals}

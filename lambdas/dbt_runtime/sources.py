@@ -1,0 +1,210 @@
+"""API sources and the raw datasets' landing schema, as declared in contracts/sources.json.
+
+One declaration per raw dataset (events, users): its fields and their types. The ingest function
+checks every record it fetched against it before a page is written, so the raw zone never gets a
+record its readers do not expect from an API. A deployment may point INGEST_SOURCES_FILE at a
+file of the same shape (tests do; so can an environment that declares its own sources).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SOURCES_FILE = Path(__file__).resolve().parents[1] / "contracts" / "sources.json"
+DATASETS = ("events", "users")
+PAGINATORS = ("cursor",)
+AUTH_TYPES = ("bearer", "none")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# The times both engines read (README "Bad raw input"): date, optional time with fraction, and
+# Z or an offset; a time without one is UTC.
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+)
+_JSON_TYPES = {
+    "string": (str,),
+    "timestamp": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+class SourceConfigError(ValueError):
+    """The sources file declares something the function cannot run."""
+
+
+class SchemaViolation(ValueError):
+    """A fetched record does not match its dataset's declared fields."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    enabled: bool
+    dataset: str
+    fields: tuple[Field, ...]
+    base_url: str
+    endpoint: str
+    auth_type: str
+    secret_name: str | None
+    cursor_path: str
+    cursor_param: str
+    data_selector: str
+    cursor_field: str
+    start_param: str
+    end_param: str
+    page_size: int
+    page_size_param: str | None
+    max_attempts: int
+    backoff_factor: float
+    max_delay_s: float
+
+    def check_record(self, record: object, day_start: datetime, day_end: datetime) -> None:
+        """Raise SchemaViolation when the record breaks the dataset's declaration or lies outside
+        the day it was asked for (an API ignoring the interval would put it in the wrong day)."""
+        if not isinstance(record, dict):
+            raise SchemaViolation(f"a record is a JSON {type(record).__name__}, not an object")
+        for field in self.fields:
+            value = record.get(field.name)
+            if value is None:
+                if field.required:
+                    raise SchemaViolation(f"required field {field.name!r} is missing or null")
+                continue
+            expected = _JSON_TYPES[field.type]
+            # bool is an int in Python, never a number in JSON.
+            if (isinstance(value, bool) and bool not in expected) or not isinstance(
+                value, expected
+            ):
+                raise SchemaViolation(
+                    f"field {field.name!r} is a JSON {_json_type(value)}, declared {field.type}"
+                )
+            if field.type == "timestamp" and not _TIMESTAMP.match(value):
+                raise SchemaViolation(f"field {field.name!r} is not an ISO-8601 time: {value!r}")
+        moment = parse_time(record.get(self.cursor_field))
+        if moment is None:
+            raise SchemaViolation(
+                f"cursor field {self.cursor_field!r} is missing or not a time: "
+                f"{record.get(self.cursor_field)!r}"
+            )
+        if not day_start <= moment < day_end:
+            raise SchemaViolation(
+                f"cursor field {self.cursor_field!r} = {record[self.cursor_field]!r} lies outside "
+                f"the day asked for [{day_start.isoformat()}, {day_end.isoformat()})"
+            )
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _json_type(value: object) -> str:
+    return {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        dict: "object",
+        list: "array",
+    }.get(type(value), type(value).__name__)
+
+
+def sources_file() -> Path:
+    return Path(os.environ.get("INGEST_SOURCES_FILE") or SOURCES_FILE)
+
+
+def load(path: Path | None = None) -> dict[str, Source]:
+    """Every declared source, enabled or not, checked."""
+    path = path or sources_file()
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SourceConfigError(f"cannot read the sources file {path}: {exc}") from exc
+    datasets = document.get("datasets") or {}
+    return {
+        name: _source(name, spec, datasets)
+        for name, spec in (document.get("sources") or {}).items()
+    }
+
+
+def enabled(path: Path | None = None) -> dict[str, Source]:
+    return {name: source for name, source in load(path).items() if source.enabled}
+
+
+def _source(name: str, spec: dict, datasets: dict) -> Source:
+    def fail(message: str) -> SourceConfigError:
+        return SourceConfigError(f"source {name!r}: {message}")
+
+    if not _NAME.match(name):
+        raise fail("the name must be 1-63 characters of [a-z0-9_], starting with a letter")
+    dataset = spec.get("dataset")
+    if dataset not in DATASETS or dataset not in datasets:
+        raise fail(f"dataset must be one of {DATASETS} declared under datasets, got {dataset!r}")
+    fields = []
+    for field_name, field in (datasets[dataset].get("fields") or {}).items():
+        if field.get("type") not in _JSON_TYPES:
+            raise fail(f"field {field_name!r} has unknown type {field.get('type')!r}")
+        fields.append(Field(field_name, field["type"], bool(field.get("required"))))
+    paginator = spec.get("paginator") or {}
+    if paginator.get("type") not in PAGINATORS:
+        # Resuming needs the next page's request from the state alone: a cursor sent back as a
+        # query parameter is that. Other paginators are not wired yet (see ingestion.py).
+        raise fail(f"paginator.type must be one of {PAGINATORS}, got {paginator.get('type')!r}")
+    auth = spec.get("auth") or {"type": "none"}
+    if auth.get("type") not in AUTH_TYPES:
+        raise fail(f"auth.type must be one of {AUTH_TYPES}, got {auth.get('type')!r}")
+    if auth["type"] != "none" and not auth.get("secret_name"):
+        raise fail("auth.secret_name is required")
+    cursor_field = spec.get("cursor_field")
+    if cursor_field not in {field.name for field in fields}:
+        raise fail(f"cursor_field {cursor_field!r} is not a declared field of {dataset}")
+    interval = spec.get("interval_params") or {}
+    retry = spec.get("retry") or {}
+    try:
+        source = Source(
+            name=name,
+            enabled=bool(spec.get("enabled")),
+            dataset=dataset,
+            fields=tuple(fields),
+            base_url=str(spec["base_url"]),
+            endpoint=str(spec.get("endpoint") or ""),
+            auth_type=auth["type"],
+            secret_name=auth.get("secret_name"),
+            cursor_path=str(paginator.get("cursor_path") or "next_cursor"),
+            cursor_param=str(paginator.get("cursor_param") or "cursor"),
+            data_selector=str(spec.get("data_selector") or "data"),
+            cursor_field=cursor_field,
+            start_param=str(interval.get("start") or "since"),
+            end_param=str(interval.get("end") or "until"),
+            page_size=int(spec.get("page_size") or 500),
+            page_size_param=spec.get("page_size_param"),
+            max_attempts=int(retry.get("max_attempts", 8)),
+            backoff_factor=float(retry.get("backoff_factor", 1.0)),
+            max_delay_s=float(retry.get("max_delay_s", 60)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(f"invalid or missing setting: {exc}") from exc
+    if not source.base_url.startswith(("https://", "http://")):
+        raise fail(f"base_url must be an http(s) URL, got {source.base_url!r}")
+    if source.max_attempts < 1 or source.page_size < 1:
+        raise fail("retry.max_attempts and page_size must be at least 1")
+    return source

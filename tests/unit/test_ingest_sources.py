@@ -1,0 +1,136 @@
+"""The sources declaration (contracts/sources.json) and the landing-schema check of the ingest
+function, without AWS or HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from dbt_runtime import ingestion, sources
+from dbt_runtime.handlers import ingest
+
+pytestmark = pytest.mark.unit
+
+DAY_START = datetime(2026, 11, 20, tzinfo=UTC)
+DAY_END = datetime(2026, 11, 21, tzinfo=UTC)
+CONTEXT = SimpleNamespace(
+    function_name="ingest",
+    memory_limit_in_mb=1024,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ingest",
+    aws_request_id="unit",
+    get_remaining_time_in_millis=lambda: 900_000,
+)
+
+
+def _document(**overrides) -> dict:
+    document = json.loads(sources.SOURCES_FILE.read_text())
+    spec = document["sources"]["example_events_api"]
+    spec.update(enabled=True, **overrides)
+    return document
+
+
+def _source(tmp_path, **overrides) -> sources.Source:
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps(_document(**overrides)))
+    return sources.load(path)["example_events_api"]
+
+
+def _event(**changes) -> dict:
+    event = {
+        "event_id": "e1",
+        "user_id": "u1",
+        "event_type": "page_view",
+        "event_ts": "2026-11-20T10:00:00.123456Z",
+        "properties": {"page": "/"},
+    }
+    event.update(changes)
+    return {key: value for key, value in event.items() if value is not ...}
+
+
+def test_the_default_declaration_enables_no_source_and_the_function_skips(monkeypatch):
+    monkeypatch.delenv("INGEST_SOURCES_FILE", raising=False)
+    declared = sources.load()
+    assert declared, "the example source documents the shape"
+    assert sources.enabled() == {}
+    event = {"interval": {"start": "2026-11-20", "end": "2026-11-21"}, "run_id": "r"}
+    # RAW_BUCKET unset: a skipped run must not need the ingest environment at all.
+    monkeypatch.delenv("RAW_BUCKET", raising=False)
+    assert ingest.handler(event, CONTEXT)["status"] == "SKIPPED"
+
+
+def test_a_record_matching_the_declaration_passes(tmp_path):
+    source = _source(tmp_path)
+    source.check_record(_event(revenue=12.5), DAY_START, DAY_END)
+    source.check_record(_event(event_ts="2026-11-20 23:59:59"), DAY_START, DAY_END)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (_event(event_id=...), "required field 'event_id' is missing"),
+        (_event(user_id=None), "required field 'user_id' is missing or null"),
+        (_event(event_ts=1764547200), "field 'event_ts' is a JSON number, declared timestamp"),
+        (_event(event_ts="20/11/2026"), "is not an ISO-8601 time"),
+        (_event(revenue=True), "field 'revenue' is a JSON boolean, declared number"),
+        (_event(revenue="12.50"), "field 'revenue' is a JSON string, declared number"),
+        (_event(properties=["a"]), "field 'properties' is a JSON array, declared object"),
+        (_event(event_ts="2026-11-21T00:00:00Z"), "lies outside the day asked for"),
+        (_event(event_ts="2026-11-20T01:00:00+02:00"), "lies outside the day asked for"),
+        (["not", "an", "object"], "a record is a JSON list, not an object"),
+    ],
+)
+def test_a_record_breaking_the_declaration_is_refused_with_its_reason(tmp_path, record, message):
+    source = _source(tmp_path)
+    with pytest.raises(sources.SchemaViolation, match=message.replace("(", r"\(")):
+        source.check_record(record, DAY_START, DAY_END)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"paginator": {"type": "offset"}}, "paginator.type must be one of"),
+        ({"cursor_field": "received_at"}, "is not a declared field of events"),
+        ({"dataset": "orders"}, "dataset must be one of"),
+        ({"auth": {"type": "bearer"}}, "auth.secret_name is required"),
+        ({"base_url": "ftp://example.com"}, "base_url must be an http"),
+        ({"retry": {"max_attempts": 0}}, "at least 1"),
+    ],
+)
+def test_a_declaration_the_function_cannot_run_is_refused(tmp_path, overrides, message):
+    with pytest.raises(sources.SourceConfigError, match=message):
+        _source(tmp_path, **overrides)
+
+
+def test_pages_encode_to_the_same_bytes_in_the_api_order():
+    records = [{"b": 1, "a": "é"}, {"a": None}]
+    assert ingestion.encode_page(records) == '{"b":1,"a":"é"}\n{"a":null}\n'.encode()
+    assert ingestion.encode_page([]) == b""
+
+
+def test_the_state_prefix_must_be_hidden_from_athena(monkeypatch):
+    monkeypatch.setenv("RAW_BUCKET", "raw")
+    monkeypatch.setenv("INGEST_STATE_PREFIX", "ingest_state")
+    with pytest.raises(ingest.ConfigurationError, match="must start with '_'"):
+        ingest.location_from_env()
+    monkeypatch.setenv("INGEST_STATE_PREFIX", "/_ingest/")
+    assert ingest.location_from_env() == ingestion.Location("raw", "_ingest")
+
+
+def test_keys_are_deterministic_per_source_day_and_page(tmp_path):
+    source = _source(tmp_path)
+    location = ingestion.Location("raw", "_ingest")
+    assert (
+        location.landed_key(source, "2026-11-20", 3)
+        == "events/dt=2026-11-20/example_events_api-page-00003.jsonl"
+    )
+    assert (
+        location.staged_key(source, "2026-11-20", 3)
+        == "_ingest/example_events_api/dt=2026-11-20/pages/page-00003.jsonl"
+    )
+    assert ingestion.first_request(source, "2026-11-20") == {
+        "since": "2026-11-20T00:00:00Z",
+        "until": "2026-11-21T00:00:00Z",
+        "limit": 500,
+    }
