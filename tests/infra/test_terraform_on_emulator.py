@@ -185,6 +185,13 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
                 (a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]
             ),
             "billing": (table.get("BillingModeSummary") or {}).get("BillingMode"),
+            "ttl": {
+                k: v
+                for k, v in client("dynamodb", endpoint)
+                .describe_time_to_live(TableName=names.runs_table)["TimeToLiveDescription"]
+                .items()
+                if k in ("AttributeName", "TimeToLiveStatus")
+            },
         }
     }
     glue = client("glue", endpoint)

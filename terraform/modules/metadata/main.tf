@@ -1,20 +1,24 @@
-# The run ledger: one item per DAG run (pipeline, run_id), stages filled in by the state machine.
+# The run ledger's key and TTL attribute: contracts/run_record.json, which the local provisioner,
+# the Airflow side and the marts lease read too.
+locals {
+  record = jsondecode(file("${path.module}/../../../contracts/run_record.json"))
+}
+
+# The run ledger: one item per DAG run, stages filled in by the DAG and the state machine.
 resource "aws_dynamodb_table" "runs" {
   name                        = var.runs_table
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "pipeline"
-  range_key                   = "run_id"
+  hash_key                    = local.record.key.hash
+  range_key                   = local.record.key.range
   deletion_protection_enabled = var.deletion_protection
   tags                        = var.tags
 
-  attribute {
-    name = "pipeline"
-    type = "S"
-  }
-
-  attribute {
-    name = "run_id"
-    type = "S"
+  dynamic "attribute" {
+    for_each = [local.record.key.hash, local.record.key.range]
+    content {
+      name = attribute.value
+      type = "S"
+    }
   }
 
   point_in_time_recovery {
@@ -27,7 +31,7 @@ resource "aws_dynamodb_table" "runs" {
   }
 
   ttl {
-    attribute_name = "expires_at"
+    attribute_name = local.record.ttl_attribute
     enabled        = true
   }
 }

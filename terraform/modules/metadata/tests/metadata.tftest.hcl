@@ -10,12 +10,12 @@ run "run_ledger" {
 
   assert {
     condition     = aws_dynamodb_table.runs.hash_key == "pipeline" && aws_dynamodb_table.runs.range_key == "run_id"
-    error_message = "keys are pipeline (hash) and run_id (range)"
+    error_message = "keys are contracts/run_record.json's: pipeline (hash) and run_id (range)"
   }
 
   assert {
-    condition     = alltrue([for a in aws_dynamodb_table.runs.attribute : a.type == "S"])
-    error_message = "both keys are strings"
+    condition     = length(aws_dynamodb_table.runs.attribute) == 2 && alltrue([for a in aws_dynamodb_table.runs.attribute : a.type == "S"])
+    error_message = "both keys, and only they, are declared, as strings"
   }
 
   assert {
