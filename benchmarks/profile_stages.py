@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             event = {
                 "run_id": "stages-day2",
                 "interval": {"start": str(day2), "end": str(day2 + timedelta(days=1))},
-                "lookback_days": 2,
+                # The run options left out take the run request's defaults, as a DAG run's.
                 "full_refresh": False,
                 "full_refresh_models": [],
             }
