@@ -174,6 +174,8 @@ with DAG(
         execution_arn="{{ ti.xcom_pull(task_ids='start_transform') }}",
         runs_table=f"{{{{ {CONFIG}.runs_table }}}}",
         pipeline=f"{{{{ {CONFIG}.pipeline }}}}",
+        # Its crawl's DPU-hours go into the run's cost, recorded when the execution ends.
+        crawler_name=f"{{{{ {CONFIG}.raw_crawler }}}}",
         # The triggerer's polls cover the state machine's own timeout (see the sensor).
         poke_interval=POKE_SECONDS,
         retries=0,  # a failed execution is final for this try; clear start_transform to rerun

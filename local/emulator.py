@@ -46,7 +46,7 @@ from local.journal import CorruptJournal, Journal
 
 log = logging.getLogger("local.emulator")
 
-_CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"}
+_CRAWLER_READS = {"AWSGlue.GetCrawler", "AWSGlue.GetCrawlers", "AWSGlue.ListCrawls"}
 _CRAWL_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED"}
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
 
@@ -131,7 +131,9 @@ class LambdaInvokeMiddleware:
 
     def _fix_crawler_status(self, environ, start_response):
         """moto reports a finished crawl's LastCrawl.Status as COMPLETED (a ListCrawls state);
-        GetCrawler answers SUCCEEDED/CANCELLED/FAILED on AWS, and Airflow's sensor expects that."""
+        GetCrawler answers SUCCEEDED/CANCELLED/FAILED on AWS, and Airflow's sensor expects that.
+        ListCrawls: moto gives every crawl a made-up 100 DPU-hours; the emulator cannot know a
+        crawl's DPU-hours, so it reports none (a run's cost then says n/a, never a false figure)."""
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -141,6 +143,8 @@ class LambdaInvokeMiddleware:
         body = b"".join(self.moto_app(environ, capture))
         if captured["status"].startswith("200"):
             document = json.loads(body)
+            for crawl in document.get("Crawls") or []:
+                crawl.pop("DPUHour", None)
             crawlers = document.get("Crawlers") or [document.get("Crawler") or {}]
             for crawler in crawlers:
                 last = crawler.get("LastCrawl") or {}

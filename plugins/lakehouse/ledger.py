@@ -124,6 +124,15 @@ class RunLedger:
         )
         return duration
 
+    def record_cost(self, pipeline: str, run_id: str, cost: dict) -> None:
+        """Store the run's cost document (lakehouse.cost) as JSON, as the stages are."""
+        self._table.update_item(
+            Key=_key(pipeline, run_id),
+            UpdateExpression="SET #cost = :cost",
+            ExpressionAttributeNames={"#cost": "cost"},
+            ExpressionAttributeValues={":cost": json.dumps(cost)},
+        )
+
     def mark_failed_if_running(
         self, pipeline: str, run_id: str, stage: str, error: str, cause: str
     ) -> bool:

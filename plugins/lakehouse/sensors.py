@@ -174,12 +174,51 @@ class StateMachineExecutionSensor(_DeferrableWait, StepFunctionExecutionSensor):
     wait does, and Step Functions, not Airflow, decides when it took too long.
     """
 
-    template_fields = (*StepFunctionExecutionSensor.template_fields, "runs_table", "pipeline")
+    template_fields = (
+        *StepFunctionExecutionSensor.template_fields,
+        "runs_table",
+        "pipeline",
+        "crawler_name",
+    )
 
-    def __init__(self, *, runs_table: str | None = None, pipeline: str | None = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        runs_table: str | None = None,
+        pipeline: str | None = None,
+        crawler_name: str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.runs_table = runs_table
         self.pipeline = pipeline
+        self.crawler_name = crawler_name
+
+    def record_cost(self, context) -> None:
+        """Store what the run cost in its record, once its execution has ended (succeeded or
+        failed). Never raises: a missing cost must not change the run's outcome."""
+        if not (self.runs_table and self.pipeline):
+            return
+        try:
+            from airflow.sdk import Variable
+
+            from lakehouse.cost import PRICES_VARIABLE, collect, format_cost
+
+            ledger = _ledger(self.runs_table, self.aws_conn_id)
+            overrides = Variable.get(PRICES_VARIABLE, default=None, deserialize_json=True)
+            run_id = context["dag_run"].run_id
+            record = ledger.require(self.pipeline, run_id)
+            cost = collect(
+                self.hook.get_session(region_name=self.hook.conn_region_name),
+                record,
+                self.crawler_name,
+                endpoint_url=self.hook.conn_config.endpoint_url,
+                overrides=overrides,
+            )
+            ledger.record_cost(self.pipeline, run_id, cost)
+            self.log.info("Cost of the run:\n%s", "\n".join(format_cost(cost)))
+        except Exception:
+            self.log.exception("Could not work out the run's cost; the record has none")
 
     def before_waiting(self, context) -> None:
         if self.runs_table and self.pipeline:
@@ -226,9 +265,13 @@ class StateMachineExecutionSensor(_DeferrableWait, StepFunctionExecutionSensor):
                 _ledger(self.runs_table, self.aws_conn_id).record_duration(
                     self.pipeline, context["dag_run"].run_id
                 )
+            self.record_cost(context)
             error = execution.get("error") or status
             cause = execution.get("cause") or "(no cause reported)"
             raise StateMachineExecutionFailed(
                 f"State machine execution {self.execution_arn} ended {status}: {error}: {cause}"
             )
-        return super().poke(context)
+        done = super().poke(context)
+        if done:
+            self.record_cost(context)
+        return done

@@ -11,6 +11,7 @@ import shlex
 from decimal import Decimal
 from urllib.parse import quote
 
+from lakehouse.cost import format_cost
 from lakehouse.ledger import elapsed_s
 from lakehouse.run_record import STAGES as STAGE_ORDER
 
@@ -26,6 +27,12 @@ def stages(record: dict) -> dict[str, dict]:
     }
     order = [s for s in STAGE_ORDER if s in decoded] + [s for s in decoded if s not in STAGE_ORDER]
     return {name: decoded[name] for name in order}
+
+
+def run_cost(record: dict) -> dict | None:
+    """The run's cost document (lakehouse.cost), stored as JSON when its execution ended."""
+    cost = record.get("cost")
+    return json.loads(cost) if isinstance(cost, str) else cost
 
 
 def run_duration(record: dict) -> float | None:
@@ -197,6 +204,7 @@ def format_run(record: dict) -> str:
     lines.append(
         f"  quarantined: {count}" if count is not None else "  quarantined: - (no dbt model ran)"
     )
+    lines += format_cost(run_cost(record))
     lines += ["", "  stage        status      duration   started -> ended"]
     found = stages(record)
     if not found:

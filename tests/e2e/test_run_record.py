@@ -76,6 +76,23 @@ def test_the_ledger_keeps_each_stages_times_and_the_runs_duration(good_run):
     assert run_record.shape_errors(run) == []
 
 
+def test_the_record_says_what_the_run_cost_and_what_the_emulator_cannot_know(good_run):
+    _, run, _ = good_run
+    cost = json.loads(run["cost"])
+    for stage in ("dbt_staging", "dbt_marts", "tests"):
+        assert cost["stages"][stage]["lambda_requests"] >= 1, stage
+        assert cost["stages"][stage]["lambda_gb_s"] > 0, stage
+        assert cost["stages"][stage]["usd"] > 0, stage
+    assert cost["state_machine"]["transitions"] > 3 and cost["state_machine"]["usd"] > 0
+    # DuckDB scans no Athena bytes and the emulator knows no crawl's DPU-hours: n/a, not 0.
+    assert cost["stages"]["dbt_staging"]["athena_bytes"] is None
+    assert cost["stages"]["crawler"]["crawler_dpu_hours"] is None
+    assert "crawler DPU-hours (crawler)" in cost["not_known"]
+    assert "Athena bytes scanned (dbt_staging)" in cost["not_known"]
+    parts = [s["usd"] or 0 for s in cost["stages"].values()] + [cost["state_machine"]["usd"]]
+    assert cost["total_usd"] == pytest.approx(sum(parts), abs=1e-5)
+
+
 def test_runs_list_and_show_open_the_run(good_run):
     stack, run, events = good_run
     listed = runs_cli(stack, "list", "--limit", "5")
@@ -91,6 +108,8 @@ def test_runs_list_and_show_open_the_run(good_run):
     for name in STAGES:
         assert re.search(rf"^  {name}\s+SUCCEEDED\s+\d+\.\ds", text, re.M), name
     assert re.search(rf"^\s+stg_raw_events\s+success\s+rows\s+{events}\b", text, re.M)
+    assert re.search(r"^  cost         \$\d+\.\d{4} USD", text, re.M)
+    assert "n/a: " in text and "crawl DPU-h n/a" in text
     read = re.search(r"^\s+fct_events\s+success\s+rows\s+\d+ .* read (\d+) rows$", text, re.M)
     assert read and int(read.group(1)) >= events  # DuckDB scanned at least the day's raw lines
     assert re.search(r"tests: \d+ passed, 0 warned, 0 failed, 0 errored of \d+", text)
@@ -139,6 +158,7 @@ def test_a_failed_run_shows_its_stage_and_cause(failed_run):
     assert run["status"] == "FAILED" and run["failed_stage"] == "dbt_staging"
     assert run["finished_at"] and run.get("duration_s") is not None
     assert run_record.shape_errors(run) == []
+    assert json.loads(run["cost"])["stages"]["dbt_staging"]["lambda_requests"] >= 1
 
     shown = runs_cli(stack, "show", run["run_id"])
     assert shown.returncode == 0, shown.stderr
