@@ -26,7 +26,11 @@ from local.emulator import free_port, port_in_use
 from local.stack import LocalStack, StackError
 
 
-def server_environment(stack: LocalStack, port: int) -> dict[str, str]:
+def server_environment(
+    stack: LocalStack, port: int, passwords: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`passwords` (user -> password, each an admin): logins required, as on MWAA, instead of
+    every request an admin's."""
     env = airflow.environment(stack)
     base = f"http://127.0.0.1:{port}"
     env.update(
@@ -43,6 +47,20 @@ def server_environment(stack: LocalStack, port: int) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         }
     )
+    if passwords:
+        # SimpleAuthManager reads the users' passwords from this file (and generates the
+        # missing ones into it).
+        password_file = stack.dir / "airflow-passwords.json"
+        password_file.write_text(json.dumps(passwords))
+        env.update(
+            {
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                    f"{user}:admin" for user in passwords
+                ),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
+            }
+        )
     return env
 
 
@@ -60,11 +78,17 @@ def _healthy(base: str) -> bool:
 
 
 @contextmanager
-def running(stack: LocalStack, port: int | None = None, timeout_s: float = 600):
+def running(
+    stack: LocalStack,
+    port: int | None = None,
+    timeout_s: float = 600,
+    passwords: dict[str, str] | None = None,
+):
     """Start Airflow, wait until the API, scheduler, DAG processor and triggerer are healthy,
-    yield the base URL, and stop every process on the way out."""
+    yield the base URL, and stop every process on the way out (`passwords`: see
+    server_environment)."""
     port = port or free_port()
-    env = server_environment(stack, port)
+    env = server_environment(stack, port, passwords)
     airflow.ensure_database(stack, env)
     log = open(stack.dir / "airflow-server.log", "ab")
     proc = subprocess.Popen(

@@ -50,17 +50,30 @@ def quarantined(record: dict) -> int | None:
     return sum(int(m.get("rows") or 0) for m in models if m.get("name") == QUARANTINE_MODEL)
 
 
-def _seconds(value) -> str:
+def seconds(value) -> str:
     return "-" if value is None else f"{float(value):.1f}s"
 
 
-def _bytes(value) -> str:
+def byte_size(value) -> str:
     value = float(value)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if value < 1024 or unit == "TB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def model_reads(stage: dict, model: dict) -> str:
+    """What a model's build read: Athena's bytes scanned, or locally the rows DuckDB's profiler
+    counted ("" when neither is known)."""
+    athena = stage.get("target") == "athena"
+    if athena and model.get("bytes_scanned") is not None:
+        return f"scanned {byte_size(model['bytes_scanned'])}"
+    if athena and model.get("status") == "success":
+        return "scanned unknown"  # not counted: never shown as 0
+    if not athena and model.get("rows_read") is not None:
+        return f"read {model['rows_read']} rows"
+    return ""
 
 
 def show_command(run_id: str, table: str | None = None, region: str | None = None) -> str:
@@ -119,7 +132,7 @@ def log_record_link(ledger, plan: dict, execution_arn: str | None = None) -> str
 
 def _stage_lines(name: str, stage: dict) -> list[str]:
     lines = [
-        f"  {name:<12} {stage.get('status') or '?':<10} {_seconds(stage.get('duration_s')):>9}"
+        f"  {name:<12} {stage.get('status') or '?':<10} {seconds(stage.get('duration_s')):>9}"
         f"   {stage.get('started_at') or '-'} -> {stage.get('ended_at') or '-'}"
     ]
     if stage.get("crawler"):
@@ -142,21 +155,13 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
             if redelivered:  # accepted lines whose event an earlier landing holds
                 line += f" (redelivered, kept from an earlier landing: {redelivered})"
             lines.append(line + (f"; unreadable objects {unreadable}" if unreadable else ""))
-    models = stage.get("models") or []
-    athena = stage.get("target") == "athena"
-    for model in models:
+    for model in stage.get("models") or []:
         rows = model.get("rows")
-        scanned = ""
-        if athena and model.get("bytes_scanned") is not None:
-            scanned = f"  scanned {_bytes(model['bytes_scanned'])}"
-        elif athena and model.get("status") == "success":
-            scanned = "  scanned unknown"  # not counted: never shown as 0
-        elif not athena and model.get("rows_read") is not None:
-            scanned = f"  read {model['rows_read']} rows"
+        reads = model_reads(stage, model)
         lines.append(
             f"      {model.get('name', '?'):<20} {model.get('status', '?'):<8}"
-            f" rows {'-' if rows is None else rows:>9}  {_seconds(model.get('duration_s')):>7}"
-            f"{scanned}"
+            f" rows {'-' if rows is None else rows:>9}  {seconds(model.get('duration_s')):>7}"
+            + (f"  {reads}" if reads else "")
         )
     if "total" in stage:
         lines.append(
@@ -189,7 +194,7 @@ def format_run(record: dict) -> str:
         f" full refresh: {full_refresh}",
         f"  started      {record.get('started_at')}",
         f"  finished     {record.get('finished_at') or '-'}"
-        f"  (duration {_seconds(run_duration(record))})",
+        f"  (duration {seconds(run_duration(record))})",
     ]
     if record.get("execution_arn"):
         lines.append(f"  execution    {record['execution_arn']}")
@@ -234,7 +239,7 @@ def format_runs(records: list[dict]) -> str:
             r["run_id"],
             r.get("status") or "?",
             f"{r.get('interval_start')} -> {r.get('interval_end')}",
-            _seconds(run_duration(r)) if r.get("status") != "RUNNING" else "running",
+            seconds(run_duration(r)) if r.get("status") != "RUNNING" else "running",
             r.get("failed_stage") or "-",
         )
         for r in records

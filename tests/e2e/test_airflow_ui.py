@@ -1,14 +1,22 @@
-"""The local Airflow UI path: all Airflow components on a free localhost port, a run triggered
-through the REST API with params, followed to success, and every process stopped afterwards."""
+"""The local Airflow UI path: all Airflow components on a free localhost port, with logins
+required (as on MWAA), a run triggered through the REST API with params, followed to success,
+the Lakehouse view's pages of the ledger (and refused without a login), and every process
+stopped afterwards."""
 
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
+import subprocess
 import time
+import urllib.error
 import urllib.request
 from datetime import date
+from urllib.parse import quote
 
 import pytest
+from lakehouse import summary
 
 from local import sample_data
 from local.airflow_server import running
@@ -20,21 +28,49 @@ DAG_ID = "lakehouse_raw_to_curated"
 MANUAL_DAY = date(2026, 11, 5)
 
 
-def call(base: str, method: str, path: str, body: dict | None = None) -> dict:
+PASSWORD = secrets.token_urlsafe(12)
+
+
+def login(base: str, user: str = "admin", password: str = PASSWORD) -> str:
+    """A JWT from the auth manager (SimpleAuthManager's POST /auth/token)."""
+    request = urllib.request.Request(
+        f"{base}/auth/token",
+        data=json.dumps({"username": user, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["access_token"]
+
+
+def get(base: str, path: str, token: str | None) -> urllib.request.Request:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return urllib.request.Request(f"{base}{path}", headers=headers)
+
+
+def call(base: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"{base}/api/v2{path}",
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method=method,
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
 
-def wait_for_final_state(base: str, run_id: str, timeout_s: float = 600) -> dict:
+def page(base: str, path: str, token: str | None) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(get(base, path, token), timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for_final_state(base: str, token: str, run_id: str, timeout_s: float = 600) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        run = call(base, "GET", f"/dags/{DAG_ID}/dagRuns/{urllib.request.quote(run_id)}")
+        run = call(base, token, "GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}")
         if run["state"] in ("success", "failed"):
             return run
         time.sleep(3)
@@ -54,16 +90,18 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
     s3 = lakehouse.client("s3")
     sample_data.write_day(s3, provisioned.names.raw_bucket, MANUAL_DAY, events=500, seed=5)
 
-    with running(stack) as base:
-        dag = call(base, "GET", f"/dags/{DAG_ID}")
+    with running(stack, passwords={"admin": PASSWORD}) as base:
+        token = login(base)
+        dag = call(base, token, "GET", f"/dags/{DAG_ID}")
         assert dag["is_paused"] is True  # new DAGs start paused, as on MWAA
         # Unpausing lets the scheduler create the run of the latest closed interval: give it
         # its day of data too, so both runs must succeed.
         scheduled_day = date.fromisoformat(dag["next_dagrun_data_interval_start"][:10])
         sample_data.write_day(s3, provisioned.names.raw_bucket, scheduled_day, events=500, seed=6)
-        call(base, "PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
+        call(base, token, "PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
         triggered = call(
             base,
+            token,
             "POST",
             f"/dags/{DAG_ID}/dagRuns",
             {
@@ -75,8 +113,14 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
                 },
             },
         )
-        manual = wait_for_final_state(base, triggered["dag_run_id"])
-        runs = call(base, "GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]
+        run_id = triggered["dag_run_id"]
+        manual = wait_for_final_state(base, token, run_id)
+        runs = call(base, token, "GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]
+        view_path = f"/lakehouse/runs/{quote(run_id, safe='')}"
+        refused = [page(base, path, None)[0] for path in ("/lakehouse/", view_path)]
+        listed = page(base, "/lakehouse/", token)
+        shown = page(base, view_path, token)
+        plugins = call(base, token, "GET", "/plugins")["plugins"]
 
     assert manual["state"] == "success", f"see {stack.dir / 'airflow-server.log'}"
     assert manual["conf"]["interval_start"] == "2026-11-05"
@@ -85,7 +129,52 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
     assert (record["interval_start"], record["interval_end"]) == ("2026-11-05", "2026-11-06")
     assert {r["run_type"] for r in runs} >= {"manual"}
 
+    # The Lakehouse view: only with a login, and what it shows is the ledger's.
+    assert refused == [401, 401]
+    assert listed[0] == 200 and shown[0] == 200, (listed, shown)
+    for ledgered in lakehouse.runs():  # the scheduled run may have been running: ids only
+        assert f'data-run-id="{ledgered["run_id"]}"' in listed[1]
+    row = view_row(listed[1], f'data-run-id="{run_id}"')
+    for value in (
+        'class="status SUCCEEDED">SUCCEEDED<',
+        f"{record['interval_start']} &rarr; {record['interval_end']}",
+        f">{record['started_at']}<",
+        f">{summary.seconds(summary.run_duration(record))}<",
+        f">{record['triggered_by']} ({record['run_type']})<",
+    ):
+        assert value in row, (value, row)
+    assert '<span id="run-status" class="status SUCCEEDED">SUCCEEDED</span>' in shown[1]
+    duration = summary.seconds(summary.run_duration(record))
+    assert f'<dd id="run-duration">{duration}</dd>' in shown[1]
+    assert set(record["stages"]) == {"crawler", "dbt_staging", "dbt_marts", "tests"}
+    for name, stage in record["stages"].items():
+        row = view_row(shown[1], f'data-stage="{name}"')
+        assert f">{stage['status']}<" in row and f">{stage['started_at']}<" in row, name
+    tests = record["stages"]["tests"]
+    assert (
+        f"{tests['passed']} passed, {tests['warned']} warned, {tests['failed']} failed, "
+        f"{tests['errored']} errored of {tests['total']}"
+    ) in shown[1]
+    # the DAG run's page has a tab with its record
+    views = [v for p in plugins if p["name"] == "lakehouse" for v in p["external_views"]]
+    assert {v["destination"]: v["href"] for v in views}["dag_run"] == "/lakehouse/runs/{RUN_ID}"
+    if shutil.which("chromium"):  # the page as a browser renders it: no script, no fetch
+        saved = stack.dir / "lakehouse-run.html"
+        saved.write_text(shown[1])
+        dom = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+             saved.as_uri()],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout  # fmt: skip
+        assert 'data-stage="tests"' in dom and "SUCCEEDED" in view_row(dom, 'data-stage="tests"')
+
     # every process was stopped: the API port no longer answers
     port = base.rsplit(":", 1)[1]
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3)
+
+
+def view_row(html: str, marker: str) -> str:
+    """The table row of the Lakehouse view's page that holds `marker`."""
+    start = html.index(marker)
+    return html[start : html.index("</tr>", start)]
