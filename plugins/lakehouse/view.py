@@ -161,6 +161,7 @@ def create_app():
             duration=summary.run_duration(record),
             quarantined=summary.quarantined(record),
             timeline=timeline(record),
+            cost=summary.run_cost(record),
         )
 
     return app

@@ -39,6 +39,32 @@ RECORDS = [
         "run_type": "scheduled",
         "started_at": "2026-11-21T06:00:00.000+00:00",
         "finished_at": "2026-11-21T06:01:40.000Z",
+        "cost": json.dumps(
+            {
+                "currency": "USD",
+                "region": "us-east-1",
+                "prices_as_of": "2026-12-01",
+                "stages": {
+                    "crawler": {
+                        "lambda_gb_s": None,
+                        "lambda_requests": 0,
+                        "athena_bytes": None,
+                        "crawler_dpu_hours": None,
+                        "usd": None,
+                    },
+                    "dbt_staging": {
+                        "lambda_gb_s": 26.4,
+                        "lambda_requests": 1,
+                        "athena_bytes": None,
+                        "crawler_dpu_hours": None,
+                        "usd": 0.00044,
+                    },
+                },
+                "state_machine": {"transitions": 21, "usd": 0.000525},
+                "total_usd": 0.000965,
+                "not_known": ["crawler DPU-hours (crawler)", "Athena bytes scanned (dbt_staging)"],
+            }
+        ),
         "stages": {
             "crawler": stage(
                 status="SUCCEEDED",
@@ -270,6 +296,11 @@ def test_a_runs_page_shows_its_stages_models_tests_and_quarantine(client):
     assert "31 passed, 0 warned, 0 failed, 0 errored of 31" in html
     assert "<td>3017</td>" in html.replace(' class="num"', "")  # the day's delivered lines
     assert 'id="failure"' not in html
+    total = html[html.index('id="cost-total"') : html.index('id="cost"')]
+    assert "Total $0.0010 USD" in total and "n/a: crawler DPU-hours (crawler)" in total
+    assert "$0.0004" in cells(html, 'data-cost="dbt_staging"')
+    assert "n/a" in cells(html, 'data-cost="crawler"')  # never shown as $0
+    assert "$0.0000" not in cells(html, 'data-cost="crawler"')
 
 
 def test_a_failed_runs_page_shows_the_cause_and_the_failing_tests(client):
@@ -283,6 +314,7 @@ def test_a_failed_runs_page_shows_the_cause_and_the_failing_tests(client):
     for name in ("crawler", "dbt_staging", "dbt_marts"):  # the stages it never reached
         assert "not reached" in cells(html, f'data-stage="{name}"')
     assert '<dd id="quarantined">- (no dbt model ran)</dd>' in html
+    assert "n/a: the cost is recorded when the run's execution ends" in html
 
 
 def test_an_unknown_run_is_a_readable_404(client):
