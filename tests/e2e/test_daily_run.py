@@ -51,7 +51,11 @@ def test_dag_run_succeeds_and_the_ledger_has_every_stage(daily_run):
     assert code == 0, "airflow dags test failed: see e2e-daily.log in the stack directory"
     assert run["status"] == "SUCCEEDED"
     assert (run["interval_start"], run["interval_end"]) == ("2026-11-20", "2026-11-21")
-    assert set(run["stages"]) == {"crawler", "dbt_staging", "dbt_marts", "tests"}
+    assert set(run["stages"]) == {"crawler", "ingest", "dbt_staging", "dbt_marts", "tests"}
+    # No API source is enabled by default: the only trace of ingestion is one quick invocation.
+    ingest = run["stages"].pop("ingest")
+    assert (ingest["status"], ingest["days"]) == ("SKIPPED", [])
+    assert ingest["duration_s"] < 5
     for name, stage in run["stages"].items():
         assert stage["status"] == "SUCCEEDED", name
     assert run["execution_arn"].endswith("-t1")
