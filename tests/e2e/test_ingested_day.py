@@ -1,7 +1,8 @@
 """A day's DAG run with two API sources enabled (events and users, from the fake API through
 429s): the state machine's Ingest stage lands the day, then the transform reads it. The run record
 holds what was ingested, the pages' names and layout are what the pipeline reads, and every API
-record reaches the marts exactly once."""
+record reaches the marts exactly once. A day whose token the API refuses fails at the ingest stage,
+with the cause in the record and one alert."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 from dbt_runtime import ingestion
 
 from local.demo import run_dag_for_day
+from local.fake_api import Faults
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(1)]
 DAY = date(2026, 11, 24)
+REFUSED_DAY = date(2026, 11, 26)
 TOKEN = "e2e-token"
 SECRET = "lakehouse/sources/fake_api"
 EVENTS = 900
@@ -42,14 +45,19 @@ def _declared() -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def ingested_run(local_stack):
     stack, provisioned, lakehouse = local_stack
+    lakehouse.alerts()  # start from an empty inbox
     with stack.api_sources(_declared(), token=TOKEN, events_per_day=EVENTS) as api:
         api.faults.rate_limit_every = 3
         code = run_dag_for_day(stack, DAY, log_name="e2e-ingested.log")
         bounds = ingestion.day_bounds(DAY.isoformat())
         events, users = api.events(*bounds), api.users(*bounds)
         statuses = list(api.statuses)
+        api.faults = Faults(expired_token=True)
+        refused_code = run_dag_for_day(stack, REFUSED_DAY, log_name="e2e-ingest-refused.log")
     run = next(r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat())
-    return code, run, events, users, statuses, lakehouse, provisioned
+    refused = next(r for r in lakehouse.runs() if r["interval_start"] == REFUSED_DAY.isoformat())
+    refused["exit_code"], refused["alerts"] = refused_code, lakehouse.alerts()
+    return code, run, events, users, statuses, lakehouse, provisioned, refused
 
 
 def test_the_run_ingests_both_datasets_through_rate_limits_and_records_it(ingested_run):
@@ -67,7 +75,7 @@ def test_the_run_ingests_both_datasets_through_rate_limits_and_records_it(ingest
 
 
 def test_the_pages_land_where_the_pipeline_reads_them(ingested_run):
-    *_, lakehouse, provisioned = ingested_run
+    *_, lakehouse, provisioned, _ = ingested_run
     s3 = lakehouse.client("s3")
     listing = s3.list_objects_v2(Bucket=provisioned.names.raw_bucket, Prefix="events/")
     keys = [o["Key"] for o in listing.get("Contents", [])]
@@ -75,7 +83,7 @@ def test_the_pages_land_where_the_pipeline_reads_them(ingested_run):
 
 
 def test_every_api_record_reaches_the_marts_exactly_once(ingested_run):
-    code, run, events, users, _, lakehouse, _ = ingested_run
+    _, run, events, users, _, lakehouse, *_ = ingested_run
     assert run["status"] == "SUCCEEDED"
     facts = lakehouse.table("fct_events")
     ids = facts.filter(pc.equal(facts["landed_on"], DAY.isoformat()))["event_id"].to_pylist()
@@ -83,6 +91,18 @@ def test_every_api_record_reaches_the_marts_exactly_once(ingested_run):
     assert len(set(ids)) == len(ids)
     dims = lakehouse.table("dim_users")["user_id"].to_pylist()
     assert set(dims) == {user["user_id"] for user in users}
+
+
+def test_a_refused_token_fails_the_run_at_the_ingest_stage_with_one_alert(ingested_run):
+    refused = ingested_run[-1]
+    assert refused["exit_code"] != 0, "the DAG run should have failed"
+    assert (refused["status"], refused["failed_stage"]) == ("FAILED", "ingest")
+    assert refused["error"] == "AuthError"
+    assert "401" in refused["cause"] and "fake_events" in refused["cause"]
+    assert "dbt_staging" not in refused["stages"]  # nothing was transformed
+    assert len(refused["alerts"]) == 1
+    assert refused["alerts"][0]["Subject"].endswith("stage ingest")
+    assert "Error: AuthError" in refused["alerts"][0]["Message"].splitlines()
 
 
 def test_the_ingest_function_skips_again_once_the_sources_are_disabled(ingested_run, local_stack):
