@@ -32,6 +32,7 @@ LAMBDA_HANDLERS = {
     for key, function in FUNCTIONS_CONTRACT["functions"].items()
 }
 DBT_ARTIFACTS_PREFIX = FUNCTIONS_CONTRACT["dbt_artifacts_prefix"]
+INGEST_STATE_PREFIX = FUNCTIONS_CONTRACT["ingest_state_prefix"]
 LAKEHOUSE_CONFIG_CONTRACT = json.loads(
     (REPO_ROOT / "contracts" / "lakehouse_config.json").read_text()
 )
@@ -73,17 +74,26 @@ def lambda_environment(
 ) -> dict[str, str]:
     """The environment both dbt runtime functions get: contracts/functions.json's templates
     (Terraform's `templatestring` and `string.Template` read the same `${name}` syntax)."""
+    environment = _render(FUNCTIONS_CONTRACT["environment"], names, target, dbt_project_dir)
+    return {**environment, **(extra or {})}
+
+
+def ingest_environment(names: ResourceNames) -> dict[str, str]:
+    """The ingest function's environment: nothing of dbt's (contracts/functions.json)."""
+    return _render(FUNCTIONS_CONTRACT["ingest_environment"], names, "", "")
+
+
+def _render(
+    templates: dict[str, str], names: ResourceNames, target: str, dbt_project_dir: str
+) -> dict[str, str]:
     values = {
         **names.as_dict(),
         "target": target,
         "dbt_project_dir": dbt_project_dir,
         "dbt_artifacts_prefix": DBT_ARTIFACTS_PREFIX,
+        "ingest_state_prefix": INGEST_STATE_PREFIX,
     }
-    environment = {
-        key: string.Template(template).substitute(values)
-        for key, template in FUNCTIONS_CONTRACT["environment"].items()
-    }
-    return {**environment, **(extra or {})}
+    return {key: string.Template(t).substitute(values) for key, t in templates.items()}
 
 
 @dataclass
@@ -95,6 +105,7 @@ class Provisioned:
     alerts_queue_url: str
     dbt_executor_arn: str
     test_executor_arn: str
+    ingest_arn: str
 
     def airflow_config(self) -> dict[str, str]:
         """The Airflow Variable `lakehouse_config`: contracts/lakehouse_config.json, as Terraform
@@ -176,6 +187,7 @@ def provision(
     services = {
         names.dbt_executor_role: "lambda.amazonaws.com",
         names.test_executor_role: "lambda.amazonaws.com",
+        names.ingest_role: "lambda.amazonaws.com",
         names.state_machine_role: "states.amazonaws.com",
         names.crawler_role: "glue.amazonaws.com",
     }
@@ -235,7 +247,7 @@ def provision(
         )
 
     lam = client("lambda", endpoint_url)
-    env = lambda_environment(
+    dbt_env = lambda_environment(
         names,
         target="local",
         dbt_project_dir=str(DBT_PROJECT_DIR),
@@ -246,6 +258,7 @@ def provision(
         if duckdb_path
         else None,
     )
+    environments = {"dbt": dbt_env, "ingest": ingest_environment(names)}
     arns = {}
     for key, handler in LAMBDA_HANDLERS.items():
         function_name = getattr(names, key)
@@ -255,7 +268,7 @@ def provision(
             Handler=handler,
             Timeout=function["timeout_s"],
             MemorySize=function["memory_mb"],
-            Environment={"Variables": env},
+            Environment={"Variables": environments[function["kind"]]},
         )
         try:
             arns[key] = lam.get_function_configuration(FunctionName=function_name)["FunctionArn"]
@@ -271,6 +284,7 @@ def provision(
     definition = render_template(
         ASL_TEMPLATE.read_text(),
         {
+            "ingest_arn": arns["ingest_function"],
             "dbt_executor_arn": arns["dbt_executor_function"],
             "test_executor_arn": arns["test_executor_function"],
             "runs_table": names.runs_table,
@@ -301,6 +315,7 @@ def provision(
         alerts_queue_url=queue_url,
         dbt_executor_arn=arns["dbt_executor_function"],
         test_executor_arn=arns["test_executor_function"],
+        ingest_arn=arns["ingest_function"],
     )
 
 

@@ -6,6 +6,10 @@
   python -m local.stack down     stop every process the stack started (the data is kept)
   python -m local.stack reset    stop them and delete the state folder, after asking (--yes)
 
+No API source is enabled by default, so the ingest function skips and no fake API runs. A test
+or demo that ingests enables its sources for a while with `LocalStack.api_sources`, which
+serves them from the project's fake API (local/fake_api.py).
+
 The state directory (default .local-stack/, or $LAKEHOUSE_STATE_DIR) holds the emulator's
 journal (its durable state: raw files, Iceberg tables, Glue catalog, run ledger), its port,
 Lambda logs and /tmp directories, the runs' DuckDB files, and Airflow's home. Every command
@@ -150,6 +154,49 @@ class LocalStack:
             )
         return result
 
+    @contextlib.contextmanager
+    def api_sources(self, declared: dict[str, dict], **api_options):
+        """Enable `declared` sources (contracts/sources.json's shape; base_url is the fake API's)
+        for the block: starts the fake API (FakeApi(**api_options), yielded), puts its token in
+        each bearer source's secret, and points the provisioned ingest function at a sources
+        file in the state folder. On exit the function reads the image's file again (no source
+        enabled) and the API stops."""
+        from local.aws import client
+        from local.fake_api import FakeApi
+
+        url = self.endpoint_url()
+        if url is None:
+            raise StackError("the local stack is not running: python -m local.stack up")
+        names = json.loads((self.dir / "stack.json").read_text())["names"]
+        lam, secrets = client("lambda", url), client("secretsmanager", url)
+        function = names["ingest_function"]
+        variables = lam.get_function_configuration(FunctionName=function)["Environment"][
+            "Variables"
+        ]
+        with FakeApi(**api_options) as api:
+            # The contract's datasets (the landing schema) with these sources instead of its own.
+            document = json.loads((REPO_ROOT / "contracts" / "sources.json").read_text())
+            document["sources"] = {
+                name: {**spec, "enabled": True, "base_url": api.url}
+                for name, spec in declared.items()
+            }
+            path = self.dir / "sources.json"
+            state.write_whole(path, json.dumps(document, indent=2))
+            for spec in declared.values():
+                auth = spec.get("auth") or {}
+                if auth.get("type") == "bearer":
+                    _put_secret(secrets, auth["secret_name"], api.token)
+            lam.update_function_configuration(
+                FunctionName=function,
+                Environment={"Variables": {**variables, "INGEST_SOURCES_FILE": str(path)}},
+            )
+            try:
+                yield api
+            finally:
+                lam.update_function_configuration(
+                    FunctionName=function, Environment={"Variables": variables}
+                )
+
     def reset(self) -> None:
         """Stop every process of the stack and delete the state folder: the emulator's journal
         (every table, raw file and run record), and Airflow's home, whose run history would
@@ -167,6 +214,13 @@ class LocalStack:
         except (OSError, ValueError, KeyError):
             pass
         return stopped
+
+
+def _put_secret(secrets, name: str, value: str) -> None:
+    try:
+        secrets.create_secret(Name=name, SecretString=value)
+    except secrets.exceptions.ResourceExistsException:
+        secrets.put_secret_value(SecretId=name, SecretString=value)
 
 
 def _alive(pid: int) -> bool:

@@ -137,6 +137,16 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
     ]
     if stage.get("crawler"):
         lines.append(f"      crawler {stage['crawler']}")
+    if stage.get("totals"):  # the ingest stage: what the API sources gave, all days together
+        totals = stage["totals"]
+        lines.append(
+            "      ingested "
+            + ", ".join(
+                f"{key} {totals.get(key)}" for key in ("pages", "records", "bytes", "retries")
+            )
+        )
+    elif stage.get("reason"):
+        lines.append(f"      {stage['reason']}")
     if stage.get("error"):
         lines.append(f"      error: {stage['error']}")
     if stage.get("reparsed"):

@@ -51,7 +51,11 @@ def test_dag_run_succeeds_and_the_ledger_has_every_stage(daily_run):
     assert code == 0, "airflow dags test failed: see e2e-daily.log in the stack directory"
     assert run["status"] == "SUCCEEDED"
     assert (run["interval_start"], run["interval_end"]) == ("2026-11-20", "2026-11-21")
-    assert set(run["stages"]) == {"crawler", "dbt_staging", "dbt_marts", "tests"}
+    assert set(run["stages"]) == {"crawler", "ingest", "dbt_staging", "dbt_marts", "tests"}
+    # No API source is enabled by default: the only trace of ingestion is one quick invocation.
+    ingest = run["stages"].pop("ingest")
+    assert (ingest["status"], ingest["days"]) == ("SKIPPED", [])
+    assert ingest["duration_s"] < 5
     for name, stage in run["stages"].items():
         assert stage["status"] == "SUCCEEDED", name
     assert run["execution_arn"].endswith("-t1")
@@ -86,10 +90,11 @@ def test_the_demos_run_is_the_scheduled_run_of_its_day_and_lasts_what_it_took(
     assert float(run["duration_s"]) <= took
 
 
-def test_execution_history_shows_both_lambdas_ran(daily_run):
+def test_execution_history_shows_every_lambda_ran(daily_run):
     _, run, _, _, lakehouse = daily_run
     invocations = lakehouse.lambda_invocations(run["execution_arn"])
     assert [(i["function"], i["outcome"]) for i in invocations] == [
+        ("lakehouse-local-ingest", "TaskSucceeded"),  # once: it skipped, no source is enabled
         ("lakehouse-local-dbt-executor", "TaskSucceeded"),
         ("lakehouse-local-dbt-executor", "TaskSucceeded"),
         ("lakehouse-local-test-executor", "TaskSucceeded"),

@@ -1,42 +1,31 @@
-"""A day ingested from the fake API (events and users, through 429s) by the ingest function, then
-the real DAG run of that day: the pages' names and layout are what the pipeline reads, and every
-API record reaches the marts exactly once.
-
-The ingest function is invoked here, before the DAG run: the state machine has no Ingest step yet
-(see lambdas/dbt_runtime/handlers/ingest.py)."""
+"""A day's DAG run with two API sources enabled (events and users, from the fake API through
+429s): the state machine's Ingest stage lands the day, then the transform reads it. The run record
+holds what was ingested, the pages' names and layout are what the pipeline reads, and every API
+record reaches the marts exactly once. A day whose token the API refuses fails at the ingest stage,
+with the cause in the record and one alert."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
-from types import SimpleNamespace
 
 import pyarrow.compute as pc
 import pytest
-from dbt_runtime import ingestion, sources
-from dbt_runtime.handlers import ingest
+from dbt_runtime import ingestion
 
 from local.demo import run_dag_for_day
-from local.fake_api import FakeApi
+from local.fake_api import Faults
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(1)]
 DAY = date(2026, 11, 24)
+REFUSED_DAY = date(2026, 11, 26)
 TOKEN = "e2e-token"
 SECRET = "lakehouse/sources/fake_api"
-CONTEXT = SimpleNamespace(
-    function_name="ingest",
-    memory_limit_in_mb=1024,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ingest",
-    aws_request_id="e2e",
-    get_remaining_time_in_millis=lambda: 900_000,
-)
+EVENTS = 900
 
 
-def _declaration(base_url: str) -> dict:
-    document = json.loads(sources.SOURCES_FILE.read_text())
+def _declared() -> dict[str, dict]:
     common = {
-        "enabled": True,
-        "base_url": base_url,
         "auth": {"type": "bearer", "secret_name": SECRET},
         "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
         "data_selector": "data",
@@ -45,55 +34,56 @@ def _declaration(base_url: str) -> dict:
         "page_size_param": "limit",
         "retry": {"max_attempts": 6, "backoff_factor": 0.05, "max_delay_s": 0.5},
     }
-    document["sources"] = {
+    return {
         "fake_events": {**common, "dataset": "events", "endpoint": "/v1/events",
                         "cursor_field": "event_ts"},
         "fake_users": {**common, "dataset": "users", "endpoint": "/v1/users",
                        "cursor_field": "updated_at"},
     }  # fmt: skip
-    return document
 
 
 @pytest.fixture(scope="module")
-def ingested_run(local_stack, tmp_path_factory):
-    from local.aws import CREDENTIALS_ENV
-
+def ingested_run(local_stack):
     stack, provisioned, lakehouse = local_stack
-    path = tmp_path_factory.mktemp("sources") / "sources.json"
-    with FakeApi(token=TOKEN, events_per_day=900) as api, pytest.MonkeyPatch.context() as mp:
-        path.write_text(json.dumps(_declaration(api.url)))
-        for key, value in {
-            **CREDENTIALS_ENV,
-            "AWS_ENDPOINT_URL": provisioned.endpoint_url,
-            "AWS_REGION": "us-east-1",
-            "RAW_BUCKET": provisioned.names.raw_bucket,
-            "INGEST_SOURCES_FILE": str(path),
-        }.items():
-            mp.setenv(key, value)
-        lakehouse.client("secretsmanager").create_secret(Name=SECRET, SecretString=TOKEN)
+    lakehouse.alerts()  # start from an empty inbox
+    with stack.api_sources(_declared(), token=TOKEN, events_per_day=EVENTS) as api:
         api.faults.rate_limit_every = 3
-        interval = {"start": DAY.isoformat(), "end": date.fromordinal(DAY.toordinal() + 1)}
-        interval["end"] = interval["end"].isoformat()
-        result = ingest.handler({"interval": interval, "run_id": "e2e"}, CONTEXT)
+        code = run_dag_for_day(stack, DAY, log_name="e2e-ingested.log")
         bounds = ingestion.day_bounds(DAY.isoformat())
         events, users = api.events(*bounds), api.users(*bounds)
-    code = run_dag_for_day(stack, DAY, log_name="e2e-ingested.log")
+        statuses = list(api.statuses)
+        api.faults = Faults(expired_token=True)
+        refused_code = run_dag_for_day(stack, REFUSED_DAY, log_name="e2e-ingest-refused.log")
     run = next(r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat())
-    return result, code, run, events, users, lakehouse
+    refused = next(r for r in lakehouse.runs() if r["interval_start"] == REFUSED_DAY.isoformat())
+    refused["exit_code"], refused["alerts"] = refused_code, lakehouse.alerts()
+    return code, run, events, users, statuses, lakehouse, provisioned, refused
 
 
-def test_the_ingest_lands_both_datasets_through_rate_limits(ingested_run):
-    result, _, _, events, users, _ = ingested_run
-    assert result["status"] == "SUCCEEDED"
-    by_source = {stats["source"]: stats for stats in result["days"]}
-    assert by_source["fake_events"]["records"] == len(events) == 900
+def test_the_run_ingests_both_datasets_through_rate_limits_and_records_it(ingested_run):
+    code, run, events, users, statuses, *_ = ingested_run
+    assert code == 0, "airflow dags test failed: see e2e-ingested.log in the stack directory"
+    assert 429 in statuses  # the run went through the API's rate limits
+    stage = run["stages"]["ingest"]
+    assert stage["status"] == "SUCCEEDED"
+    by_source = {stats["source"]: stats for stats in stage["days"]}
+    assert by_source["fake_events"]["records"] == len(events) == EVENTS
     assert by_source["fake_users"]["records"] == len(users) > 0
-    assert result["totals"]["retries"] > 0
+    assert stage["totals"]["retries"] > 0
+    assert stage["totals"]["pages"] >= EVENTS // 200
+    assert stage["started_at"] <= stage["ended_at"]
+
+
+def test_the_pages_land_where_the_pipeline_reads_them(ingested_run):
+    *_, lakehouse, provisioned, _ = ingested_run
+    s3 = lakehouse.client("s3")
+    listing = s3.list_objects_v2(Bucket=provisioned.names.raw_bucket, Prefix="events/")
+    keys = [o["Key"] for o in listing.get("Contents", [])]
+    assert keys and all(k.startswith(f"events/dt={DAY}/fake_events-page-") for k in keys)
 
 
 def test_every_api_record_reaches_the_marts_exactly_once(ingested_run):
-    _, code, run, events, users, lakehouse = ingested_run
-    assert code == 0, "airflow dags test failed: see e2e-ingested.log in the stack directory"
+    _, run, events, users, _, lakehouse, *_ = ingested_run
     assert run["status"] == "SUCCEEDED"
     facts = lakehouse.table("fct_events")
     ids = facts.filter(pc.equal(facts["landed_on"], DAY.isoformat()))["event_id"].to_pylist()
@@ -101,3 +91,24 @@ def test_every_api_record_reaches_the_marts_exactly_once(ingested_run):
     assert len(set(ids)) == len(ids)
     dims = lakehouse.table("dim_users")["user_id"].to_pylist()
     assert set(dims) == {user["user_id"] for user in users}
+
+
+def test_a_refused_token_fails_the_run_at_the_ingest_stage_with_one_alert(ingested_run):
+    refused = ingested_run[-1]
+    assert refused["exit_code"] != 0, "the DAG run should have failed"
+    assert (refused["status"], refused["failed_stage"]) == ("FAILED", "ingest")
+    assert refused["error"] == "AuthError"
+    assert "401" in refused["cause"] and "fake_events" in refused["cause"]
+    assert "dbt_staging" not in refused["stages"]  # nothing was transformed
+    assert len(refused["alerts"]) == 1
+    assert refused["alerts"][0]["Subject"].endswith("stage ingest")
+    assert "Error: AuthError" in refused["alerts"][0]["Message"].splitlines()
+
+
+def test_the_ingest_function_skips_again_once_the_sources_are_disabled(ingested_run, local_stack):
+    stack, provisioned, lakehouse = local_stack
+    answer = lakehouse.client("lambda").invoke(
+        FunctionName=provisioned.names.ingest_function,
+        Payload=json.dumps({"interval": {"start": "2026-11-25", "end": "2026-11-26"}}),
+    )
+    assert json.loads(answer["Payload"].read())["status"] == "SKIPPED"

@@ -36,7 +36,13 @@ pytest.importorskip("hcl2", reason="python-hcl2 is not installed (requirements/l
 pytestmark = [pytest.mark.infra, pytest.mark.unit]
 
 WORKFLOW = MODULES_DIR / "workflow"
-TEMPLATE_VARIABLES = {"dbt_executor_arn", "test_executor_arn", "runs_table", "alerts_topic_arn"}
+TEMPLATE_VARIABLES = {
+    "ingest_arn",
+    "dbt_executor_arn",
+    "test_executor_arn",
+    "runs_table",
+    "alerts_topic_arn",
+}
 
 
 def _workflow():
@@ -72,13 +78,14 @@ def test_the_lambdas_read_what_the_contract_says():
     assert {"DBT_TARGET", "RAW_BUCKET", "ATHENA_RESULTS_S3", "ATHENA_WORKGROUP"} <= read
 
 
-def test_both_functions_get_every_variable_the_lambdas_read():
+def test_both_dbt_functions_get_every_variable_the_lambdas_read():
     functions = blocks(_workflow(), "resource", "aws_lambda_function")
-    assert set(functions) == {"this"}, "one for_each resource: both functions, one definition"
+    assert set(functions) == {"this"}, "one for_each resource: every function, one definition"
     function = functions["this"]
     assert function["for_each"] == "${local.functions}"
-    assert function["environment"][0]["variables"] == "${local.lambda_environment}"
-    assert set(FUNCTIONS_CONTRACT["functions"]) == {"dbt_executor", "test_executor"}
+    assert function["environment"][0]["variables"] == "${local.lambda_environment[each.key]}"
+    kinds = {key: f["kind"] for key, f in FUNCTIONS_CONTRACT["functions"].items()}
+    assert kinds == {"dbt_executor": "dbt", "test_executor": "dbt", "ingest": "ingest"}
     on_aws = set(FUNCTIONS_CONTRACT["environment"]) | set(
         FUNCTIONS_CONTRACT["aws_only_environment"]
     )
@@ -86,6 +93,59 @@ def test_both_functions_get_every_variable_the_lambdas_read():
     assert not missing, (
         f"read by the Lambdas but not in contracts/functions.json: {sorted(missing)}"
     )
+
+
+def test_the_ingest_function_gets_what_it_reads_and_nothing_of_dbt_s():
+    handler = (REPO_ROOT / "lambdas" / "dbt_runtime" / "handlers" / "ingest.py").read_text()
+    read = set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', handler))
+    # AWS_* come from the Lambda runtime; INGEST_SOURCES_FILE overrides the image's sources file
+    # (tests and the local stack's demos), the image carries contracts/sources.json.
+    configured = {n for n in read if not n.startswith("AWS_")}
+    assert configured == {"RAW_BUCKET", "INGEST_STATE_PREFIX"}
+    environment = FUNCTIONS_CONTRACT["ingest_environment"]
+    assert configured <= set(environment)
+    assert not {"DBT_TARGET", "ATHENA_RESULTS_S3", "CURATED_BUCKET"} & set(environment)
+    assert environment["INGEST_STATE_PREFIX"] == "${ingest_state_prefix}"
+    assert FUNCTIONS_CONTRACT["ingest_state_prefix"].startswith("_")
+
+
+def test_the_dbt_role_policies_leave_the_ingest_function_out():
+    """The dbt policies (Athena, Glue, the curated zone) loop over the dbt functions only; the
+    ingest function's role has its own document."""
+    workflow = _workflow()
+    documents = blocks(workflow, "data", "aws_iam_policy_document")
+    for name in ("lambda_common", "lambda"):
+        assert documents[name]["for_each"] == "${local.dbt_functions}", name
+    policies = blocks(workflow, "resource", "aws_iam_role_policy")
+    assert policies["lambda"]["for_each"] == "${local.dbt_functions}"
+    assert policies["ingest"]["role"] == '${aws_iam_role.lambda["ingest"].id}'
+    assert policies["ingest"]["policy"] == "${data.aws_iam_policy_document.ingest.json}"
+
+
+def test_the_ingest_role_reaches_only_the_raw_datasets_its_state_and_its_secrets():
+    document = blocks(_workflow(), "data", "aws_iam_policy_document")["ingest"]
+    statements = {strip_quotes(s["sid"]): s for s in document["statement"]}
+    for dynamic in document.get("dynamic", []):
+        for block in dynamic.values():
+            statements |= {strip_quotes(s["sid"]): s for s in block["content"]}
+    actions = {a for s in statements.values() for a in _strings(s["actions"])}
+    assert {a for a in actions if not a.startswith(("logs:", "xray:", "kms:"))} == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "secretsmanager:GetSecretValue",
+    }
+    raw = '${var.storage.buckets["raw"].arn}'
+    assert _strings(statements["DropStagedPages"]["resources"]) == [
+        raw + "/${local.ingest_state_prefix}/*"
+    ]
+    assert _strings(statements["DropStagedPages"]["actions"]) == ["s3:DeleteObject"]
+    objects = str(statements["RawDatasetsAndState"]["resources"])
+    assert "local.raw_datasets" in objects and "/${local.ingest_state_prefix}/*" in objects
+    assert _strings(statements["ListOwnPrefixes"]["resources"]) == [raw]
+    assert statements["ListOwnPrefixes"]["condition"][0]["variable"] == '"s3:prefix"'
+    assert "aws_secretsmanager_secret.source" in str(statements["SourceSecrets"]["resources"])
 
 
 def test_one_image_and_the_contract_s_handler_memory_and_timeout():
@@ -110,6 +170,7 @@ def test_the_local_provisioner_writes_the_contract_s_lakehouse_config():
         alerts_queue_url="",
         dbt_executor_arn="",
         test_executor_arn="",
+        ingest_arn="",
     )
     config = provisioned.airflow_config()
     assert set(config) == set(LAKEHOUSE_CONFIG_CONTRACT["keys"])
@@ -295,6 +356,7 @@ def rendered_definition() -> str:
     return render_template(
         ASL_TEMPLATE.read_text(),
         {
+            "ingest_arn": arn.format("lambda", "function:lakehouse-dev-ingest"),
             "dbt_executor_arn": arn.format("lambda", "function:lakehouse-dev-dbt-executor"),
             "test_executor_arn": arn.format("lambda", "function:lakehouse-dev-test-executor"),
             "runs_table": "lakehouse-dev-runs",

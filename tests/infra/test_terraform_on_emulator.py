@@ -152,6 +152,7 @@ def test_terraform_and_the_local_provisioner_create_the_same_resources(created):
     [
         ("functions", "dbt_executor_function", "memory", 1024),
         ("functions", "test_executor_function", "timeout", 60),
+        ("functions", "ingest_function", "environment_keys", ["RAW_BUCKET"]),
         ("buckets", "raw_bucket", "exists", False),
         ("state_machine", "workflow", "role", "another-role"),
         ("functions", "dbt_executor_function", "environment_keys", ["DBT_TARGET"]),
@@ -220,7 +221,7 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
     }
     lam = client("lambda", endpoint)
     functions = {}
-    for key in ("dbt_executor_function", "test_executor_function"):
+    for key in ("dbt_executor_function", "test_executor_function", "ingest_function"):
         config = lam.get_function_configuration(FunctionName=names.as_dict()[key])
         functions[key] = {
             "role": _role_name(config["Role"]),

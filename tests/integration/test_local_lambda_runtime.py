@@ -107,6 +107,32 @@ def test_dbt_executor_rejects_a_malformed_event(local_stack):
     assert body["errorType"] == "InvalidEvent" and "run_key" in body["errorMessage"]
 
 
+def test_the_ingest_function_skips_without_sources_and_gets_none_of_dbt_s_environment(
+    local_stack,
+):
+    """As provisioned from contracts/functions.json, through the Lambda seam: no source is
+    enabled by default, so a run's Ingest stage is one quick SKIPPED answer."""
+    _, provisioned, lakehouse = local_stack
+    lam = lakehouse.client("lambda")
+    name = provisioned.names.ingest_function
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["Handler"] == "dbt_runtime.handlers.ingest.handler"
+    assert config["Role"].endswith(f"/{provisioned.names.ingest_role}")
+    assert (config["Timeout"], config["MemorySize"]) == (900, 1024)
+    variables = config["Environment"]["Variables"]
+    assert variables["RAW_BUCKET"] == provisioned.names.raw_bucket
+    assert variables["INGEST_STATE_PREFIX"] == "_ingest"
+    assert not [key for key in variables if key.startswith(("DBT_", "ATHENA_", "DUCKDB"))]
+    response, body = invoke(
+        lam, name, {"run_id": "r1", "interval": {"start": "2026-11-20", "end": "2026-11-21"}}
+    )
+    assert "FunctionError" not in response, body
+    assert (body["status"], body["days"]) == ("SKIPPED", [])
+    assert 0 <= body["duration_s"] < 2
+    _, body = invoke(lam, name, {"interval": {"start": "2026-11-21", "end": "2026-11-20"}})
+    assert body["errorType"] == "InvalidEvent"
+
+
 def test_crawler_runs_to_ready_with_a_succeeded_last_crawl(local_stack):
     import time
 

@@ -50,6 +50,12 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
         "finished_at": "2026-11-21T06:01:31.500Z",
         "execution_arn": "arn:aws:states:us-east-1:1:execution:sm:run-t1",
         "stages": stage_docs(
+            ingest={
+                "status": "SUCCEEDED",
+                "duration_s": 3.2,
+                "days": [],
+                "totals": {"pages": 4, "records": 900, "bytes": 181000, "retries": 2},
+            },
             tests={
                 "status": "SUCCEEDED",
                 "duration_s": 12.0,
@@ -120,8 +126,10 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     assert "triggered    timetable (run type scheduled)" in text
     assert "2026-11-20 -> 2026-11-21 (end exclusive), lookback 2 days, full refresh: no" in text
     assert "(duration 90.5s)" in text  # from started_at/finished_at: none stored yet
-    positions = [text.index(f"  {s} ") for s in ("crawler", "dbt_staging", "dbt_marts", "tests")]
+    stages = ("crawler", "ingest", "dbt_staging", "dbt_marts", "tests")
+    positions = [text.index(f"  {s} ") for s in stages]
     assert positions == sorted(positions)
+    assert "ingested pages 4, records 900, bytes 181000, retries 2" in text
     assert "2026-11-21T06:00:02+00:00 -> 2026-11-21T06:00:40+00:00" in text
     assert "stg_raw_events       success  rows      3000" in text
     assert "raw reads: events_lines 1, users_lines 1" in text  # the staging stage's, once a run

@@ -6,6 +6,7 @@ from local.provision import ASL_TEMPLATE, render_template
 
 pytestmark = pytest.mark.unit
 VARIABLES = {
+    "ingest_arn": "arn:aws:lambda:us-east-1:1:function:ingest",
     "dbt_executor_arn": "arn:aws:lambda:us-east-1:1:function:dbt",
     "test_executor_arn": "arn:aws:lambda:us-east-1:1:function:test",
     "runs_table": "runs",
@@ -38,8 +39,14 @@ def test_stages_run_in_order_and_every_lambda_task_retries_and_catches():
         order.append(name)
         state = states[name]
         name = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
-    assert [s for s in order if s.startswith("Dbt")] == ["DbtStaging", "DbtMarts", "DbtTests"]
-    for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
+    assert [s for s in order if s.startswith(("Dbt", "Ingest"))] == [
+        "Ingest",
+        "IngestComplete",
+        "DbtStaging",
+        "DbtMarts",
+        "DbtTests",
+    ]
+    for stage in ("Ingest", "DbtStaging", "DbtMarts", "DbtTests"):
         state = states[stage]
         assert state["Resource"] == "arn:aws:states:::lambda:invoke"
         retry = state["Retry"][0]
@@ -74,7 +81,7 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
     assert states["RecordExecutionStarted"]["Next"] == "ResumeFrom"
     entries = {c["StringEquals"]: c["Next"] for c in states["ResumeFrom"]["Choices"]}
     assert entries == {"dbt_marts": "DbtMarts", "tests": "DbtTests"}
-    assert states["ResumeFrom"]["Default"] == "DbtStaging"
+    assert states["ResumeFrom"]["Default"] == "PrepareIngest"
     for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
         payload = states[stage]["Parameters"]["Payload"]
         assert payload["lookback_days.$"] == "$.lookback_days"
@@ -131,3 +138,48 @@ def test_the_failure_path_records_the_run_artifacts_without_hiding_the_error():
     for branch in ("DbtStagingFailed", "DbtMartsFailed", "DbtTestsFailed"):
         assert states[branch]["Next"] == "ReadFailureCause"
     assert states["TestsFailed"]["Next"] == "RecordFailure"  # its cause is text already
+
+
+def _ingest_path(status: str, invocations: int) -> str:
+    """Where the IngestComplete choice sends a result of `status` after `invocations`."""
+    choice = definition()["States"]["IngestComplete"]
+    facts = {"$.stages.ingest.result.status": status, "$.ingest_loop.invocations": invocations}
+
+    def holds(rule) -> bool:
+        if "And" in rule:
+            return all(holds(r) for r in rule["And"])
+        value = facts[rule["Variable"]]
+        if "StringEquals" in rule:
+            return value == rule["StringEquals"]
+        return value < rule["NumericLessThan"]
+
+    return next((c["Next"] for c in choice["Choices"] if holds(c)), choice["Default"])
+
+
+def test_a_fresh_run_ingests_first_loops_while_incomplete_and_records_the_stage():
+    states = definition()["States"]
+    assert states["PrepareIngest"]["Next"] == "Ingest"
+    assert states["PrepareIngest"]["Result"] == {"invocations": 1}
+    ingest = states["Ingest"]
+    assert ingest["Parameters"]["FunctionName"] == VARIABLES["ingest_arn"]
+    assert ingest["Parameters"]["Payload"]["interval.$"] == "$.interval"
+    assert ingest["ResultPath"] == "$.stages.ingest"
+    assert ingest["Next"] == "IngestComplete"
+    assert _ingest_path("SKIPPED", 1) == "RecordIngest"
+    assert _ingest_path("SUCCEEDED", 3) == "RecordIngest"
+    assert _ingest_path("INCOMPLETE", 1) == "CountIngestInvocation"
+    assert states["CountIngestInvocation"]["Next"] == "Ingest"
+    assert "States.MathAdd($.ingest_loop.invocations, 1)" in json.dumps(
+        states["CountIngestInvocation"]["Parameters"]
+    )
+    # bounded: a source that never finishes fails the run instead of looping for hours
+    assert _ingest_path("INCOMPLETE", 20) == "IngestStalled"
+    stalled = states["IngestStalled"]
+    assert stalled["Parameters"]["stage"] == "ingest" and stalled["Next"] == "RecordFailure"
+    record = states["RecordIngest"]
+    assert "stages.ingest = :stage" in record["Parameters"]["UpdateExpression"]
+    assert record["Next"] == "DbtStaging"
+    assert states[record["Catch"][0]["Next"]]["Parameters"]["stage"] == "ingest"
+    # A redrive resuming a later stage does not ingest again.
+    resumed = {c["Next"] for c in states["ResumeFrom"]["Choices"]}
+    assert "PrepareIngest" not in resumed

@@ -3,8 +3,10 @@
 Event: {"interval": {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, "run_id": ...,
         "sources": [names] (optional: default every enabled source)}.
 Returns {"status": SKIPPED | SUCCEEDED | INCOMPLETE, "days": [per source and day stats],
-"totals": {...}} for the run record. SKIPPED: no source is enabled (the default configuration),
-so a pipeline without sources runs as before. INCOMPLETE: the function neared its timeout and
+"totals": {...}, "started_at", "ended_at", "duration_s"}: the run record's `ingest` stage (the
+state machine invokes it first in every run, and again while it answers INCOMPLETE).
+SKIPPED: no source is enabled (the default configuration), so a pipeline without sources runs
+as before, without importing dlt. INCOMPLETE: the function neared its timeout and
 stopped between pages; invoking it again with the same event resumes (nothing is duplicated).
 Errors (auth refused, schema violation, retries exhausted, a malformed page) raise with the
 source, day and page in the message; whatever the day fetched before stays staged, not landed.
@@ -14,13 +16,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import ingestion, sources
-from dbt_runtime.dbt_invocation import Interval, InvalidEvent
+from dbt_runtime import sources
+from dbt_runtime.dbt_invocation import Interval, InvalidEvent, utc_now
 from dbt_runtime.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from dbt_runtime import ingestion
 
 logger = Logger()
 DEFAULT_STATE_PREFIX = "_ingest"
@@ -38,6 +45,8 @@ def _client(service: str):
 
 
 def location_from_env() -> ingestion.Location:
+    from dbt_runtime import ingestion
+
     bucket = os.environ.get("RAW_BUCKET", "").strip()
     if not bucket:
         raise ConfigurationError("environment variable RAW_BUCKET is not set")
@@ -76,11 +85,26 @@ def selected(event: dict) -> list[sources.Source]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
+    started_at, clock = utc_now(), time.monotonic()
+    result = _ingest(event, context)
+    elapsed = time.monotonic() - clock
+    return {
+        **result,
+        "started_at": started_at,
+        "ended_at": utc_now(),
+        "duration_s": round(elapsed, 3),
+    }
+
+
+def _ingest(event: dict, context) -> dict:
     interval = Interval.from_event(event)
     logger.append_keys(run_id=event.get("run_id"), stage="ingest")
     chosen = selected(event)
     if not chosen:
         return {"status": "SKIPPED", "reason": "no source is enabled", "days": [], "totals": {}}
+    # dlt takes seconds to import: a run without sources (the default) must not pay for it.
+    from dbt_runtime import ingestion
+
     location = location_from_env()
     s3 = _client("s3")
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else None

@@ -88,6 +88,16 @@ output "test_executor_role" {
   value       = local.names.test_executor_role
 }
 
+output "ingest_function" {
+  description = "Name: ingest_function."
+  value       = local.names.ingest_function
+}
+
+output "ingest_role" {
+  description = "Name: ingest_role."
+  value       = local.names.ingest_role
+}
+
 output "state_machine" {
   description = "Name: state_machine."
   value       = local.names.state_machine

@@ -32,10 +32,12 @@ locals {
   roles = {
     dbt_executor  = var.names.dbt_executor_role
     test_executor = var.names.test_executor_role
+    ingest        = var.names.ingest_role
   }
   function_names = {
     dbt_executor  = var.names.dbt_executor_function
     test_executor = var.names.test_executor_function
+    ingest        = var.names.ingest_function
   }
   functions = {
     for key, function in local.contract.functions : key => merge(function, {
@@ -43,6 +45,19 @@ locals {
       role      = local.roles[key]
       memory_mb = coalesce(var.memory_size, function.memory_mb)
     })
+  }
+  # The dbt role policies below are for these only: the ingest function has a role of its own
+  # that reaches the raw zone and its sources' secrets, never Athena, Glue or the curated zone.
+  dbt_functions = { for key, function in local.functions : key => function if function.kind == "dbt" }
+
+  # The API sources (contracts/sources.json, which the ingest function reads from the image):
+  # the raw datasets it may write, and one secret per enabled source that authenticates.
+  sources_contract    = jsondecode(file("${path.module}/../../../contracts/sources.json"))
+  raw_datasets        = sort(keys(local.sources_contract.datasets))
+  ingest_state_prefix = local.contract.ingest_state_prefix
+  source_secrets = {
+    for name, source in local.sources_contract.sources : name => source.auth.secret_name
+    if try(source.enabled, false) && try(source.auth.type, "none") != "none"
   }
 
   # The values the environment's templates name.
@@ -58,10 +73,17 @@ locals {
     elementary_database  = var.databases["elementary"].name
     runs_table           = var.runs_table.name
     athena_workgroup     = var.workgroup.name
+    ingest_state_prefix  = local.ingest_state_prefix
+  }
+  environment_templates = {
+    dbt    = merge(local.contract.environment, local.contract.aws_only_environment)
+    ingest = local.contract.ingest_environment
   }
   lambda_environment = {
-    for key, template in merge(local.contract.environment, local.contract.aws_only_environment) :
-    key => templatestring(template, local.environment_values)
+    for function_key, function in local.functions : function_key => {
+      for key, template in local.environment_templates[function.kind] :
+      key => templatestring(template, local.environment_values)
+    }
   }
 }
 
@@ -126,7 +148,7 @@ resource "aws_ecr_repository_policy" "this" {
 }
 
 ################################################################################
-# dbt runtime functions: one image, two handlers, one role each
+# The runtime's functions: one image, three handlers, one role each
 ################################################################################
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -163,9 +185,9 @@ resource "aws_cloudwatch_log_group" "lambda" {
   tags              = var.tags
 }
 
-# What both functions need: logs, traces, Athena in the workgroup, read raw, query results, key.
+# What both dbt functions need: logs, traces, Athena in the workgroup, read raw, query results, key.
 data "aws_iam_policy_document" "lambda_common" {
-  for_each = local.functions
+  for_each = local.dbt_functions
 
   statement {
     sid       = "WriteOwnLogs"
@@ -251,7 +273,7 @@ locals {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  for_each = local.functions
+  for_each = local.dbt_functions
 
   source_policy_documents = [data.aws_iam_policy_document.lambda_common[each.key].json]
 
@@ -331,11 +353,92 @@ data "aws_iam_policy_document" "lambda" {
 }
 
 resource "aws_iam_role_policy" "lambda" {
-  for_each = local.functions
+  for_each = local.dbt_functions
 
   name   = replace(each.key, "_", "-")
   role   = aws_iam_role.lambda[each.key].id
   policy = data.aws_iam_policy_document.lambda[each.key].json
+}
+
+################################################################################
+# The ingest function's role: the raw datasets' folders and its own state, its sources' secrets
+################################################################################
+
+resource "aws_secretsmanager_secret" "source" {
+  #checkov:skip=CKV2_AWS_57:The token is issued by the API's owner; it is rotated by putting the new value (docs/runbooks.md), there is no rotation Lambda to call.
+  for_each = local.source_secrets
+
+  name        = each.value
+  description = "Bearer token of the API source ${each.key} (contracts/sources.json), read by the ingest function"
+  kms_key_id  = var.storage.kms_key.arn
+  tags        = var.tags
+}
+
+data "aws_iam_policy_document" "ingest" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda["ingest"].arn}:*"]
+  }
+
+  # X-Ray's put actions support no resource-level permissions: "*" is the only valid resource.
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  # Listing is how it finds the pages it staged and the pages a day already has.
+  statement {
+    sid       = "ListOwnPrefixes"
+    actions   = ["s3:ListBucket"]
+    resources = [var.storage.buckets["raw"].arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = concat([for dataset in local.raw_datasets : "${dataset}/*"], ["${local.ingest_state_prefix}/*"])
+    }
+  }
+
+  # Landing copies a staged page into its day folder: read the stage, write the day. A landed
+  # page is read back only to check a rerun would write the same bytes; it is never deleted.
+  statement {
+    sid     = "RawDatasetsAndState"
+    actions = ["s3:GetObject", "s3:PutObject"]
+    resources = concat(
+      [for dataset in local.raw_datasets : "${var.storage.buckets["raw"].arn}/${dataset}/*"],
+      ["${var.storage.buckets["raw"].arn}/${local.ingest_state_prefix}/*"],
+    )
+  }
+
+  statement {
+    sid       = "DropStagedPages"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${var.storage.buckets["raw"].arn}/${local.ingest_state_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.source_secrets) > 0 ? [1] : []
+    content {
+      sid       = "SourceSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for secret in aws_secretsmanager_secret.source : secret.arn]
+    }
+  }
+
+  # The raw bucket and the secrets are encrypted with the CMK.
+  statement {
+    sid       = "UseKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.storage.kms_key.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ingest" {
+  name   = "ingest"
+  role   = aws_iam_role.lambda["ingest"].id
+  policy = data.aws_iam_policy_document.ingest.json
 }
 
 resource "aws_lambda_function" "this" {
@@ -365,14 +468,14 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = local.lambda_environment
+    variables = local.lambda_environment[each.key]
   }
 
   tracing_config {
     mode = "Active"
   }
 
-  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda, aws_iam_role_policy.ingest]
 }
 
 ################################################################################
@@ -471,8 +574,9 @@ resource "aws_sfn_state_machine" "this" {
   type     = "STANDARD"
   tags     = var.tags
 
-  # The one ASL template, also rendered by local/provision.py; exactly these four variables.
+  # The one ASL template, also rendered by local/provision.py; exactly these five variables.
   definition = templatefile("${path.module}/state_machine.asl.json", {
+    ingest_arn        = aws_lambda_function.this["ingest"].arn
     dbt_executor_arn  = aws_lambda_function.this["dbt_executor"].arn
     test_executor_arn = aws_lambda_function.this["test_executor"].arn
     runs_table        = var.runs_table.name

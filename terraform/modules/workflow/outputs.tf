@@ -4,12 +4,12 @@ output "ecr_repository_url" {
 }
 
 output "image_uri" {
-  description = "Image both functions run."
+  description = "Image every function runs."
   value       = local.image_uri
 }
 
 output "functions" {
-  description = "The Lambda functions by key (dbt_executor, test_executor): { name, arn, role_arn }."
+  description = "The Lambda functions by key (dbt_executor, test_executor, ingest): { name, arn, role_arn }."
   value = {
     for key, f in aws_lambda_function.this : key => {
       name     = f.function_name
@@ -20,7 +20,7 @@ output "functions" {
 }
 
 output "lambda_environment" {
-  description = "Environment variables of both functions."
+  description = "Environment variables of each function, by key."
   value       = local.lambda_environment
 }
 

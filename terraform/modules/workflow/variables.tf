@@ -5,6 +5,8 @@ variable "names" {
     test_executor_function  = string
     dbt_executor_role       = string
     test_executor_role      = string
+    ingest_function         = string
+    ingest_role             = string
     state_machine           = string
     state_machine_role      = string
     state_machine_log_group = string

@@ -30,6 +30,14 @@ override_resource {
 }
 
 override_resource {
+  target          = aws_lambda_function.this["ingest"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-ingest"
+  }
+}
+
+override_resource {
   target          = aws_ecr_repository.this
   override_during = plan
   values = {
@@ -43,6 +51,8 @@ variables {
     test_executor_function  = "lakehouse-test-test-executor"
     dbt_executor_role       = "lakehouse-test-lambda-dbt-executor"
     test_executor_role      = "lakehouse-test-lambda-test-executor"
+    ingest_function         = "lakehouse-test-ingest"
+    ingest_role             = "lakehouse-test-lambda-ingest"
     state_machine           = "lakehouse-test-lakehouse-raw-to-curated"
     state_machine_role      = "lakehouse-test-states"
     state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
@@ -67,12 +77,12 @@ variables {
   alerts_topic = { arn = "arn:aws:sns:us-east-1:123456789012:lakehouse-test-alerts" }
 }
 
-run "one_image_two_handlers" {
+run "one_image_three_handlers" {
   command = plan
 
   assert {
     condition     = toset([for f in aws_lambda_function.this : f.image_uri]) == toset(["123456789012.dkr.ecr.us-east-1.amazonaws.com/lakehouse-test-dbt-runtime:1.2.3"])
-    error_message = "both functions run the one dbt runtime image"
+    error_message = "every function runs the one runtime image"
   }
 
   assert {
@@ -86,12 +96,17 @@ run "one_image_two_handlers" {
   }
 
   assert {
+    condition     = aws_lambda_function.this["ingest"].image_config[0].command == tolist(["dbt_runtime.handlers.ingest.handler"]) && aws_lambda_function.this["ingest"].memory_size == 1024
+    error_message = "ingest handler set through image_config.command, the contract's memory"
+  }
+
+  assert {
     condition     = alltrue([for f in aws_lambda_function.this : f.timeout == 900 && f.tracing_config[0].mode == "Active" && f.package_type == "Image"])
     error_message = "timeout 900, X-Ray Active, image package"
   }
 
   assert {
-    condition     = aws_iam_role.lambda["dbt_executor"].name == "lakehouse-test-lambda-dbt-executor" && aws_iam_role.lambda["test_executor"].name == "lakehouse-test-lambda-test-executor"
+    condition     = aws_iam_role.lambda["dbt_executor"].name == "lakehouse-test-lambda-dbt-executor" && aws_iam_role.lambda["test_executor"].name == "lakehouse-test-lambda-test-executor" && aws_iam_role.lambda["ingest"].name == "lakehouse-test-lambda-ingest"
     error_message = "each function has its own role"
   }
 
@@ -135,7 +150,38 @@ run "one_image_two_handlers" {
   }
 
   assert {
-    condition = alltrue([for f in aws_lambda_function.this : f.environment[0].variables == tomap({
+    condition = (
+      toset(keys(data.aws_iam_policy_document.lambda)) == toset(["dbt_executor", "test_executor"]) &&
+      toset(keys(data.aws_iam_policy_document.lambda_common)) == toset(["dbt_executor", "test_executor"]) &&
+      aws_iam_role_policy.ingest.name == "ingest"
+    )
+    error_message = "the dbt policies (Athena, Glue, curated) are the dbt functions' only; the ingest role has its own"
+  }
+
+  assert {
+    condition = (
+      one([for s in data.aws_iam_policy_document.ingest.statement : s.resources if s.sid == "RawDatasetsAndState"]) == toset(["arn:aws:s3:::lakehouse-test-raw/events/*", "arn:aws:s3:::lakehouse-test-raw/users/*", "arn:aws:s3:::lakehouse-test-raw/_ingest/*"]) &&
+      one([for s in data.aws_iam_policy_document.ingest.statement : s.actions if s.sid == "RawDatasetsAndState"]) == toset(["s3:GetObject", "s3:PutObject"]) &&
+      one([for s in data.aws_iam_policy_document.ingest.statement : s.resources if s.sid == "DropStagedPages"]) == toset(["arn:aws:s3:::lakehouse-test-raw/_ingest/*"]) &&
+      toset(flatten([for s in data.aws_iam_policy_document.ingest.statement : [for c in s.condition : tolist(c.values)] if s.sid == "ListOwnPrefixes"])) == toset(["events/*", "users/*", "_ingest/*"]) &&
+      length([for s in data.aws_iam_policy_document.ingest.statement : s if s.sid == "SourceSecrets"]) == 0 &&
+      length(aws_secretsmanager_secret.source) == 0
+    )
+    error_message = "the ingest role: the raw datasets' folders and its state, Delete on its state only, List limited to those prefixes; no secret while no source is enabled"
+  }
+
+  assert {
+    condition = aws_lambda_function.this["ingest"].environment[0].variables == tomap({
+      RAW_BUCKET              = "lakehouse-test-raw"
+      INGEST_STATE_PREFIX     = "_ingest"
+      POWERTOOLS_SERVICE_NAME = "lakehouse-ingest"
+      POWERTOOLS_LOG_LEVEL    = "INFO"
+    })
+    error_message = "the ingest function gets its own environment, nothing of dbt's"
+  }
+
+  assert {
+    condition = alltrue([for k, f in aws_lambda_function.this : f.environment[0].variables == tomap({
       DBT_TARGET              = "athena"
       DBT_PROJECT_DIR         = "/var/task/dbt_project"
       RAW_BUCKET              = "lakehouse-test-raw"
@@ -149,8 +195,8 @@ run "one_image_two_handlers" {
       RUNS_TABLE              = "lakehouse-test-runs"
       POWERTOOLS_SERVICE_NAME = "lakehouse-dbt-runtime"
       POWERTOOLS_LOG_LEVEL    = "INFO"
-    })])
-    error_message = "both functions get the dbt runtime's environment contract"
+    }) if k != "ingest"])
+    error_message = "both dbt functions get the dbt runtime's environment contract"
   }
 
   assert {
@@ -170,6 +216,11 @@ run "state_machine_renders_the_asl_template" {
   assert {
     condition     = jsondecode(aws_sfn_state_machine.this.definition).States.DbtStaging.Parameters.FunctionName == "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-dbt-executor"
     error_message = "dbt stages invoke the dbt-executor"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.Ingest.Parameters.FunctionName == "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-ingest"
+    error_message = "the ingest stage invokes the ingest function"
   }
 
   assert {
