@@ -1,4 +1,4 @@
-# The naming rule is data (contracts/naming.json), read here and by local/naming.py: one rule,
+# The naming rule is data (contracts/naming.json), read here and by lakehouse_ops/naming.py: one rule,
 # two readers. tests/infra/test_naming.py evaluates this module with `terraform console`.
 
 locals {
