@@ -259,8 +259,10 @@ def format_cost(cost: dict | None) -> list[str]:
             parts.append(f"Lambda {gb_s:.1f} GB-s" if gb_s is not None else "Lambda n/a")
         if name == "crawler":
             parts.append(f"crawl {dpu:.3f} DPU-h" if dpu is not None else "crawl DPU-h n/a")
-        elif stage.get("lambda_requests") and name != OTHER:
-            parts.append(f"Athena {scanned} B" if scanned is not None else "Athena bytes n/a")
+        elif scanned is not None:
+            parts.append(f"Athena {scanned} B")
+        elif f"Athena bytes scanned ({name})" in (cost.get("not_known") or []):
+            parts.append("Athena bytes n/a")
         lines.append(f"    {name:<12} " + ", ".join(parts))
     machine = cost.get("state_machine") or {}
     lines.append(
