@@ -146,7 +146,7 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
     assert '<span id="run-status" class="status SUCCEEDED">SUCCEEDED</span>' in shown[1]
     duration = summary.seconds(summary.run_duration(record))
     assert f'<dd id="run-duration">{duration}</dd>' in shown[1]
-    assert set(record["stages"]) == {"crawler", "dbt_staging", "dbt_marts", "tests"}
+    assert set(record["stages"]) == {"crawler", "ingest", "dbt_staging", "dbt_marts", "tests"}
     for name, stage in record["stages"].items():
         row = view_row(shown[1], f'data-stage="{name}"')
         assert f">{stage['status']}<" in row and f">{stage['started_at']}<" in row, name
