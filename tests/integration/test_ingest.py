@@ -6,13 +6,13 @@ schema failures are clear and land nothing."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from dbt_runtime import ingestion, sources
 from dbt_runtime.handlers import ingest
 
 from local.fake_api import FakeApi
+from tests.lambda_fixtures.handlers import ingest_context
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +22,7 @@ TOKEN = "fake-api-token"
 DAYS = ("2026-11-20", "2026-11-21", "2026-11-22")
 INTERVAL = {"start": DAYS[0], "end": "2026-11-23"}
 EVENTS_PER_DAY = 250  # 3 pages of 100 a day
-CONTEXT = SimpleNamespace(
-    function_name="ingest",
-    memory_limit_in_mb=1024,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ingest",
-    aws_request_id="integration",
-    get_remaining_time_in_millis=lambda: 900_000,
-)
+CONTEXT = ingest_context("integration")
 
 
 class Killed(BaseException):

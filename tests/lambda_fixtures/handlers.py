@@ -26,3 +26,17 @@ def boom(event, context):
 def sleepy(event, context):
     time.sleep(float(event.get("seconds", 30)))
     return {"slept": True}
+
+
+def ingest_context(request_id: str):
+    """The Lambda context the ingest handler gets when a test calls it in process: the
+    function's contract memory and the full 15 minutes left."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        function_name="ingest",
+        memory_limit_in_mb=1024,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ingest",
+        aws_request_id=request_id,
+        get_remaining_time_in_millis=lambda: 900_000,
+    )

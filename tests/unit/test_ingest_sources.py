@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 from dbt_runtime import ingestion, sources
 from dbt_runtime.handlers import ingest
 
+from tests.lambda_fixtures.handlers import ingest_context
+
 pytestmark = pytest.mark.unit
 
 DAY_START = datetime(2026, 11, 20, tzinfo=UTC)
 DAY_END = datetime(2026, 11, 21, tzinfo=UTC)
-CONTEXT = SimpleNamespace(
-    function_name="ingest",
-    memory_limit_in_mb=1024,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ingest",
-    aws_request_id="unit",
-    get_remaining_time_in_millis=lambda: 900_000,
-)
+CONTEXT = ingest_context("unit")
 
 
 def _document(**overrides) -> dict:
