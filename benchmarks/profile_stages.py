@@ -157,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                 dbt_log.write_text("")
                 test_log.write_text("")
                 results["daily_run_s"] = execute(lakehouse, day2, day2 + timedelta(days=1), "d2")
-                staging, marts = invocation_figures(dbt_log, names.dbt_executor_function)
+                # The dbt-executor runs staging, marts and, once the tests passed, the cleanup
+                # of the run's relations (in that order); the test-executor the tests.
+                staging, marts, cleanup = invocation_figures(dbt_log, names.dbt_executor_function)
                 (tests,) = invocation_figures(test_log, names.test_executor_function)
-                results.update(staging=staging, marts=marts, tests=tests)
+                results.update(staging=staging, marts=marts, tests=tests, cleanup=cleanup)
                 if args.days:
                     days = [day2 + timedelta(days=1 + i) for i in range(args.days)]
                     for day in days:

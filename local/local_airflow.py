@@ -7,10 +7,22 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from datetime import date
 
 from local import airflow
 from local.airflow import DAG_ID
+
+
+LOCKED_RETRIES = 8
+
+
+def _cause(result: subprocess.CompletedProcess) -> str:
+    """The line of a failed CLI call that says why: SQLAlchemy ends its errors with a link to
+    its docs, so the last line alone says nothing."""
+    lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line and "Background on this error" not in line]
+    return (errors or lines or [f"exit code {result.returncode}"])[-1][:500]
 
 
 class LocalAirflow:
@@ -27,15 +39,22 @@ class LocalAirflow:
         return airflow.run(list(args), stack=self.stack, capture_output=True, text=True)
 
     def _checked(self, *args: str) -> str:
-        result = self._cli(*args)
+        # The local metadata database is SQLite (MWAA: PostgreSQL). In WAL mode a CLI
+        # transaction that read first and then writes fails at once with "database is locked"
+        # when the scheduler committed in between: SQLite's busy timeout does not apply to that
+        # upgrade. The transaction rolled back, so running the command again is safe.
+        for attempt in range(LOCKED_RETRIES + 1):
+            result = self._cli(*args)
+            if result.returncode == 0 or "database is locked" not in result.stderr:
+                break
+            time.sleep(min(2 ** attempt, 15))
         if result.returncode != 0:
             from lakehouse.mwaa_airflow import (
                 AirflowUnavailable,  # plugins/ is on sys.path (lakehouse_ops.cli)
             )
 
-            detail = (result.stderr or result.stdout).strip().splitlines()[-1:]
             raise AirflowUnavailable(
-                f"airflow {' '.join(args[:2])} failed: {' '.join(detail)} "
+                f"airflow {' '.join(args[:2])} failed: {_cause(result)} "
                 f"(Airflow's logs: {self.stack.dir / 'airflow'})"
             )
         return result.stdout
