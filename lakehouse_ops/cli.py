@@ -4,6 +4,7 @@
   scripts/lakehouse report [--out DIR]                              the data-quality report
   scripts/lakehouse quarantine --day DAY [--reason R] [--limit N]   a day's quarantined lines
   scripts/lakehouse maintain expire --older-than-days N | compact   Iceberg table maintenance
+  scripts/lakehouse ingest sources | status --day DAY [--source S]  the API sources' ingestion
 
 Where (options before or after the command):
   (nothing)              the local stack (.local-stack, or $LAKEHOUSE_STATE_DIR)
@@ -30,7 +31,7 @@ from lakehouse_ops.environment import Environment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_ENV = "local"
-COMMANDS = ("runs", "report", "quarantine", "maintain")
+COMMANDS = ("runs", "report", "quarantine", "maintain", "ingest")
 
 
 class UsageError(Exception):
@@ -167,6 +168,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--day", type=date.fromisoformat, required=True, help="landing day")
         parser.add_argument("--reason", help="only this reason (e.g. malformed_json)")
         parser.add_argument("--limit", type=_positive, default=1000, help="rows to print")
+    elif command == "ingest":
+        from lakehouse_ops.ingest import main_options
+
+        main_options(parser)
     else:
         from lakehouse_ops.maintenance import TABLES
 
@@ -191,6 +196,10 @@ def _serve(command: str, args: argparse.Namespace, environment: Environment) -> 
         from lakehouse_ops import quarantine
 
         return quarantine.show(environment, args.day, args.reason, args.limit)
+    if command == "ingest":
+        from lakehouse_ops import ingest
+
+        return ingest.serve(environment, args)
     from lakehouse_ops import maintenance
 
     for name in args.table or maintenance.TABLES:
@@ -225,7 +234,9 @@ def main(argv: list[str] | None = None, attach: Callable[[str], Attached] | None
         from botocore.exceptions import BotoCoreError, ClientError
         from pyiceberg.exceptions import NoSuchTableError
 
-        if isinstance(exc, ClientError | BotoCoreError | NoSuchTableError):
+        from lakehouse_ops.ingest import IngestStatusError
+
+        if isinstance(exc, ClientError | BotoCoreError | NoSuchTableError | IngestStatusError):
             print(f"{command}: {exc}", file=sys.stderr)
             return 1
         raise

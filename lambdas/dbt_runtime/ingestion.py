@@ -29,7 +29,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from dlt.common import jsonpath
@@ -40,6 +39,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from requests import HTTPError, Response
 from requests.exceptions import RequestException
 
+from dbt_runtime.ingest_layout import Location
 from dbt_runtime.sources import SchemaViolation, Source
 
 STATE_VERSION = 1
@@ -60,27 +60,6 @@ class SourceSchemaError(IngestError):
 
 class RawConflict(IngestError):
     """The day's folder holds objects of this source that this ingestion would not write."""
-
-
-@dataclass(frozen=True)
-class Location:
-    bucket: str
-    state_prefix: str  # e.g. "_ingest"
-
-    def day_prefix(self, source: Source, day: str) -> str:
-        return f"{self.state_prefix}/{source.name}/dt={day}/"
-
-    def state_key(self, source: Source, day: str) -> str:
-        return self.day_prefix(source, day) + "state.json"
-
-    def staged_key(self, source: Source, day: str, page: int) -> str:
-        return f"{self.day_prefix(source, day)}pages/page-{page:05d}.jsonl"
-
-    def landed_prefix(self, source: Source, day: str) -> str:
-        return f"{source.dataset}/dt={day}/{source.name}-page-"
-
-    def landed_key(self, source: Source, day: str, page: int) -> str:
-        return f"{self.landed_prefix(source, day)}{page:05d}.jsonl"
 
 
 def day_bounds(day: str) -> tuple[datetime, datetime]:
