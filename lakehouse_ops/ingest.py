@@ -2,6 +2,7 @@
 day, each source's state in the raw bucket.
 
   scripts/lakehouse ingest sources                       the declared sources, checked
+  scripts/lakehouse ingest token --source NAME < token   put a source's token in its secret
   scripts/lakehouse ingest status --day 2026-11-20 [--source NAME] [--json]
   scripts/lakehouse --env sandbox ingest status --day 2026-11-20
 
@@ -156,6 +157,31 @@ def show_sources(env: Environment, sources_file: Path | None = None) -> int:
     return 0
 
 
+def put_token(env: Environment, source_name: str, token: str, sources_file=None) -> int:
+    """Put `token` in the source's Secrets Manager secret, where the function reads it.
+
+    Terraform creates the secret of every enabled source that authenticates (empty: the token
+    is the API owner's to give); where none exists yet (the local stack creates no source
+    secrets) it is created here."""
+    found = settings(env, sources_file)
+    source = declared(found).get(source_name)
+    if source is None:
+        raise IngestStatusError(f"no source {source_name!r} in {found.sources_file}")
+    if source.auth_type == "none":
+        raise IngestStatusError(f"source {source_name!r} authenticates with nothing: no secret")
+    token = token.strip()
+    if not token:
+        raise IngestStatusError("no token on standard input")
+    secrets = env.client("secretsmanager")
+    try:
+        secrets.put_secret_value(SecretId=source.secret_name, SecretString=token)
+        print(f"put a new value in secret {source.secret_name} (source {source_name})")
+    except secrets.exceptions.ResourceNotFoundException:
+        secrets.create_secret(Name=source.secret_name, SecretString=token)
+        print(f"created secret {source.secret_name} (source {source_name}) with the token")
+    return 0
+
+
 def show_status(
     env: Environment,
     day: date,
@@ -218,7 +244,9 @@ def main_options(parser) -> None:
     status.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
     status.add_argument("--source", help="only this source (default: every enabled one)")
     status.add_argument("--json", action="store_true", help="the state as JSON")
-    for action in (listing, status):
+    token = actions.add_parser("token", help="put a source's token (standard input) in its secret")
+    token.add_argument("--source", required=True, help="the source's name")
+    for action in (listing, status, token):
         action.add_argument(
             "--sources-file",
             type=Path,
@@ -230,4 +258,8 @@ def main_options(parser) -> None:
 def serve(env: Environment, args) -> int:
     if args.action == "sources":
         return show_sources(env, args.sources_file)
+    if args.action == "token":
+        import sys
+
+        return put_token(env, args.source, sys.stdin.read(), args.sources_file)
     return show_status(env, args.day, args.source, args.json, args.sources_file)

@@ -145,6 +145,16 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
                 f"{key} {totals.get(key)}" for key in ("pages", "records", "bytes", "retries")
             )
         )
+        for day in stage.get("days") or []:
+            line = (
+                f"      {day.get('source')} {day.get('day')}: {day.get('status')}, pages "
+                f"{day.get('pages')}, records {day.get('records')}"
+            )
+            if day.get("skipped"):
+                line += " (already complete: nothing fetched)"
+            elif day.get("resumed_at_page"):
+                line += f" (resumed at page {day['resumed_at_page']})"
+            lines.append(line)
     elif stage.get("reason"):
         lines.append(f"      {stage['reason']}")
     if stage.get("error"):

@@ -12,15 +12,11 @@ incremental build equals the rebuild); compact and expire snapshots (marts uncha
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import time
 import urllib.request
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -28,11 +24,11 @@ from local import sample_data
 from local.airflow_server import running
 from tests import marts
 from tests.accounting import assert_accounted
+from tests.runbooks import run_section
 from tests.stacks import started_stack
 
 # cost: ten DAG runs through the scheduler, plus starting Airflow standalone
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(12)]
-REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "lakehouse_raw_to_curated"
 FIRST, LAST = date(2026, 1, 1), date(2026, 1, 4)
 DAYS = (LAST - FIRST).days + 1
@@ -40,43 +36,6 @@ BROKEN = date(2026, 1, 2)
 GARBAGE = 40  # of 300 + 42 lines that day: 11.7%, over the default max_bad_row_share of 5%
 RERUN = date(2026, 1, 3)
 MARTS = {"fct_events": ("event_id",), "dim_users": ("user_id",), "daily_metrics": ("event_date",)}
-
-
-def runbook_sections() -> dict[str, list[str]]:
-    sections: dict[str, list[str]] = {}
-    text = (REPO / "docs" / "runbooks.md").read_text()
-    for part in re.split(r"^## ", text, flags=re.M)[1:]:
-        title, _, body = part.partition("\n")
-        sections[title.strip()] = re.findall(r"^```sh\n(.*?)^```", body, flags=re.M | re.S)
-    return sections
-
-
-SECTIONS = runbook_sections()
-
-
-def run_section(title: str, stack_dir: Path, expect_failure: bool = False, **variables: str):
-    """The section's blocks' output; with expect_failure, the first block's failed result."""
-    env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(stack_dir), **variables}
-    output = []
-    for block in SECTIONS[title]:
-        # SQLite answers "locked" without waiting when a reader must upgrade to a writer next
-        # to the scheduler's writes (its busy timeout does not apply), more often under load.
-        for attempt in range(8):
-            result = subprocess.run(
-                ["bash", "-euo", "pipefail", "-c", block],
-                cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-            )  # fmt: skip
-            # The local Airflow keeps its metadata in SQLite (MWAA: PostgreSQL), where a CLI
-            # write can still lose the lock to the scheduler; an operator would run it again.
-            if result.returncode == 0 or "database is locked" not in result.stderr:
-                break
-            time.sleep(5 * (attempt + 1))
-        if expect_failure:
-            assert result.returncode != 0, f"{title}: {block} succeeded\n{result.stdout}"
-            return result
-        assert result.returncode == 0, f"{title}: {block}\n{result.stdout}\n{result.stderr}"
-        output.append(result.stdout)
-    return "\n".join(output)
 
 
 def api(base: str, path: str) -> dict:

@@ -168,3 +168,18 @@ def _day():
     from datetime import date
 
     return date.fromisoformat(DAY)
+
+
+def test_a_token_goes_into_the_sources_secret_created_if_missing(environment, tmp_path, capsys):
+    from lakehouse_ops.ingest import put_token
+
+    path = _sources_file(tmp_path)
+    secret = "lakehouse/sources/example_events_api"
+    secrets = environment.client("secretsmanager")
+    assert put_token(environment, "example_events_api", "t1\n", path) == 0
+    assert f"created secret {secret}" in capsys.readouterr().out
+    assert put_token(environment, "example_events_api", "t2", path) == 0
+    assert f"put a new value in secret {secret}" in capsys.readouterr().out
+    assert secrets.get_secret_value(SecretId=secret)["SecretString"] == "t2"
+    with pytest.raises(IngestStatusError, match="no token"):
+        put_token(environment, "example_events_api", " \n", path)

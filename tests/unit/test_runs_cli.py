@@ -53,7 +53,26 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
             ingest={
                 "status": "SUCCEEDED",
                 "duration_s": 3.2,
-                "days": [],
+                "days": [
+                    {
+                        "source": "partner",
+                        "day": "2026-11-20",
+                        "status": "COMPLETE",
+                        "pages": 3,
+                        "records": 600,
+                        "resumed_at_page": 2,
+                        "skipped": False,
+                    },
+                    {
+                        "source": "crm",
+                        "day": "2026-11-20",
+                        "status": "COMPLETE",
+                        "pages": 1,
+                        "records": 300,
+                        "resumed_at_page": None,
+                        "skipped": True,
+                    },
+                ],
                 "totals": {"pages": 4, "records": 900, "bytes": 181000, "retries": 2},
             },
             tests={
@@ -130,6 +149,8 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     positions = [text.index(f"  {s} ") for s in stages]
     assert positions == sorted(positions)
     assert "ingested pages 4, records 900, bytes 181000, retries 2" in text
+    assert "partner 2026-11-20: COMPLETE, pages 3, records 600 (resumed at page 2)" in text
+    assert "crm 2026-11-20: COMPLETE, pages 1, records 300 (already complete" in text
     assert "2026-11-21T06:00:02+00:00 -> 2026-11-21T06:00:40+00:00" in text
     assert "stg_raw_events       success  rows      3000" in text
     assert "raw reads: events_lines 1, users_lines 1" in text  # the staging stage's, once a run
