@@ -20,18 +20,17 @@ from dbt_runtime.settings import Settings
 # The parse of each raw table: events and the users export.
 PARSES = {"events": "stg_raw_event_lines", "users": "stg_raw_user_lines"}
 
+# One row per landing day, disposition and reason: the day's figures and its quarantine by
+# reason come from the same scan of the parse.
 STAGED_SQL = """
 select
     '{table}' as raw_table,
     cast(cast(landed_on as date) as varchar) as landed_on,
-    sum(case when reason = 'unreadable_file' then 0 else 1 end) as lines,
-    sum(case when reason = 'unreadable_file' then 1 else 0 end) as unreadable_objects,
-    sum(case when disposition = 'accepted' then 1 else 0 end) as accepted,
-    sum(case when disposition = 'quarantined' and reason <> 'unreadable_file' then 1 else 0 end)
-        as quarantined,
-    sum(case when disposition = 'held_back' then 1 else 0 end) as held_back
+    disposition,
+    coalesce(reason, '') as reason,
+    count(*) as n
 from {{{{ ref('{model}') }}}}
-group by 2
+group by 2, 3, 4
 """
 
 STORED_SQL = """
@@ -70,6 +69,7 @@ group by 1, 2
 """
 
 _FIELDS = ("lines", "unreadable_objects", "accepted", "quarantined", "held_back")
+UNREADABLE = "unreadable_file"  # the parse's reason for an object it could not read
 
 
 class AccountingError(RuntimeError):
@@ -83,22 +83,33 @@ def staged(settings: Settings, dbt_vars: dict, delivered: dict[str, dict]) -> di
         STAGED_SQL.format(table=table, model=model) for table, model in PARSES.items()
     )
     parsed: dict[str, dict] = {}
-    for row in dbt_invocation.show(settings, sql, dbt_vars, limit=100_000):
-        counts = dict(zip(_FIELDS, map(_count, row[2:]), strict=True))
-        parsed.setdefault(str(row[0]), {})[str(row[1])] = counts
+    for table, day, disposition, reason, n in dbt_invocation.show(
+        settings, sql, dbt_vars, limit=100_000
+    ):
+        got = parsed.setdefault(str(table), {}).setdefault(str(day), _empty())
+        n = _count(n)
+        if reason == UNREADABLE:  # one row per object that could not be read, not a line
+            got["unreadable_objects"] += n
+        else:
+            got["lines"] += n
+            got[str(disposition)] += n
+        if disposition != "accepted":
+            got["reasons"][str(reason)] = got["reasons"].get(str(reason), 0) + n
     figures: dict[str, dict] = {}
     problems = []
     for table in PARSES:
         sent_days, got_days = delivered.get(table, {}), parsed.get(table, {})
         for day in sorted(set(sent_days) | set(got_days)):
             sent = sent_days.get(day, {"lines": 0, "unreadable_objects": 0})
-            got = got_days.get(day, dict.fromkeys(_FIELDS, 0))
+            got = got_days.get(day, _empty())
             figures.setdefault(table, {})[day] = {
                 "delivered": sent["lines"],
                 "unreadable_objects": sent["unreadable_objects"],
                 "accepted": got["accepted"],
                 "quarantined": got["quarantined"],
                 "held_back": got["held_back"],
+                # The rows of quarantined_events by reason (unreadable objects included).
+                "reasons": dict(sorted(got["reasons"].items())),
             }
             if got["lines"] != sent["lines"]:
                 problems.append(
@@ -158,6 +169,10 @@ def stored(
     if problems:
         raise AccountingError(_cause(problems))
     return checked
+
+
+def _empty() -> dict:
+    return {**dict.fromkeys(_FIELDS, 0), "reasons": {}}
 
 
 def _count(value) -> int:

@@ -50,6 +50,15 @@ def quarantined(record: dict) -> int | None:
     return sum(int(m.get("rows") or 0) for m in models if m.get("name") == QUARANTINE_MODEL)
 
 
+def by_reason(reasons: dict) -> list[tuple[str, int]]:
+    """Quarantine reasons, most frequent first (ties by name)."""
+    return sorted(((r, int(n)) for r, n in reasons.items()), key=lambda rn: (-rn[1], rn[0]))
+
+
+def reasons_text(reasons: dict) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in by_reason(reasons))
+
+
 def seconds(value) -> str:
     return "-" if value is None else f"{float(value):.1f}s"
 
@@ -175,6 +184,8 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
             if redelivered:  # accepted lines whose event an earlier landing holds
                 line += f" (redelivered, kept from an earlier landing: {redelivered})"
             lines.append(line + (f"; unreadable objects {unreadable}" if unreadable else ""))
+            if n.get("reasons"):  # quarantined_events' rows of the day, most frequent first
+                lines.append(f"        by reason: {reasons_text(n['reasons'])}")
     for model in stage.get("models") or []:
         rows = model.get("rows")
         reads = model_reads(stage, model)

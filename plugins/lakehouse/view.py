@@ -98,7 +98,9 @@ def create_app():
     templates.filters["seconds"] = lambda value: summary.seconds(
         None if isinstance(value, Undefined) else value
     )
-    templates.globals.update(model_reads=summary.model_reads, run_path=run_path)
+    templates.globals.update(
+        model_reads=summary.model_reads, run_path=run_path, by_reason=summary.by_reason
+    )
 
     # Reading the ledger is reading the DAG's runs: the auth manager decides who may, as for
     # the DAG run pages of the Airflow UI. Without a valid token this answers 401/403.

@@ -85,6 +85,7 @@ RECORDS = [
                             "accepted": 3000,
                             "quarantined": 12,
                             "held_back": 5,
+                            "reasons": {"late_event": 5, "bad_json": 3, "missing_user_id": 9},
                         }
                     }
                 },
@@ -295,6 +296,10 @@ def test_a_runs_page_shows_its_stages_models_tests_and_quarantine(client):
     assert "read 3000 rows" in cells(html, 'data-model="fct_events"')
     assert "31 passed, 0 warned, 0 failed, 0 errored of 31" in html
     assert "<td>3017</td>" in html.replace(' class="num"', "")  # the day's delivered lines
+    reasons = html[html.index('id="quarantine-reasons"') :]
+    order = [reasons.index(f'data-reason="{r}"') for r in ("missing_user_id", "late_event")]
+    assert order == sorted(order)  # most frequent first
+    assert "<td>9</td>" in cells(html, 'data-reason="missing_user_id"').replace(' class="num"', "")
     assert 'id="failure"' not in html
     total = html[html.index('id="cost-total"') : html.index('id="cost"')]
     assert "Total $0.0010 USD" in total and "n/a: crawler DPU-hours (crawler)" in total

@@ -12,9 +12,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from datetime import date
 from urllib.parse import quote
 
+import markupsafe
 import pytest
 from lakehouse import summary
 
@@ -22,10 +24,12 @@ from local import sample_data
 from local.airflow_server import running
 from tests.stacks import started_stack
 
-# cost: one run, plus starting Airflow standalone
-pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
+# cost: two runs, plus starting Airflow standalone
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(4)]
 DAG_ID = "lakehouse_raw_to_curated"
 MANUAL_DAY = date(2026, 11, 5)
+BROKEN_DAY = date(2026, 11, 6)  # an error page delivered as data: over the bad-row threshold
+GARBAGE = 60
 
 
 PASSWORD = secrets.token_urlsafe(12)
@@ -98,6 +102,12 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
         # its day of data too, so both runs must succeed.
         scheduled_day = date.fromisoformat(dag["next_dagrun_data_interval_start"][:10])
         sample_data.write_day(s3, provisioned.names.raw_bucket, scheduled_day, events=500, seed=6)
+        sample_data.write_day(s3, provisioned.names.raw_bucket, BROKEN_DAY, events=300, seed=7)
+        s3.put_object(
+            Bucket=provisioned.names.raw_bucket,
+            Key=f"events/dt={BROKEN_DAY}/part-09999.jsonl",
+            Body=b"<html><body>502 Bad Gateway</body></html>\n" * GARBAGE,
+        )
         call(base, token, "PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
         triggered = call(
             base,
@@ -114,12 +124,19 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
             },
         )
         run_id = triggered["dag_run_id"]
+        broken_id = call(
+            base, token, "POST", f"/dags/{DAG_ID}/dagRuns",
+            {"logical_date": None, "conf": {"interval_start": BROKEN_DAY.isoformat(),
+                                            "interval_end": "2026-11-07"}},
+        )["dag_run_id"]  # fmt: skip
         manual = wait_for_final_state(base, token, run_id)
+        broken = wait_for_final_state(base, token, broken_id)
         runs = call(base, token, "GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]
         view_path = f"/lakehouse/runs/{quote(run_id, safe='')}"
         refused = [page(base, path, None)[0] for path in ("/lakehouse/", view_path)]
         listed = page(base, "/lakehouse/", token)
         shown = page(base, view_path, token)
+        failed_page = page(base, f"/lakehouse/runs/{quote(broken_id, safe='')}", token)
         plugins = call(base, token, "GET", "/plugins")["plugins"]
 
     assert manual["state"] == "success", f"see {stack.dir / 'airflow-server.log'}"
@@ -155,6 +172,38 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
         f"{tests['passed']} passed, {tests['warned']} warned, {tests['failed']} failed, "
         f"{tests['errored']} errored of {tests['total']}"
     ) in shown[1]
+    # The tests on the page are the run's rows of Elementary's results.
+    elementary = Counter(
+        r["status"] for r in lakehouse.test_results(tests["invocation_id"]).to_pylist()
+    )
+    assert elementary and sum(elementary.values()) == tests["total"]
+    assert (elementary["pass"], elementary["warn"], elementary["fail"]) == (
+        tests["passed"], tests["warned"], tests["failed"],
+    )  # fmt: skip
+    # The cost on the page is the record's, stage by stage, and "n/a" where the emulator
+    # cannot know a figure.
+    cost = summary.run_cost(record)
+    assert cost and cost["stages"]
+    total = shown[1][shown[1].index('id="cost-total"') : shown[1].index('id="cost"')]
+    assert f"Total {usd(cost['total_usd'])} {cost['currency']}" in total
+    for name, stage_cost in cost["stages"].items():
+        assert f">{usd(stage_cost['usd'])}<" in view_row(shown[1], f'data-cost="{name}"'), name
+
+    # The failed day: its failed stage, cause and quarantine per reason, as recorded.
+    assert broken["state"] == "failed"
+    failed = lakehouse.run(broken_id)
+    assert failed["status"] == "FAILED" and failed_page[0] == 200
+    body = failed_page[1]
+    assert f'<dd id="failed-stage">{failed["failed_stage"]}</dd>' in body
+    assert str(markupsafe.escape(failed["cause"])) in body  # as Jinja escapes it
+    reasons = failed["stages"]["dbt_staging"]["accounting"]["events"][str(BROKEN_DAY)]["reasons"]
+    assert reasons.get("malformed_json") == GARBAGE, reasons
+    for reason, count in reasons.items():
+        row = view_row(body, f'data-reason="{reason}"').replace(' class="num"', "")
+        assert f"<td>{count}</td>" in row, (reason, row)
+    failed_row = view_row(listed[1], f'data-run-id="{broken_id}"')
+    assert 'class="status FAILED">FAILED<' in failed_row
+
     # the DAG run's page has a tab with its record
     views = [v for p in plugins if p["name"] == "lakehouse" for v in p["external_views"]]
     assert {v["destination"]: v["href"] for v in views}["dag_run"] == "/lakehouse/runs/{RUN_ID}"
@@ -167,6 +216,13 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
             capture_output=True, text=True, timeout=120, check=True,
         ).stdout  # fmt: skip
         assert 'data-stage="tests"' in dom and "SUCCEEDED" in view_row(dom, 'data-stage="tests"')
+        saved.write_text(body)
+        dom = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+             saved.as_uri()],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout  # fmt: skip
+        assert f">{GARBAGE}<" in view_row(dom, 'data-reason="malformed_json"')
 
     # every process was stopped: the API port no longer answers
     port = base.rsplit(":", 1)[1]
@@ -174,7 +230,12 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3)
 
 
-def view_row(html: str, marker: str) -> str:
+def view_row(page_html: str, marker: str) -> str:
     """The table row of the Lakehouse view's page that holds `marker`."""
-    start = html.index(marker)
-    return html[start : html.index("</tr>", start)]
+    start = page_html.index(marker)
+    return page_html[start : page_html.index("</tr>", start)]
+
+
+def usd(value) -> str:
+    """A figure as the page prints it (templates/run.html's usd macro)."""
+    return "n/a" if value is None else f"${value:.4f}"

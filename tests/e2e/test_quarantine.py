@@ -401,6 +401,8 @@ def expected_accounting() -> dict:
         "accepted": delivered - quarantined - held_back,
         "quarantined": quarantined,
         "held_back": held_back,
+        # quarantined_events' rows of the day by reason, unreadable objects included
+        "reasons": dict(Counter(r for c in CASES.values() for _, r in c.quarantined)),
     }
 
 
@@ -414,6 +416,7 @@ def test_every_raw_line_is_accounted_for(bad_day):
         users = accounting["users"][DAY.isoformat()]
         assert users["delivered"] == users["accepted"] > 0  # the day's export, all good
         assert users["quarantined"] == users["held_back"] == users["unreadable_objects"] == 0
+        assert users["reasons"] == {}
     landed = [r for r in bad_day["fct"].values() if str(r["landed_on"]) == DAY.isoformat()]
     assert len(landed) == expected["accepted"]
     rows = [r for r in bad_day["quarantine"] if str(r["landed_on"]) == DAY.isoformat()]
@@ -502,7 +505,9 @@ def test_a_redelivery_on_a_later_day_keeps_the_first_landing(bad_day):
         for r in lakehouse.table("quarantined_events").to_pylist()
         if str(r["landed_on"]) == NEXT_DAY.isoformat()
     ]
-    counts = {"delivered": 2, "unreadable_objects": 0, "accepted": 2, "quarantined": 0}
+    counts = {
+        "delivered": 2, "unreadable_objects": 0, "accepted": 2, "quarantined": 0, "reasons": {},
+    }  # fmt: skip
     assert run["stages"]["dbt_staging"]["accounting"]["events"] == {
         NEXT_DAY.isoformat(): {**counts, "held_back": 0}
     }
@@ -611,5 +616,6 @@ def test_the_users_export_is_validated_line_by_line(bad_day):
             "accepted": 2,
             "quarantined": 4,
             "held_back": 0,
+            "reasons": {"malformed_json": 1, "missing_required_field": 2, "wrong_type": 1},
         }
     }

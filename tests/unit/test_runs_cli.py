@@ -22,6 +22,7 @@ STAGED = {
     "accepted": 2990,
     "quarantined": 10,
     "held_back": 5,
+    "reasons": {"late_event": 5, "bad_json": 4, "unreadable_file": 1, "missing_user_id": 6},
 }
 
 pytestmark = pytest.mark.unit
@@ -161,6 +162,8 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     assert (
         "held back 5 (redelivered, kept from an earlier landing: 7); unreadable objects 1"
     ) in text
+    # the most frequent reason first
+    assert "by reason: missing_user_id 6, late_event 5, bad_json 4, unreadable_file 1" in text
     assert "tests: 30 passed, 0 warned, 0 failed, 0 errored of 30" in text
     assert "quarantined: 0" in text  # the quarantine model is absent
     assert re.search(r"fct_events +success +rows +2990 .* read 3000 rows", text)
