@@ -102,7 +102,7 @@ def invocation_figures(log: Path, function: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.transform import execute
+    from benchmarks.transform import PIPELINE, execute, plan_run
     from local import sample_data
     from local.aws import CREDENTIALS_ENV
     from local.lakehouse import Lakehouse
@@ -133,13 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             for day in (day1, day2):
                 sample_data.write_day(s3, names.raw_bucket, day, args.events, seed=7)
             execute(lakehouse, day1, day2, "stages-day1")
-            event = {
-                "run_id": "stages-day2",
-                "interval": {"start": str(day2), "end": str(day2 + timedelta(days=1))},
-                # The run options left out take the run request's defaults, as a DAG run's.
-                "full_refresh": False,
-                "full_refresh_models": [],
-            }
+            # The state machine's input for day 2, as the DAG's run plan makes it (run key,
+            # interval, the run options' defaults).
+            event = plan_run(
+                PIPELINE, "stages-day2", None, None,
+                {"interval_start": str(day2), "interval_end": str(day2 + timedelta(days=1))},
+            ).state_machine_input()  # fmt: skip
             logs = stack.dir / "logs"
             if args.mode == "profile":
                 tmp_dir = Path(state) / "lambda-tmp" / "profiled"
