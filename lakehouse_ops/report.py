@@ -205,7 +205,9 @@ def _warnings(by_id: dict, test_results: list[dict]) -> list[dict]:
 def _failures(by_id: dict, run_results: list[dict], test_results: list[dict]) -> list[dict]:
     """Failed and errored tests (Elementary's results) and failed models."""
     failures = [
-        _test_entry(by_id, row, "test") for row in test_results if row["status"] in ("fail", "error")
+        _test_entry(by_id, row, "test")
+        for row in test_results
+        if row["status"] in ("fail", "error")
     ]
     for row in run_results:
         if row["resource_type"] == "model" and row["status"] in FAILED:
