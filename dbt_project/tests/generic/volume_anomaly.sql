@@ -12,8 +12,8 @@
       of the history AND differs from the mean by more than min_change of it: Elementary's
       z-score with its `ignore_small_changes`, so a perfectly steady history (stddev 0) does
       not flag a change of one row.
-    Every argument defaults to a var (dbt_project.yml), so a run can retune them with --vars
-    and one test with its own arguments. -#}
+    Every argument defaults to a var of dbt_project.yml (`--vars` by hand), and one test can
+    take its own in its YAML `arguments`. -#}
 {% test volume_anomaly(model, column_name, history_days=none, min_history_days=none,
                        sensitivity=none, min_change=none) %}
 {#- Elementary's test_sub_type for its volume test: the test-executor records this test as an
