@@ -38,6 +38,9 @@ COLOURS = {
     "skipped": "#9aa3ad",
     "rows": "#3b73b9",
 }
+# Elementary's test_type of an anomaly test, whoever wrote the row (Elementary's own tests where
+# the package runs, or the project's own anomaly tests: dbt_runtime/elementary.py).
+ANOMALY_TEST_TYPE = "anomaly_detection"
 # dbt's statuses of a model or test that did not succeed.
 FAILED = ("error", "fail", "runtime error")
 
@@ -99,6 +102,7 @@ def figures(invocations: list[dict], run_results: list[dict], test_results: list
         "rows": rows,
         "outcomes": outcomes,
         "failures": _failures(by_id, run_results, test_results),
+        "warnings": _warnings(by_id, test_results),
         "runs": runs,
         "latest": runs[0] if runs else None,
     }
@@ -165,26 +169,46 @@ def _runs(invocations: list[dict], run_results: list[dict], test_results: list[d
     return sorted(runs, key=lambda r: r["started"] or "", reverse=True)
 
 
+def _test_entry(by_id: dict, row: dict, kind: str) -> dict:
+    invocation = by_id.get(row["invocation_id"], {})
+    return {
+        "day": invocation.get("interval_start"),
+        "run_id": invocation.get("job_run_id"),
+        "kind": kind,
+        "name": row.get("test_short_name") or row.get("test_unique_id"),
+        "model": row.get("table_name"),
+        "column": row.get("column_name"),
+        "status": row["status"],
+        "failures": row.get("failures"),
+        "message": row.get("test_results_description"),
+        "when": str(row.get("detected_at") or ""),
+    }
+
+
+def _warnings(by_id: dict, test_results: list[dict]) -> list[dict]:
+    """Tests that warned: anomalies (Elementary's anomaly_detection, with their kind) and other
+    warn-severity tests. Apart from the failures: a warning never fails a run."""
+    warnings = [
+        _test_entry(
+            by_id,
+            row,
+            f"anomaly: {row.get('test_sub_type')}"
+            if row.get("test_type") == ANOMALY_TEST_TYPE
+            else "warning",
+        )
+        for row in test_results
+        if row["status"] == "warn"
+    ]
+    return sorted(warnings, key=lambda w: (w["day"] or "", w["when"]), reverse=True)
+
+
 def _failures(by_id: dict, run_results: list[dict], test_results: list[dict]) -> list[dict]:
-    """Failed, errored and warning tests (Elementary's results) and failed models."""
-    failures = []
-    for row in test_results:
-        if row["status"] in ("fail", "error", "warn"):
-            invocation = by_id.get(row["invocation_id"], {})
-            failures.append(
-                {
-                    "day": invocation.get("interval_start"),
-                    "run_id": invocation.get("job_run_id"),
-                    "kind": "test",
-                    "name": row.get("test_short_name") or row.get("test_unique_id"),
-                    "model": row.get("table_name"),
-                    "column": row.get("column_name"),
-                    "status": row["status"],
-                    "failures": row.get("failures"),
-                    "message": row.get("test_results_description"),
-                    "when": str(row.get("detected_at") or ""),
-                }
-            )
+    """Failed and errored tests (Elementary's results) and failed models."""
+    failures = [
+        _test_entry(by_id, row, "test")
+        for row in test_results
+        if row["status"] in ("fail", "error")
+    ]
     for row in run_results:
         if row["resource_type"] == "model" and row["status"] in FAILED:
             invocation = by_id.get(row["invocation_id"], {})
@@ -228,7 +252,7 @@ TEMPLATE = """<!doctype html>
   body { font: 14px/1.45 system-ui, sans-serif; margin: 24px 32px; color: #1f2933; }
   h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
   .muted { color: #66727f; } .bad { color: #b3261e; font-weight: 600; }
-  .ok { color: #1e7a45; font-weight: 600; }
+  .ok { color: #1e7a45; font-weight: 600; } .warn { color: #9a6a00; font-weight: 600; }
   table { border-collapse: collapse; margin: 8px 0; }
   th, td { border-bottom: 1px solid #e3e7eb; padding: 4px 10px; text-align: left;
            vertical-align: top; }
@@ -326,7 +350,26 @@ they returned).</div>
   {% endfor %}
 </table>
 {% else %}
-<p class="ok">No failed, errored or warning test and no failed model recorded.</p>
+<p class="ok">No failed or errored test and no failed model recorded.</p>
+{% endif %}
+
+<h2>Anomalies and warnings</h2>
+<div class="muted">Tests of severity warn that found something: volume and freshness anomalies,
+and other warnings. Recorded and shown, never failing a run.</div>
+{% if data.warnings %}
+<table id="warnings">
+  <tr><th>day</th><th>kind</th><th>test</th><th>model</th><th>column</th>
+      <th>status</th><th>rows found</th><th>message</th><th>run</th></tr>
+  {% for w in data.warnings %}
+  <tr data-warning="{{ w.name }}"><td>{{ w.day }}</td><td>{{ w.kind }}</td><td>{{ w.name }}</td>
+      <td>{{ w.model or '' }}</td><td>{{ w.column or '' }}</td>
+      <td class="warn">{{ w.status }}</td>
+      <td class="n">{{ w.failures if w.failures is not none else '' }}</td>
+      <td class="msg">{{ w.message or '' }}</td><td class="muted">{{ w.run_id }}</td></tr>
+  {% endfor %}
+</table>
+{% else %}
+<p class="ok">No anomaly or warning recorded.</p>
 {% endif %}
 
 <h2>Runs</h2>

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 TEST_RESULTS_TABLE = "elementary_test_results"
+ANOMALY_TEST_TYPE = "anomaly_detection"
 
 TEST_RESULTS_SCHEMA = pa.schema(
     [
@@ -84,6 +85,9 @@ def test_result_rows(invocation_id: str, results: list[dict], nodes: dict) -> li
         model = nodes.get(model_id or "", {})
         failures = result.get("failures")
         config = node.get("config") or {}
+        # The project's anomaly tests (dbt_project/tests/generic) name Elementary's sub-type in
+        # their meta: recorded as Elementary records its own anomaly tests.
+        anomaly = (config.get("meta") or {}).get("anomaly")
         rows.append(
             {
                 "id": f"{invocation_id}.{unique_id}",
@@ -97,8 +101,8 @@ def test_result_rows(invocation_id: str, results: list[dict], nodes: dict) -> li
                 "schema_name": model.get("schema"),
                 "table_name": relation_name(model),
                 "column_name": node.get("column_name"),
-                "test_type": "dbt_test",
-                "test_sub_type": "generic" if metadata else "singular",
+                "test_type": ANOMALY_TEST_TYPE if anomaly else "dbt_test",
+                "test_sub_type": anomaly or ("generic" if metadata else "singular"),
                 "test_results_description": result.get("message"),
                 "owners": json.dumps((config.get("meta") or {}).get("owner") or []),
                 "tags": json.dumps(node.get("tags") or []),

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import subprocess
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +21,9 @@ from local.demo import run_dag_for_day
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 20)
-EXPECTED_TESTS = 42
+EXPECTED_TESTS = 44
+# The anomaly tests (dbt_project/tests/generic), by test name: warn severity by default.
+ANOMALY_TESTS = {"volume_anomaly": "row_count", "raw_freshness": "freshness"}
 
 
 def raw_lines(s3, bucket: str, prefix: str) -> list[dict]:
@@ -163,6 +165,36 @@ def test_elementary_has_one_passing_row_per_test_of_the_run(daily_run):
         "quarantined_events",
     }
     assert tests_stage["passed"] == EXPECTED_TESTS and tests_stage["failed"] == 0
+    # The anomaly tests ran in the tests stage: the day landed (fresh), and one day is too
+    # little history for a volume verdict.
+    anomalies = {
+        r["test_name"]: (r["test_type"], r["test_sub_type"], r["severity"], r["status"])
+        for r in results.to_pylist()
+        if r["test_name"] in ANOMALY_TESTS
+    }
+    assert anomalies == {
+        name: ("anomaly_detection", kind, "WARN", "pass") for name, kind in ANOMALY_TESTS.items()
+    }
+
+
+def test_a_day_whose_raw_partition_never_landed_warns_and_the_run_succeeds(daily_run, local_stack):
+    stack, *_ = local_stack
+    *_, lakehouse = daily_run
+    missing = DAY + timedelta(days=1)  # no raw file written for it
+    assert run_dag_for_day(stack, missing, log_name="e2e-missing-day.log") == 0
+    run = next(r for r in lakehouse.runs() if r["interval_start"] == missing.isoformat())
+    assert run["status"] == "SUCCEEDED"
+    tests_stage = run["stages"]["tests"]
+    assert tests_stage["status"] == "SUCCEEDED"
+    assert (tests_stage["warned"], tests_stage["failed"], tests_stage["errored"]) == (1, 0, 0)
+    results = lakehouse.test_results(tests_stage["invocation_id"]).to_pylist()
+    statuses = {r["test_name"]: r["status"] for r in results if r["test_name"] in ANOMALY_TESTS}
+    # The latest partition is DAY's, one day before the interval's: late. Volume: DAY is the
+    # only day of history, too little to call the empty day a drop.
+    assert statuses == {"raw_freshness": "warn", "volume_anomaly": "pass"}
+    fresh = next(r for r in results if r["test_name"] == "raw_freshness")
+    assert (fresh["severity"], fresh["failures"]) == ("WARN", 1)
+    assert {r["status"] for r in results if r["test_name"] not in ANOMALY_TESTS} == {"pass"}
 
 
 def test_full_refresh_rebuilds_the_marts_from_every_raw_day(daily_run, local_stack):

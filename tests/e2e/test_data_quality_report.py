@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
 TESTS_FAIL_DAY = date(2026, 11, 12)
 MODEL_FAILS_DAY = date(2026, 11, 13)
-EXPECTED_TESTS = 42  # tests/e2e/test_daily_run.py: the tests the tests stage runs
+EXPECTED_TESTS = 44  # tests/e2e/test_daily_run.py: the tests the tests stage runs
 # Tests the marts stage builds with the marts (dbt_project/tests, tag gate): in the project and
 # in every run's dbt_run_results, not in the tests stage's.
 GATE_TESTS = ["bad_row_share"]
@@ -328,9 +328,13 @@ def test_report_renders_charts_whose_figures_match_the_tables(two_days, tmp_path
     assert by_day[MODEL_FAILS_DAY.isoformat()] == 300
     assert int(page_dom.cells[f"rows.{MODEL_FAILS_DAY}.stg_raw_events"]) == 300
 
-    # The failures list names the failing tests and the failed model with dbt's message.
+    # The failures list names the failing tests and the failed model with dbt's message; a
+    # warning is listed with the anomalies and warnings, not as a failure.
     for name in (*EXTRA_TESTS, "no_such_column_in_staging"):
         assert name in dom
+    failures = dom.split("<h2>Failures</h2>")[1].split("<h2>")[0]
+    assert "every_user_has_purchased" in failures and "expect_a_million_events" not in failures
+    assert 'data-warning="expect_a_million_events"' in dom
     # The latest run summary is the model failure's run.
     assert page_dom.cells["latest.run_id"] == runs[MODEL_FAILS_DAY]["run_id"]
     assert page_dom.cells["latest.interval"].startswith(MODEL_FAILS_DAY.isoformat())

@@ -95,6 +95,32 @@ def test_every_test_result_becomes_one_elementary_row_pass_or_fail():
     assert table.schema == elementary.TEST_RESULTS_SCHEMA and table.num_rows == 2
 
 
+def test_an_anomaly_test_is_recorded_as_elementarys_anomaly_detection_with_its_warning():
+    uid = "test.lakehouse.volume_anomaly_fct_events_landed_on.3"
+    nodes = {
+        uid: {
+            "name": "volume_anomaly_fct_events_landed_on",
+            "column_name": "landed_on",
+            "attached_node": "model.lakehouse.fct_events",
+            "test_metadata": {"name": "volume_anomaly", "kwargs": {"column_name": "landed_on"}},
+            "config": {"severity": "warn", "meta": {"anomaly": "row_count"}},
+        },
+        "test.lakehouse.not_null_fct_events_user_id.2": {
+            "name": "not_null_fct_events_user_id",
+            "test_metadata": {"name": "not_null", "kwargs": {}},
+            "config": {"severity": "warn"},
+        },
+    }
+    results = [
+        {"unique_id": uid, "status": "warn", "failures": 1, "message": "Got 1 result"},
+        {"unique_id": "test.lakehouse.not_null_fct_events_user_id.2", "status": "warn"},
+    ]
+    anomaly, plain = elementary.test_result_rows("inv-1", results, nodes)
+    assert (anomaly["test_type"], anomaly["test_sub_type"]) == ("anomaly_detection", "row_count")
+    assert (anomaly["severity"], anomaly["status"], anomaly["failures"]) == ("WARN", "warn", 1)
+    assert (plain["test_type"], plain["test_sub_type"]) == ("dbt_test", "generic")
+
+
 def test_a_cause_shared_by_several_models_is_reported_once():
     pytest.importorskip("aws_lambda_powertools")
     from dbt_runtime.handlers.dbt_executor import _failure_details

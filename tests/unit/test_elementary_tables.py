@@ -243,3 +243,41 @@ def test_report_figures_take_the_latest_result_of_each_day():
     assert 'data-figure="rows.2026-11-20.fct_events">40<' in page
     assert "Binder Error: no_such_column" in page
     assert "</script" not in page.split('id="report-data"')[1].split("</script>")[0]
+
+
+def test_report_lists_warnings_as_anomalies_apart_from_the_failures():
+    execution = failed_marts_execution()
+    invocations = elementary.invocation_rows(execution)
+    invocation_id = invocations[0]["invocation_id"]
+
+    def tested(name, status, test_type="dbt_test", sub_type="generic"):
+        return {
+            "invocation_id": invocation_id,
+            "test_short_name": name,
+            "status": status,
+            "test_type": test_type,
+            "test_sub_type": sub_type,
+            "table_name": "fct_events",
+            "failures": 1,
+        }
+
+    test_results = [
+        tested("volume_anomaly_fct_events_landed_on", "warn", "anomaly_detection", "row_count"),
+        tested("expect_many_events", "warn"),
+        tested("unique_fct_events_event_id", "fail"),
+        tested("not_null_fct_events_user_id", "pass"),
+    ]
+    figures = report.figures(invocations, [], test_results)
+    assert [(f["kind"], f["name"]) for f in figures["failures"]] == [
+        ("test", "unique_fct_events_event_id")
+    ]
+    assert sorted((w["kind"], w["name"]) for w in figures["warnings"]) == [
+        ("anomaly: row_count", "volume_anomaly_fct_events_landed_on"),
+        ("warning", "expect_many_events"),
+    ]
+    page = report.render(figures)
+    warnings = page.split("<h2>Anomalies and warnings</h2>")[1].split("<script")[0]
+    failures = page.split("<h2>Failures</h2>")[1].split("<h2>")[0]
+    assert 'data-warning="volume_anomaly_fct_events_landed_on"' in warnings
+    assert "anomaly: row_count" in warnings
+    assert "volume_anomaly" not in failures and "expect_many_events" not in failures
