@@ -373,6 +373,7 @@ def raw_arrivals(endpoint_url: str, names: ResourceNames) -> str:
         Attributes={
             "SqsManagedSseEnabled": "true",
             "VisibilityTimeout": "300",
+            "MessageRetentionPeriod": "1209600",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
             "Policy": json.dumps(policy),
         },

@@ -18,6 +18,8 @@ resource "aws_sqs_queue" "arrivals" {
   sqs_managed_sse_enabled = true
   # Longer than the watcher takes between receiving a batch and deleting it.
   visibility_timeout_seconds = 300
+  # While the on-arrival DAG is paused its watcher does not run: notifications wait here.
+  message_retention_seconds = 1209600
   # Messages the watcher cannot take (a trigger that keeps failing) end in the DLQ.
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
