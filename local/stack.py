@@ -138,8 +138,12 @@ class LocalStack:
         host: str = "127.0.0.1",
         port: int = 0,
         public_endpoint: str | None = None,
-        start_on_arrival: bool = False,
+        start_on_arrival: bool | None = None,
     ) -> Provisioned:
+        """`start_on_arrival`: runs on arrival on or off; None keeps what this stack had (so
+        `make airflow`'s own `up` keeps a stack started with --start-on-arrival as it is)."""
+        if start_on_arrival is None:
+            start_on_arrival = self.starts_on_arrival()
         # Provisioning is idempotent, not atomic: two at once would both create a function.
         with self._starting():
             url = self.endpoint_url() or self._spawn(120, host, port)
@@ -160,6 +164,12 @@ class LocalStack:
                 "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()),
             )
         return result
+
+    def starts_on_arrival(self) -> bool:
+        recorded = self.dir / "stack.json"
+        return recorded.exists() and bool(
+            json.loads(recorded.read_text()).get("raw_arrivals_queue_url")
+        )
 
     @contextlib.contextmanager
     def api_sources(self, declared: dict[str, dict], **api_options):
@@ -288,9 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--start-on-arrival",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="also start runs when raw files land: the raw bucket's notifications to an SQS "
-        "queue and the DAG lakehouse_raw_to_curated_on_arrival (README, Runs on arrival)",
+        "queue and the DAG lakehouse_raw_to_curated_on_arrival (README, Runs on arrival); "
+        "default: as the stack had it",
     )
     parser.add_argument("--yes", action="store_true", help="reset without asking")
     args = parser.parse_args(argv)
