@@ -50,6 +50,8 @@ RUNS_TABLE_KEYS = {
 }
 # The raw datasets, each a prefix of the raw bucket (the crawler's and the notification's).
 RAW_DATASETS = list(json.loads((REPO_ROOT / "contracts" / "sources.json").read_text())["datasets"])
+# The raw-arrivals queues' settings and events (terraform/modules/arrivals reads the same file).
+RAW_ARRIVALS_CONTRACT = json.loads((REPO_ROOT / "contracts" / "raw_arrivals.json").read_text())
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -339,10 +341,9 @@ def provision(
 def raw_arrivals(endpoint_url: str, names: ResourceNames) -> str:
     """The queue (and its DLQ) the raw bucket announces new files of each dataset to, with the
     notification and the queue policy of terraform/modules/arrivals; its URL."""
+    settings = RAW_ARRIVALS_CONTRACT["queue"]
     sqs = client("sqs", endpoint_url)
-    dlq_url = sqs.create_queue(
-        QueueName=names.raw_arrivals_dlq, Attributes={"SqsManagedSseEnabled": "true"}
-    )["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=names.raw_arrivals_dlq)["QueueUrl"]
     queue_url = sqs.create_queue(QueueName=names.raw_arrivals_queue)["QueueUrl"]
     dlq_arn, queue_arn = (
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -367,14 +368,26 @@ def raw_arrivals(endpoint_url: str, names: ResourceNames) -> str:
             }
         ],
     }
-    # set_queue_attributes, not create_queue's: a queue provisioned before keeps its name.
+    # set_queue_attributes, not create_queue's: create_queue refuses other attributes for an
+    # existing queue, and provisioning runs again on a provisioned stack.
+    sqs.set_queue_attributes(
+        QueueUrl=dlq_url,
+        Attributes={
+            "SqsManagedSseEnabled": "true",
+            "MessageRetentionPeriod": str(
+                RAW_ARRIVALS_CONTRACT["dead_letter_queue"]["message_retention_seconds"]
+            ),
+        },
+    )
     sqs.set_queue_attributes(
         QueueUrl=queue_url,
         Attributes={
             "SqsManagedSseEnabled": "true",
-            "VisibilityTimeout": "300",
-            "MessageRetentionPeriod": "1209600",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+            "VisibilityTimeout": str(settings["visibility_timeout_seconds"]),
+            "MessageRetentionPeriod": str(settings["message_retention_seconds"]),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings["max_receive_count"]}
+            ),
             "Policy": json.dumps(policy),
         },
     )
@@ -385,7 +398,7 @@ def raw_arrivals(endpoint_url: str, names: ResourceNames) -> str:
                 {
                     "Id": f"raw-arrivals-{dataset}",
                     "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
+                    "Events": RAW_ARRIVALS_CONTRACT["events"],
                     "Filter": {
                         "Key": {"FilterRules": [{"Name": "prefix", "Value": f"{dataset}/"}]}
                     },

@@ -1,5 +1,10 @@
 data "aws_caller_identity" "current" {}
 
+locals {
+  # The queues' settings and the notification's events, which the local provisioner reads too.
+  contract = jsondecode(file("${path.module}/../../../contracts/raw_arrivals.json"))
+}
+
 ################################################################################
 # The queue the raw bucket announces new files to, read by the DAG's asset watcher
 ################################################################################
@@ -8,8 +13,8 @@ resource "aws_sqs_queue" "dlq" {
   name = var.names.raw_arrivals_dlq
   # SQS-managed keys: S3 can send to the queue without a grant on the CMK's key policy.
   sqs_managed_sse_enabled = true
-  # A notification still here after two weeks names a file no run was started for.
-  message_retention_seconds = 1209600
+  # A notification still here names a file no run was started for.
+  message_retention_seconds = local.contract.dead_letter_queue.message_retention_seconds
   tags                      = var.tags
 }
 
@@ -17,13 +22,13 @@ resource "aws_sqs_queue" "arrivals" {
   name                    = var.names.raw_arrivals_queue
   sqs_managed_sse_enabled = true
   # Longer than the watcher takes between receiving a batch and deleting it.
-  visibility_timeout_seconds = 300
+  visibility_timeout_seconds = local.contract.queue.visibility_timeout_seconds
   # While the on-arrival DAG is paused its watcher does not run: notifications wait here.
-  message_retention_seconds = 1209600
+  message_retention_seconds = local.contract.queue.message_retention_seconds
   # Messages the watcher cannot take (a trigger that keeps failing) end in the DLQ.
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
-    maxReceiveCount     = var.max_receive_count
+    maxReceiveCount     = local.contract.queue.max_receive_count
   })
   tags = var.tags
 }
@@ -78,7 +83,7 @@ resource "aws_s3_bucket_notification" "raw" {
     content {
       id            = "raw-arrivals-${queue.value}"
       queue_arn     = aws_sqs_queue.arrivals.arn
-      events        = ["s3:ObjectCreated:*"]
+      events        = local.contract.events
       filter_prefix = "${queue.value}/"
     }
   }

@@ -13,12 +13,6 @@ variable "datasets" {
   type        = list(string)
 }
 
-variable "max_receive_count" {
-  description = "Receives of a message before it moves to the dead-letter queue."
-  type        = number
-  default     = 5
-}
-
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

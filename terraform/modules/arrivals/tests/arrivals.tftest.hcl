@@ -27,8 +27,8 @@ run "queue_and_notification" {
   }
 
   assert {
-    condition     = jsondecode(aws_sqs_queue.arrivals.redrive_policy).maxReceiveCount == 5
-    error_message = "messages move to the DLQ after max_receive_count receives"
+    condition     = jsondecode(aws_sqs_queue.arrivals.redrive_policy).maxReceiveCount == local.contract.queue.max_receive_count
+    error_message = "messages move to the DLQ after the contract's max_receive_count receives"
   }
 
   assert {
@@ -42,7 +42,7 @@ run "queue_and_notification" {
   }
 
   assert {
-    condition     = alltrue([for q in aws_s3_bucket_notification.raw.queue : q.events == toset(["s3:ObjectCreated:*"])])
+    condition     = alltrue([for q in aws_s3_bucket_notification.raw.queue : q.events == toset(local.contract.events)])
     error_message = "only created objects are announced"
   }
 }
