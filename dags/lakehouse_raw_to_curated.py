@@ -53,26 +53,16 @@ MAX_ACTIVE_RUNS = conf.getint("lakehouse", "max_active_runs", fallback=3)
 POKE_SECONDS = int(os.environ.get("LAKEHOUSE_POKE_SECONDS", "30"))
 # First delay before a failed task's retry (doubling after); tests of retries set a short one.
 RETRY_DELAY_SECONDS = int(os.environ.get("LAKEHOUSE_RETRY_DELAY_SECONDS", "120"))
+# Start runs when raw files land (README, "Runs on arrival"): the URL of the SQS queue that
+# receives the raw bucket's S3 event notifications, an Airflow configuration option that
+# Terraform and the local stack set only when they create that queue. Unset: no such DAG.
+ARRIVALS_QUEUE_URL = conf.get("lakehouse", "raw_arrivals_queue_url", fallback="")
+ARRIVAL_DAG_ID = f"{DAG_ID}_on_arrival"
 
-with DAG(
-    dag_id=DAG_ID,
-    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=MAX_ACTIVE_RUNS,
-    doc_md=__doc__,
-    tags=["lakehouse", "dbt", "step-functions"],
-    user_defined_macros={"state_machine_input": state_machine_input},
-    default_args={
-        "owner": "data-platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
-        "retry_exponential_backoff": True,
-        "on_failure_callback": record_task_failure,
-    },
-    # One Param per run option, with its type, default and bounds (contracts/run_request.json).
-    params=dag_params(),
-) as dag:
+
+def pipeline() -> None:
+    """The run's tasks, in the DAG being defined: the daily DAG's and the on-arrival DAG's
+    runs go through the same plan, record, crawl and transform."""
 
     @task(retries=0)
     def plan_run(**context) -> dict:
@@ -91,12 +81,25 @@ with DAG(
             return redrive_plan(
                 config["pipeline"], context["dag_run"].run_id, failed, redrive_of
             ).as_dict()
+        dag_run = context["dag_run"]
+        arrived = None
+        if str(getattr(dag_run.run_type, "value", dag_run.run_type)) == "asset_triggered":
+            from airflow.exceptions import AirflowSkipException
+            from lakehouse.arrivals import arrived_days
+
+            events = context["triggering_asset_events"]
+            arrived = arrived_days(event.extra for batch in events.values() for event in batch)
+            if not arrived:
+                # S3's test event (sent when the notification is set up) names no file.
+                raise AirflowSkipException("the triggering S3 events name no raw file")
+            print(f"raw files arrived for {', '.join(map(str, arrived))}")
         plan = make_plan(
             pipeline=config["pipeline"],
-            run_id=context["dag_run"].run_id,
+            run_id=dag_run.run_id,
             data_interval_start=context.get("data_interval_start"),
             data_interval_end=context.get("data_interval_end"),
             params=context["params"],
+            arrived_days=arrived,
         )
         return plan.as_dict()
 
@@ -204,3 +207,76 @@ with DAG(
         >> wait_for_transform
         >> summarize_run(plan)
     )
+
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
+    "retry_exponential_backoff": True,
+    "on_failure_callback": record_task_failure,
+}
+
+with DAG(
+    dag_id=DAG_ID,
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=MAX_ACTIVE_RUNS,
+    doc_md=__doc__,
+    tags=["lakehouse", "dbt", "step-functions"],
+    user_defined_macros={"state_machine_input": state_machine_input},
+    default_args=DEFAULT_ARGS,
+    # One Param per run option, with its type, default and bounds (contracts/run_request.json).
+    params=dag_params(),
+) as dag:
+    pipeline()
+
+if ARRIVALS_QUEUE_URL:
+    # Imported only when on: the trigger needs apache-airflow-providers-common-messaging.
+    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+    from airflow.sdk import Asset, AssetWatcher
+
+    raw_arrivals = Asset(
+        "lakehouse_raw_arrivals",
+        watchers=[
+            AssetWatcher(
+                name="raw_arrivals_queue",
+                trigger=MessageQueueTrigger(
+                    scheme="sqs",
+                    sqs_queue=ARRIVALS_QUEUE_URL,
+                    aws_conn_id="aws_default",
+                    # Up to 100 notifications per asset event (10 receives of 10): the files
+                    # of one drop usually make one event, hence one run.
+                    max_messages=10,
+                    num_batches=10,
+                    waiter_delay=POKE_SECONDS,
+                ),
+            )
+        ],
+    )
+
+    # A DAG of its own rather than an asset schedule on the daily DAG: the daily DAG (its
+    # timetable, data intervals, backfills) stays as it is, both can run side by side, and each
+    # is paused or unpaused on its own.
+    with DAG(
+        dag_id=ARRIVAL_DAG_ID,
+        schedule=[raw_arrivals],
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        # One at a time: files landing while a run is active queue their asset events, and the
+        # next run takes all of them (every day they belong to) instead of one run per file.
+        max_active_runs=1,
+        doc_md=(
+            f"### {ARRIVAL_DAG_ID}\n\nThe runs of {DAG_ID}, started when raw files land "
+            "(S3 event notifications -> SQS -> this DAG's asset watcher) instead of on the "
+            "clock. A run's interval is the days its files belong to, from their keys' `dt=` "
+            "partition (first to last day), so a late file re-runs its own day. See README, "
+            '"Runs on arrival".'
+        ),
+        tags=["lakehouse", "dbt", "step-functions", "on-arrival"],
+        user_defined_macros={"state_machine_input": state_machine_input},
+        default_args=DEFAULT_ARGS,
+        params=dag_params(),
+    ) as on_arrival_dag:
+        pipeline()

@@ -48,6 +48,10 @@ RUNS_TABLE_KEYS = {
         for part in ("hash", "range")
     ],
 }
+# The raw datasets, each a prefix of the raw bucket (the crawler's and the notification's).
+RAW_DATASETS = list(json.loads((REPO_ROOT / "contracts" / "sources.json").read_text())["datasets"])
+# The raw-arrivals queues' settings and events (terraform/modules/arrivals reads the same file).
+RAW_ARRIVALS_CONTRACT = json.loads((REPO_ROOT / "contracts" / "raw_arrivals.json").read_text())
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -106,6 +110,8 @@ class Provisioned:
     dbt_executor_arn: str
     test_executor_arn: str
     ingest_arn: str
+    # Set when runs start on arrival (provision(start_on_arrival=True)).
+    raw_arrivals_queue_url: str | None = None
 
     def airflow_config(self) -> dict[str, str]:
         """The Airflow Variable `lakehouse_config`: contracts/lakehouse_config.json, as Terraform
@@ -131,10 +137,14 @@ class Provisioned:
             "password": "local",
             "extra": {"region_name": REGION, "endpoint_url": endpoint_url or self.endpoint_url},
         }
-        return {
+        env = {
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
             "AIRFLOW_VAR_LAKEHOUSE_CONFIG": json.dumps(self.airflow_config()),
         }
+        if self.raw_arrivals_queue_url:
+            # As Terraform gives MWAA: the option that defines the on-arrival DAG.
+            env["AIRFLOW__LAKEHOUSE__RAW_ARRIVALS_QUEUE_URL"] = self.raw_arrivals_queue_url
+        return env
 
 
 def _ignore_exists(call, *args, **kwargs):
@@ -155,9 +165,17 @@ def _ignore_exists(call, *args, **kwargs):
 
 
 def provision(
-    endpoint_url: str, environment: str = "local", prefix: str = "lakehouse", duckdb_path: str = ""
+    endpoint_url: str,
+    environment: str = "local",
+    prefix: str = "lakehouse",
+    duckdb_path: str = "",
+    start_on_arrival: bool = False,
 ) -> Provisioned:
-    """Idempotent: running it again on a provisioned emulator changes nothing."""
+    """Idempotent: running it again on a provisioned emulator changes nothing.
+
+    `start_on_arrival`: also the raw bucket's notifications to an SQS queue, as Terraform's
+    `start_on_arrival` (terraform/modules/arrivals), for the on-arrival DAG.
+    """
     names = resource_names(prefix, environment)
     s3 = client("s3", endpoint_url)
     for bucket in (names.raw_bucket, names.curated_bucket, names.query_results_bucket):
@@ -308,6 +326,7 @@ def provision(
         )["stateMachineArn"]
 
     return Provisioned(
+        raw_arrivals_queue_url=(raw_arrivals(endpoint_url, names) if start_on_arrival else None),
         names=names,
         endpoint_url=endpoint_url,
         state_machine_arn=state_machine_arn,
@@ -317,6 +336,78 @@ def provision(
         test_executor_arn=arns["test_executor_function"],
         ingest_arn=arns["ingest_function"],
     )
+
+
+def raw_arrivals(endpoint_url: str, names: ResourceNames) -> str:
+    """The queue (and its DLQ) the raw bucket announces new files of each dataset to, with the
+    notification and the queue policy of terraform/modules/arrivals; its URL."""
+    settings = RAW_ARRIVALS_CONTRACT["queue"]
+    sqs = client("sqs", endpoint_url)
+    dlq_url = sqs.create_queue(QueueName=names.raw_arrivals_dlq)["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=names.raw_arrivals_queue)["QueueUrl"]
+    dlq_arn, queue_arn = (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        for url in (dlq_url, queue_url)
+    )
+    bucket_arn = f"arn:aws:s3:::{names.raw_bucket}"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RawBucketNotifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+                },
+            }
+        ],
+    }
+    # set_queue_attributes, not create_queue's: create_queue refuses other attributes for an
+    # existing queue, and provisioning runs again on a provisioned stack.
+    sqs.set_queue_attributes(
+        QueueUrl=dlq_url,
+        Attributes={
+            "SqsManagedSseEnabled": "true",
+            "MessageRetentionPeriod": str(
+                RAW_ARRIVALS_CONTRACT["dead_letter_queue"]["message_retention_seconds"]
+            ),
+        },
+    )
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url,
+        Attributes={
+            "SqsManagedSseEnabled": "true",
+            "VisibilityTimeout": str(settings["visibility_timeout_seconds"]),
+            "MessageRetentionPeriod": str(settings["message_retention_seconds"]),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings["max_receive_count"]}
+            ),
+            "Policy": json.dumps(policy),
+        },
+    )
+    client("s3", endpoint_url).put_bucket_notification_configuration(
+        Bucket=names.raw_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": f"raw-arrivals-{dataset}",
+                    "QueueArn": queue_arn,
+                    "Events": RAW_ARRIVALS_CONTRACT["events"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": f"{dataset}/"}]}
+                    },
+                }
+                for dataset in RAW_DATASETS
+            ]
+        },
+    )
+    return queue_url
 
 
 def _code_marker_zip() -> bytes:

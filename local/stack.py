@@ -134,14 +134,25 @@ class LocalStack:
         raise StackError(f"the emulator did not answer within {timeout_s}s: see {log_path}")
 
     def up(
-        self, host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_endpoint: str | None = None,
+        start_on_arrival: bool | None = None,
     ) -> Provisioned:
+        """`start_on_arrival`: runs on arrival on or off; None keeps what this stack had (so
+        `make airflow`'s own `up` keeps a stack started with --start-on-arrival as it is)."""
+        if start_on_arrival is None:
+            start_on_arrival = self.starts_on_arrival()
         # Provisioning is idempotent, not atomic: two at once would both create a function.
         with self._starting():
             url = self.endpoint_url() or self._spawn(120, host, port)
             # The base of each run's own DuckDB file (warehouse__<run_key>.duckdb).
             result = provision(
-                url, environment=self.environment, duckdb_path=str(self.dir / "warehouse.duckdb")
+                url,
+                environment=self.environment,
+                duckdb_path=str(self.dir / "warehouse.duckdb"),
+                start_on_arrival=start_on_arrival,
             )
             state.write_whole(self.dir / "stack.json", json.dumps(asdict(result), indent=2))
             env = {
@@ -153,6 +164,12 @@ class LocalStack:
                 "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()),
             )
         return result
+
+    def starts_on_arrival(self) -> bool:
+        recorded = self.dir / "stack.json"
+        return recorded.exists() and bool(
+            json.loads(recorded.read_text()).get("raw_arrivals_queue_url")
+        )
 
     @contextlib.contextmanager
     def api_sources(self, declared: dict[str, dict], **api_options):
@@ -279,6 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--public-endpoint", help="the emulator's URL as Airflow sees it (e.g. in compose)"
     )
+    parser.add_argument(
+        "--start-on-arrival",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also start runs when raw files land: the raw bucket's notifications to an SQS "
+        "queue and the DAG lakehouse_raw_to_curated_on_arrival (README, Runs on arrival); "
+        "default: as the stack had it",
+    )
     parser.add_argument("--yes", action="store_true", help="reset without asking")
     args = parser.parse_args(argv)
     stack = LocalStack()
@@ -291,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(stack: LocalStack, args: argparse.Namespace) -> int:
     if args.command == "serve":  # the foreground form, for a container
-        result = stack.up(args.host, args.port, args.public_endpoint)
+        result = stack.up(
+            args.host, args.port, args.public_endpoint, start_on_arrival=args.start_on_arrival
+        )
         print(f"local stack serving at {result.endpoint_url}", flush=True)
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
@@ -304,7 +331,7 @@ def _command(stack: LocalStack, args: argparse.Namespace) -> int:
         return 0 if stop else 1
     if args.command == "up":
         was_running = stack.endpoint_url() is not None
-        result = stack.up(port=args.port)
+        result = stack.up(port=args.port, start_on_arrival=args.start_on_arrival)
         how = "already running" if was_running else "started, its journal replayed"
         print(f"local stack up at {result.endpoint_url} ({how}; state in {stack.dir})")
     elif args.command == "reset":

@@ -170,8 +170,14 @@ def plan_run(
     data_interval_start: datetime | None,
     data_interval_end: datetime | None,
     params: dict,
+    arrived_days: list[date] | None = None,
 ) -> RunPlan:
-    """The interval is the DAG run's data interval, in days, unless params override it."""
+    """The interval is the DAG run's data interval, in days, unless params override it.
+
+    An on-arrival run (asset-triggered: no data interval) passes `arrived_days`, the days its
+    triggering S3 events' files belong to (lakehouse.arrivals): its interval runs from the
+    first to the last of them, so one run covers every day that received files.
+    """
     try:
         params = validated(params)
     except InvalidRunRequest as error:
@@ -182,6 +188,11 @@ def plan_run(
     if start_param:
         start = _as_day(start_param, "interval_start")
         end = _as_day(end_param, "interval_end")
+    elif arrived_days is not None:
+        if not arrived_days:
+            raise InvalidRunParams("the triggering asset events name no raw file of a day")
+        start = min(arrived_days)
+        end = date.fromordinal(max(arrived_days).toordinal() + 1)
     elif data_interval_start is None or data_interval_end is None:
         raise InvalidRunParams(
             "this run has no data interval (triggered without a logical date): "

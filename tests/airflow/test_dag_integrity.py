@@ -76,3 +76,41 @@ def test_lakehouse_dag_shape(dagbag):
     assert start.deferrable is False
     assert dag.get_task("start_raw_crawler").deferrable is False
     assert dag.get_task("start_raw_crawler").wait_for_completion is False
+
+
+def test_runs_on_arrival_are_off_unless_their_queue_is_configured(dagbag):
+    from airflow.sdk.configuration import conf
+
+    assert not conf.get("lakehouse", "raw_arrivals_queue_url", fallback="")
+    assert set(dagbag.dags) == {"lakehouse_raw_to_curated"}
+
+
+def test_the_on_arrival_dag_runs_the_same_tasks_on_the_queue_s_asset(monkeypatch):
+    pytest.importorskip(
+        "airflow.providers.common.messaging",
+        reason="apache-airflow-providers-common-messaging (requirements.txt) is not in this "
+        "Airflow environment: add it to requirements/airflow.in, `make lock`, reinstall",
+    )
+    from airflow.dag_processing.dagbag import DagBag
+
+    queue = "http://127.0.0.1:4566/123456789012/lakehouse-local-raw-arrivals"
+    monkeypatch.setenv("AIRFLOW__LAKEHOUSE__RAW_ARRIVALS_QUEUE_URL", queue)
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    daily, on_arrival = (
+        bag.dags["lakehouse_raw_to_curated"],
+        bag.dags["lakehouse_raw_to_curated_on_arrival"],
+    )
+    assert daily.timetable.summary == "0 6 * * *"  # the daily DAG is unchanged
+    assert type(on_arrival.timetable).__name__ == "AssetTriggeredTimetable"
+    [asset] = on_arrival.timetable.asset_condition.objects
+    [watcher] = asset.watchers
+    kind, kwargs = watcher.trigger.serialize()
+    assert kind == "airflow.providers.amazon.aws.triggers.sqs.SqsSensorTrigger"
+    assert kwargs["sqs_queue"] == queue and kwargs["aws_conn_id"] == "aws_default"
+    assert kwargs["delete_message_on_reception"] is True
+    # One run at a time: files landing meanwhile wait for the next run, which takes them all.
+    assert on_arrival.max_active_runs == 1
+    order = [t.task_id for t in on_arrival.topological_sort()]
+    assert order == [t.task_id for t in daily.topological_sort()]
+    assert set(on_arrival.params.keys()) == set(daily.params.keys())

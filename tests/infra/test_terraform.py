@@ -23,6 +23,7 @@ EXPECTED_MODULES = {
     "analytics",
     "notifications",
     "network",
+    "arrivals",
 }
 
 

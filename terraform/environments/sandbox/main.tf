@@ -76,6 +76,18 @@ module "workflow" {
   tags         = local.tags
 }
 
+# Runs on arrival (off by default): the raw bucket's new files start
+# lakehouse_raw_to_curated_on_arrival through an SQS queue (README, "Runs on arrival").
+module "arrivals" {
+  source = "../../modules/arrivals"
+  count  = var.start_on_arrival ? 1 : 0
+
+  names      = module.naming.all_names
+  raw_bucket = module.storage.buckets["raw"]
+  datasets   = keys(jsondecode(file("${local.repo_root}/contracts/sources.json")).datasets)
+  tags       = local.tags
+}
+
 module "network" {
   source = "../../modules/network"
   count  = local.create_vpc ? 1 : 0
@@ -158,6 +170,7 @@ module "orchestration" {
   raw_crawler        = module.catalog.raw_crawler
   runs_table         = module.metadata.runs_table
   lakehouse_config   = local.lakehouse_config
+  raw_arrivals_queue = var.start_on_arrival ? module.arrivals[0].queue : null
   tags               = local.tags
 
   depends_on = [aws_s3_object.dags]

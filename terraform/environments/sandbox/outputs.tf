@@ -32,3 +32,8 @@ output "region" {
   description = "AWS region of this environment (used by scripts/deploy.sh)."
   value       = data.aws_region.current.name
 }
+
+output "raw_arrivals_queue" {
+  description = "The queue of the raw bucket's new-file notifications ({ arn, url }), when start_on_arrival."
+  value       = var.start_on_arrival ? module.arrivals[0].queue : null
+}

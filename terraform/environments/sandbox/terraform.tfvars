@@ -9,6 +9,9 @@ image_tag   = "0.1.0"
 # private_subnet_ids = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 # security_group_ids = ["sg-0123456789abcdef0"]
 
+# Also start runs when raw files land (S3 -> SQS -> lakehouse_raw_to_curated_on_arrival):
+# start_on_arrival = true
+
 alert_emails  = []
 force_destroy = true
 

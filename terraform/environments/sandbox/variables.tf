@@ -86,3 +86,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "start_on_arrival" {
+  description = "Also start runs when raw files land (S3 notifications -> SQS -> the DAG lakehouse_raw_to_curated_on_arrival); the daily DAG is unchanged either way."
+  type        = bool
+  default     = false
+}

@@ -20,6 +20,8 @@ locals {
   airflow_configuration_options = merge(
     local.airflow_configuration_file.every_airflow,
     local.airflow_configuration_file.mwaa_only,
+    # The DAG defines lakehouse_raw_to_curated_on_arrival only when this option is set.
+    var.raw_arrivals_queue == null ? {} : { "lakehouse.raw_arrivals_queue_url" = var.raw_arrivals_queue.url },
     var.airflow_configuration_options,
   )
 }
@@ -178,6 +180,18 @@ data "aws_iam_policy_document" "execution" {
     sid       = "RawCrawler"
     actions   = ["glue:StartCrawler", "glue:GetCrawler"]
     resources = [var.raw_crawler.arn]
+  }
+
+  # The asset watcher's SQS trigger receives the raw bucket's notifications and deletes them
+  # once they are asset events (the queue is encrypted with SQS-managed keys: no KMS grant).
+  dynamic "statement" {
+    for_each = var.raw_arrivals_queue == null ? [] : [var.raw_arrivals_queue.arn]
+
+    content {
+      sid       = "RawArrivalsQueue"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+      resources = [statement.value]
+    }
   }
 
   statement {

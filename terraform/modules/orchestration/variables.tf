@@ -118,6 +118,12 @@ variable "runs_table" {
   type        = object({ arn = string })
 }
 
+variable "raw_arrivals_queue" {
+  description = "modules/arrivals' queue output ({ arn, url }) when runs start on arrival, else null: the execution role may take its messages and MWAA gets lakehouse.raw_arrivals_queue_url."
+  type        = object({ arn = string, url = string })
+  default     = null
+}
+
 variable "lakehouse_config" {
   description = "Value of the Airflow Variable lakehouse_config: the keys of contracts/lakehouse_config.json."
   type        = map(string)

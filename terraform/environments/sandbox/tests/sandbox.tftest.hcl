@@ -63,6 +63,11 @@ run "whole_environment" {
   }
 
   assert {
+    condition     = length(module.arrivals) == 0 && output.raw_arrivals_queue == null
+    error_message = "runs on arrival are off by default"
+  }
+
+  assert {
     condition     = aws_s3_object.requirements.key == "requirements.txt" && length(aws_s3_object.dags) > 0
     error_message = "requirements.txt and the DAGs are uploaded to the MWAA bucket"
   }
@@ -91,6 +96,19 @@ run "plain_names_without_suffix_and_existing_vpc" {
   assert {
     condition     = length(module.network) == 0
     error_message = "an existing VPC is used as given"
+  }
+}
+
+run "start_on_arrival" {
+  command = plan
+
+  variables {
+    start_on_arrival = true
+  }
+
+  assert {
+    condition     = length(module.arrivals) == 1
+    error_message = "start_on_arrival creates the queue and the raw bucket's notification"
   }
 }
 

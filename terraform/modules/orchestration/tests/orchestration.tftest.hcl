@@ -160,3 +160,27 @@ run "rejects_a_lakehouse_config_without_the_contract_s_keys" {
 
   expect_failures = [var.lakehouse_config]
 }
+
+run "runs_on_arrival_read_their_queue" {
+  command = plan
+
+  variables {
+    raw_arrivals_queue = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:lakehouse-test-raw-arrivals"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/lakehouse-test-raw-arrivals"
+    }
+  }
+
+  assert {
+    condition     = aws_mwaa_environment.this.airflow_configuration_options["lakehouse.raw_arrivals_queue_url"] == var.raw_arrivals_queue.url
+    error_message = "MWAA gets the queue's URL, which turns the on-arrival DAG on"
+  }
+
+  assert {
+    condition = (
+      toset(one([for s in data.aws_iam_policy_document.execution.statement : s.resources if s.sid == "RawArrivalsQueue"])) == toset([var.raw_arrivals_queue.arn]) &&
+      contains(one([for s in data.aws_iam_policy_document.execution.statement : s.actions if s.sid == "RawArrivalsQueue"]), "sqs:DeleteMessage")
+    )
+    error_message = "the execution role receives and deletes that queue's messages, and no other's"
+  }
+}
