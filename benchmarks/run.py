@@ -37,16 +37,18 @@ class Scale:
     events_per_day: int
     history_days: int
     rss_events: int  # one day, peak memory of the dbt-executor
-    backfill_events: int  # per day of the 6-day backfill, serial vs parallel
+    backfill_days: int  # the backfill, serial vs parallel: days of backfill_events each
+    backfill_events: int
 
 
 SCALES = {
+    # tiny is the harness's smoke test in `make test`: one batch of parallel runs is enough to
+    # exercise the code path; the figures come from small and full.
     "tiny": Scale(e2e_events=500, days=2, events_per_day=1_000, history_days=2, rss_events=1_000,
-                  backfill_events=500),
-    "small": Scale(20_000, 5, 100_000, 30, 200_000, 20_000),
-    "full": Scale(100_000, 5, 1_000_000, 180, 1_000_000, 100_000),
+                  backfill_days=3, backfill_events=500),
+    "small": Scale(20_000, 5, 100_000, 30, 200_000, 6, 20_000),
+    "full": Scale(100_000, 5, 1_000_000, 180, 1_000_000, 6, 100_000),
 }  # fmt: skip
-BACKFILL_DAYS = 6
 # Runs at a time in the parallel backfill: what the DAG allows (lakehouse.max_active_runs).
 BACKFILL_AT_A_TIME = int(airflow_options()["lakehouse.max_active_runs"])
 
@@ -164,11 +166,11 @@ def drop_marts(lakehouse) -> None:
 
 
 def backfill(lakehouse, s3, bucket: str, scale: Scale, samples: int) -> dict:
-    """6 days built one run at a time vs BACKFILL_AT_A_TIME at a time, in turn, from empty
-    marts each time (the parallel build's marts equal the serial one's: the e2e test checks)."""
+    """backfill_days built one run at a time vs BACKFILL_AT_A_TIME at a time, in turn, from
+    empty marts each time (the parallel build's marts equal the serial one's: the e2e test checks)."""
     from benchmarks.transform import execute_all
 
-    days = [FIRST + timedelta(days=600 + i) for i in range(BACKFILL_DAYS)]
+    days = [FIRST + timedelta(days=600 + i) for i in range(scale.backfill_days)]
     generate(s3, bucket, days, scale.backfill_events)
     serial, parallel = [], []
     for i in range(samples):
@@ -183,7 +185,7 @@ def backfill(lakehouse, s3, bucket: str, scale: Scale, samples: int) -> dict:
             if failed:
                 raise RuntimeError(f"backfill runs failed: {failed}")
     return {
-        "days": BACKFILL_DAYS,
+        "days": scale.backfill_days,
         "events_per_day": scale.backfill_events,
         "at_a_time": BACKFILL_AT_A_TIME,
         "serial_s": serial,
@@ -280,7 +282,7 @@ def run(scale: Scale, samples: int) -> dict:
                 log, provisioned.names.dbt_executor_function
             )
 
-            # 3b. A 6-day backfill, one run at a time vs several at a time.
+            # 3b. A backfill, one run at a time vs several at a time.
             results["backfill"] = backfill(lakehouse, s3, bucket, scale, samples)
         finally:
             stack.down()
