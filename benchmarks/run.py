@@ -167,7 +167,8 @@ def drop_marts(lakehouse) -> None:
 
 def backfill(lakehouse, s3, bucket: str, scale: Scale, samples: int) -> dict:
     """backfill_days built one run at a time vs BACKFILL_AT_A_TIME at a time, in turn, from
-    empty marts each time (the parallel build's marts equal the serial one's: the e2e test checks)."""
+    empty marts each time (the parallel build's marts equal the serial one's: the e2e test
+    checks)."""
     from benchmarks.transform import execute_all
 
     days = [FIRST + timedelta(days=600 + i) for i in range(scale.backfill_days)]
