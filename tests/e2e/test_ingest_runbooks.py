@@ -19,39 +19,22 @@ import pytest
 from dbt_runtime import ingestion
 
 from local.fake_api import Faults
+from tests.api_sources import SECRET, fake_api_sources
 from tests.runbooks import run_section
 
 # cost: three DAG runs of a small day, run in the foreground
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(2)]
 FIRST, LAST = date(2026, 10, 5), date(2026, 10, 6)
 TOKEN = "runbook-token"
-SECRET = "lakehouse/sources/fake_api"
 EVENTS, PAGE_SIZE = 120, 50  # 3 pages of events a day
 SOURCES = ("fake_events", "fake_users")
-
-
-def _declared() -> dict[str, dict]:
-    common = {
-        "auth": {"type": "bearer", "secret_name": SECRET},
-        "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
-        "data_selector": "data",
-        "interval_params": {"start": "since", "end": "until"},
-        "page_size": PAGE_SIZE,
-        "page_size_param": "limit",
-        "retry": {"max_attempts": 3, "backoff_factor": 0.05, "max_delay_s": 0.5},
-    }
-    return {
-        "fake_events": {**common, "dataset": "events", "endpoint": "/v1/events",
-                        "cursor_field": "event_ts"},
-        "fake_users": {**common, "dataset": "users", "endpoint": "/v1/users",
-                       "cursor_field": "updated_at"},
-    }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def scenario(local_stack):
     stack, provisioned, lakehouse = local_stack
-    with stack.api_sources(_declared(), token=TOKEN, events_per_day=EVENTS) as api:
+    sources = fake_api_sources(PAGE_SIZE, max_attempts=3)
+    with stack.api_sources(sources, token=TOKEN, events_per_day=EVENTS) as api:
         # What the operator's token command must replace for anything to be fetched.
         lakehouse.client("secretsmanager").put_secret_value(
             SecretId=SECRET, SecretString="stale-token"

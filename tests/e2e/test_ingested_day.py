@@ -15,38 +15,21 @@ from dbt_runtime import ingestion
 
 from local.demo import run_dag_for_day
 from local.fake_api import Faults
+from tests.api_sources import fake_api_sources
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(1)]
 DAY = date(2026, 11, 24)
 REFUSED_DAY = date(2026, 11, 26)
 TOKEN = "e2e-token"
-SECRET = "lakehouse/sources/fake_api"
 EVENTS = 900
-
-
-def _declared() -> dict[str, dict]:
-    common = {
-        "auth": {"type": "bearer", "secret_name": SECRET},
-        "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
-        "data_selector": "data",
-        "interval_params": {"start": "since", "end": "until"},
-        "page_size": 200,
-        "page_size_param": "limit",
-        "retry": {"max_attempts": 6, "backoff_factor": 0.05, "max_delay_s": 0.5},
-    }
-    return {
-        "fake_events": {**common, "dataset": "events", "endpoint": "/v1/events",
-                        "cursor_field": "event_ts"},
-        "fake_users": {**common, "dataset": "users", "endpoint": "/v1/users",
-                       "cursor_field": "updated_at"},
-    }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def ingested_run(local_stack):
     stack, provisioned, lakehouse = local_stack
     lakehouse.alerts()  # start from an empty inbox
-    with stack.api_sources(_declared(), token=TOKEN, events_per_day=EVENTS) as api:
+    sources = fake_api_sources(page_size=200, max_attempts=6)
+    with stack.api_sources(sources, token=TOKEN, events_per_day=EVENTS) as api:
         api.faults.rate_limit_every = 3
         code = run_dag_for_day(stack, DAY, log_name="e2e-ingested.log")
         bounds = ingestion.day_bounds(DAY.isoformat())
