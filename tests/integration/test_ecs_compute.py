@@ -59,7 +59,9 @@ def visited(lakehouse, execution_arn: str) -> list[str]:
     history = lakehouse.client("stepfunctions").get_execution_history(
         executionArn=execution_arn, maxResults=1000
     )["events"]
-    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEntered" in e["type"]]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+    ]
 
 
 def build(stacks: ExitStack, directory, compute: str) -> dict:
