@@ -312,8 +312,8 @@ run "dbt_stages_can_run_as_an_ecs_task" {
   assert {
     condition = (
       jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/lakehouse-test-dbt-runtime:1.2.3" &&
-      jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].entryPoint == ["python", "-m", "dbt_runtime.ecs_task"] &&
-      { for e in jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].environment : e.name => e.value } == aws_lambda_function.this["dbt_executor"].environment[0].variables &&
+      jsonencode(jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].entryPoint) == jsonencode(["python", "-m", "dbt_runtime.ecs_task"]) &&
+      tomap({ for e in jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].environment : e.name => e.value }) == aws_lambda_function.this["dbt_executor"].environment[0].variables &&
       aws_ecs_task_definition.dbt.requires_compatibilities == toset(["FARGATE"]) &&
       aws_iam_role.dbt_task["task"].name == "lakehouse-test-ecs-dbt-task" &&
       aws_iam_role.dbt_task["execution"].name == "lakehouse-test-ecs-dbt-execution"
