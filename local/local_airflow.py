@@ -13,7 +13,6 @@ from datetime import date
 from local import airflow
 from local.airflow import DAG_ID
 
-
 LOCKED_RETRIES = 8
 
 
@@ -47,7 +46,7 @@ class LocalAirflow:
             result = self._cli(*args)
             if result.returncode == 0 or "database is locked" not in result.stderr:
                 break
-            time.sleep(min(2 ** attempt, 15))
+            time.sleep(min(2**attempt, 15))
         if result.returncode != 0:
             from lakehouse.mwaa_airflow import (
                 AirflowUnavailable,  # plugins/ is on sys.path (lakehouse_ops.cli)
