@@ -14,6 +14,7 @@ import boto3
 import pytest
 from lakehouse.ledger import RunLedger
 from lakehouse.run_plan import execution_name, plan_run
+from lakehouse.summary import format_run
 
 from lakehouse_ops.naming import PIPELINE
 from local import sample_data
@@ -101,7 +102,9 @@ def test_lambda_and_ecs_build_the_same_marts(builds):
     for build_ in (on_lambda, on_ecs):
         assert build_["execution"]["status"] == "SUCCEEDED", build_["execution"].get("cause")
         assert build_["record"]["status"] == "SUCCEEDED"
-        assert build_["record"]["compute"] in ("lambda", "ecs")
+    for build_, compute in ((on_lambda, "lambda"), (on_ecs, "ecs")):
+        assert build_["record"]["compute"] == compute
+        assert f"dbt ran on   {compute}" in format_run(build_["record"])
     assert on_lambda["marts"]["fct_events"][0] > 0
     assert on_ecs["marts"] == on_lambda["marts"]
     # Each build went the way its compute says, and recorded the same stages.
