@@ -1,11 +1,12 @@
 """The real Terraform applied to the local emulator, and compared with the local provisioner.
 
-terraform/environments/sandbox is applied to a private emulator (every module but MWAA and its
-VPC, which the emulator lacks), a second plan must show no changes, and what Terraform created
-is read back and compared with what local/provision.py creates on another emulator: names, each
-Lambda's environment, memory, timeout and role, the state machine definition, the crawler, the
-Glue catalog and the buckets. Where the two still differ on purpose, KNOWN_DIFFERENCES says so
-and why; a difference that disappears must leave that list too.
+terraform/environments/sandbox is applied to a private emulator (every module but MWAA, which
+the emulator lacks; its VPC comes along, as the dbt ECS tasks run in its private subnets), a
+second plan must show no changes, and what Terraform created is read back and compared with
+what local/provision.py creates on another emulator: names, each Lambda's environment, memory,
+timeout and role, the state machine definition, the ECS cluster and the dbt task definition,
+the crawler, the Glue catalog and the buckets. Where the two still differ on purpose,
+KNOWN_DIFFERENCES says so and why; a difference that disappears must leave that list too.
 
 Skips with a message when the terraform CLI or an offline AWS provider is missing. About three
 minutes: run alone with `make test-terraform-emulator`.
@@ -30,7 +31,8 @@ pytestmark = [pytest.mark.infra, pytest.mark.integration]
 SANDBOX = ENVIRONMENTS_DIR / "sandbox"
 ENVIRONMENT = "local"
 PREFIX = "lakehouse"
-# Every module the emulator can host: MWAA (orchestration) and its VPC (network) are left out.
+# Every module the emulator can host: MWAA (orchestration) is left out; its VPC (network) is
+# applied as the workflow's dependency (the dbt ECS tasks' subnets).
 TARGETS = ["storage", "catalog", "metadata", "notifications", "analytics", "workflow"]
 # The endpoints block of the provider: every service the targeted modules use.
 SERVICES = (
