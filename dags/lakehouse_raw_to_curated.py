@@ -10,7 +10,7 @@ than the data interval; `lookback_days`, how late an event may arrive and still 
 its day; `max_bad_row_share`, the share of quarantined raw event lines above which the run
 fails before the marts change; `full_refresh` to rebuild every mart from raw, or
 `full_refresh_models` for some; `compute` (`auto`, `lambda`, `ecs`) where dbt staging and marts
-run: `auto` takes an ECS task for a rebuild or a long interval, a Lambda otherwise;
+run: `auto` takes an ECS task for a full refresh or a long interval, a Lambda otherwise;
 `redrive_of` (a failed run's id) to repeat its transform from the stage that failed.
 Runbooks: docs/runbooks.md.
 

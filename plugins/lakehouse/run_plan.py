@@ -24,8 +24,8 @@ MAX_PARTITIONS_PER_WRITE = 100
 # dbt_project/macros/merge_window.sql, max_bad_row_share by dbt_project/tests/bad_row_share.sql.
 DEFAULT_LOOKBACK_DAYS: int = DEFAULTS["lookback_days"]
 DEFAULT_MAX_BAD_ROW_SHARE: float = DEFAULTS["max_bad_row_share"]
-# compute=auto: the dbt stages of a run over this many days or more, or of a rebuild from raw,
-# run as an ECS task. A day of the sample volume takes a minute or two in the dbt-executor;
+# compute=auto: the dbt stages of a run over this many days or more, or of a full refresh, run
+# as an ECS task. A day of the sample volume takes a minute or two in the dbt-executor;
 # a week's merge or a rebuild of all history can outlast Lambda's 15 minutes, and a stage
 # killed at its timeout is paid for and still fails.
 ECS_FROM_DAYS = 7
@@ -114,16 +114,16 @@ def execution_name(base: str, try_number: int) -> str:
     return f"{base}-t{try_number}"
 
 
-def choose_compute(
-    requested: str, days: int, full_refresh: bool, full_refresh_models: tuple[str, ...] = ()
-) -> str:
-    """Where the run's dbt stages run. An explicit lambda or ecs wins; auto takes ECS for a
-    rebuild from raw (every mart, or some) and for an interval of ECS_FROM_DAYS days or more."""
+def choose_compute(requested: str, days: int, full_refresh: bool) -> str:
+    """Where the run's dbt stages run. An explicit lambda or ecs wins; auto takes ECS for a full
+    refresh (every mart from every raw day) and for an interval of ECS_FROM_DAYS days or more.
+    A rebuild of some marts (full_refresh_models) stays on Lambda unless asked: most are one
+    mart of a few days' history, and the operator who knows it is large passes compute=ecs."""
     if requested in COMPUTES:
         return requested
     if requested != "auto":
         raise InvalidRunParams(f"compute must be one of auto, lambda, ecs, got {requested!r}")
-    if full_refresh or full_refresh_models or days >= ECS_FROM_DAYS:
+    if full_refresh or days >= ECS_FROM_DAYS:
         return "ecs"
     return "lambda"
 
@@ -173,12 +173,7 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
     # would choose). A stage that timed out on Lambda needs compute=ecs on a new run instead.
     compute = failed.get("compute")
     if compute not in COMPUTES:
-        compute = choose_compute(
-            "auto",
-            interval_days,
-            bool(failed.get("full_refresh")),
-            tuple(failed.get("full_refresh_models") or ()),
-        )
+        compute = choose_compute("auto", interval_days, bool(failed.get("full_refresh")))
     # A failure before the state machine (crawler, an Airflow task) redoes all of it.
     resume_from = stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0]
     return RunPlan(
@@ -254,5 +249,5 @@ def plan_run(
         lookback_days=lookback,
         full_refresh_models=refresh_models,
         max_bad_row_share=float(params["max_bad_row_share"]),
-        compute=choose_compute(params["compute"], (end - start).days, full_refresh, refresh_models),
+        compute=choose_compute(params["compute"], (end - start).days, full_refresh),
     )

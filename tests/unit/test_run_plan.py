@@ -177,7 +177,8 @@ def test_only_failed_runs_can_be_redriven(record, message):
         ({"interval_start": "2026-11-01", "interval_end": "2026-11-07"}, "lambda"),
         ({"interval_start": "2026-11-01", "interval_end": "2026-11-08"}, "ecs"),  # ECS_FROM_DAYS
         ({"full_refresh": True}, "ecs"),
-        ({"full_refresh_models": ["fct_events"]}, "ecs"),
+        ({"full_refresh_models": ["fct_events"]}, "lambda"),  # one mart: asked for, not guessed
+        ({"full_refresh_models": ["fct_events"], "compute": "ecs"}, "ecs"),
         # An explicit choice wins, either way.
         ({"full_refresh": True, "compute": "lambda"}, "lambda"),
         ({"compute": "ecs"}, "ecs"),
@@ -187,7 +188,7 @@ def test_only_failed_runs_can_be_redriven(record, message):
         ),
     ],
 )
-def test_auto_compute_takes_ecs_for_long_intervals_and_rebuilds_an_explicit_one_wins(
+def test_auto_compute_takes_ecs_for_long_intervals_and_full_refreshes_an_explicit_one_wins(
     params, compute
 ):
     from lakehouse.run_plan import ECS_FROM_DAYS
