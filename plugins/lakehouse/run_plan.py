@@ -25,9 +25,8 @@ MAX_PARTITIONS_PER_WRITE = 100
 DEFAULT_LOOKBACK_DAYS: int = DEFAULTS["lookback_days"]
 DEFAULT_MAX_BAD_ROW_SHARE: float = DEFAULTS["max_bad_row_share"]
 # compute=auto: the dbt stages of a run over this many days or more, or of a full refresh, run
-# as an ECS task. A day of the sample volume takes a minute or two in the dbt-executor;
-# a week's merge or a rebuild of all history can outlast Lambda's 15 minutes, and a stage
-# killed at its timeout is paid for and still fails.
+# as an ECS task. A week's merge or a rebuild of all history is what can outlast Lambda's 15
+# minutes, and a stage killed at its timeout is paid for and still fails.
 ECS_FROM_DAYS = 7
 COMPUTES = ("lambda", "ecs")
 
@@ -238,7 +237,6 @@ def plan_run(
             f"{window_days} partitions in one Athena query (limit {MAX_PARTITIONS_PER_WRITE}): "
             "backfill the range instead, one run per day (docs/runbooks.md)"
         )
-    refresh_models = tuple(sorted(set(params["full_refresh_models"])))
     return RunPlan(
         pipeline=pipeline,
         run_id=run_id,
@@ -247,7 +245,7 @@ def plan_run(
         full_refresh=full_refresh,
         execution_name_base=execution_name_base(run_id),
         lookback_days=lookback,
-        full_refresh_models=refresh_models,
+        full_refresh_models=tuple(sorted(set(params["full_refresh_models"]))),
         max_bad_row_share=float(params["max_bad_row_share"]),
         compute=choose_compute(params["compute"], (end - start).days, full_refresh),
     )
