@@ -1,11 +1,12 @@
 """The local AWS: moto's server plus our Lambda Invoke seam, on one port on 127.0.0.1.
 
 Every AWS API goes to moto, except the Lambda Invoke API, which runs our real handler code
-(see lambda_runner), and ECS RunTask/DescribeTasks/StopTask, which moto records while our
-ECS seam runs the runtime image's task entry point (see ecs_runner). The seams are a WSGI
-middleware in front of moto's own WSGI application, so no moto internals are patched. Step
-Functions executes the real ASL (moto's `execute_state_machine` switch) and calls its
-integrations back on this same port.
+(see lambda_runner), and ECS RunTask/DescribeTasks/StopTask of the runtime image's task
+definition, which our ECS seam serves by running the task's entry point (see ecs_runner). The
+seams are a WSGI middleware in front of moto's own WSGI application. Step Functions executes the
+real ASL (moto's `execute_state_machine` switch) and calls its integrations back on this same
+port; the one change to moto's internals, moto_compat, lets its ECS and S3 SDK integrations
+speak Step Functions' shapes.
 
 Fault injection (local/faults.py): `/_lakehouse/faults` on the same port takes rules such as
 "the next 2 Lambda Invoke calls answer TooManyRequestsException (429)" or "the raw crawler's
