@@ -9,8 +9,9 @@ day): record the run in the DynamoDB ledger, crawl the raw zone, then run the st
 than the data interval; `lookback_days`, how late an event may arrive and still be merged into
 its day; `max_bad_row_share`, the share of quarantined raw event lines above which the run
 fails before the marts change; `full_refresh` to rebuild every mart from raw, or
-`full_refresh_models` for some; `redrive_of` (a failed run's id) to repeat its transform from
-the stage that failed.
+`full_refresh_models` for some; `compute` (`auto`, `lambda`, `ecs`) where dbt staging and marts
+run: `auto` takes an ECS task for a full refresh or a long interval, a Lambda otherwise;
+`redrive_of` (a failed run's id) to repeat its transform from the stage that failed.
 Runbooks: docs/runbooks.md.
 
 Settings come from the Airflow Variable `lakehouse_config` (written by Terraform on AWS and by

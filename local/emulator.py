@@ -1,9 +1,12 @@
 """The local AWS: moto's server plus our Lambda Invoke seam, on one port on 127.0.0.1.
 
 Every AWS API goes to moto, except the Lambda Invoke API, which runs our real handler code
-(see lambda_runner). The seam is a WSGI middleware in front of moto's own WSGI application, so
-no moto internals are patched. Step Functions executes the real ASL (moto's
-`execute_state_machine` switch) and calls its integrations back on this same port.
+(see lambda_runner), and ECS RunTask/DescribeTasks/StopTask of the runtime image's task
+definition, which our ECS seam serves by running the task's entry point (see ecs_runner). The
+seams are a WSGI middleware in front of moto's own WSGI application. Step Functions executes the
+real ASL (moto's `execute_state_machine` switch) and calls its integrations back on this same
+port; the one change to moto's internals, moto_compat, lets its ECS and S3 SDK integrations
+speak Step Functions' shapes.
 
 Fault injection (local/faults.py): `/_lakehouse/faults` on the same port takes rules such as
 "the next 2 Lambda Invoke calls answer TooManyRequestsException (429)" or "the raw crawler's
@@ -40,7 +43,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote
 
-from local import faults, state, terraform_compat
+from local import ecs_runner, faults, state, terraform_compat
 from local.aws import CREDENTIALS_ENV, REGION
 from local.journal import CorruptJournal, Journal
 
@@ -70,14 +73,15 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class LambdaInvokeMiddleware:
-    """Serves POST /2015-03-31/functions/{name}/invocations and the fault-injection rules;
-    everything else goes to moto."""
+    """Serves POST /2015-03-31/functions/{name}/invocations, the runtime's ECS tasks and the
+    fault-injection rules; everything else goes to moto."""
 
     def __init__(self, moto_app, endpoint_url: str, state_dir: Path):
         self.moto_app = moto_app
         self.endpoint_url = endpoint_url
         self.state_dir = state_dir
         self.faults = faults.FaultInjector()
+        self.ecs_tasks = ecs_runner.EcsTasks(endpoint_url, state_dir, REGION)
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").rstrip("/") == faults.CONTROL_PATH:
@@ -100,6 +104,8 @@ class LambdaInvokeMiddleware:
             return terraform_compat.answer(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET") in _CRAWLER_READS:
             return self._fix_crawler_status(environ, start_response)
+        if ecs_runner.handles(environ):
+            return self.ecs_tasks.serve(environ, start_response, self.moto_app)
         match = _INVOKE_RE.match(environ.get("PATH_INFO", ""))
         if environ["REQUEST_METHOD"] != "POST" or not match:
             return self.moto_app(environ, start_response)
@@ -237,6 +243,9 @@ def _serve(state_dir: Path, port: int, host: str) -> None:
     )
     from werkzeug.serving import make_server
 
+    from local import moto_compat
+
+    moto_compat.enable_ecs_integration()
     endpoint_url = f"http://127.0.0.1:{port}"
     moto_app = DomainDispatcherApplication(create_backend_app)
     journal = Journal(state_dir / state.JOURNAL_FILE)

@@ -99,6 +99,20 @@ def lambda_python() -> str:
     return os.environ.get("LAMBDA_PYTHON") or sys.executable
 
 
+def runtime_environment(endpoint_url: str, region: str) -> dict[str, str]:
+    """What the runtime image's processes get from the platform, Lambda or ECS alike: the code
+    on the path, the region, credentials, and the emulator as every SDK's endpoint."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join([str(LAMBDA_CODE_DIR), str(REPO_ROOT)]),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **CREDENTIALS_ENV,
+        "AWS_ENDPOINT_URL": endpoint_url,
+    }
+
+
 def _spawn(name: str, key: str, handler: str, env: dict, state_dir: Path, log_path: Path):
     # Each execution environment has a /tmp of its own, as on Lambda: concurrent invocations
     # of one function (runs of different intervals) must not share dbt's project copy,
@@ -157,18 +171,12 @@ def invoke(
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": os.pathsep.join([str(LAMBDA_CODE_DIR), str(REPO_ROOT)]),
+        **runtime_environment(endpoint_url, region),
         "LAMBDA_TASK_ROOT": str(LAMBDA_CODE_DIR),
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.get("MemorySize") or 128),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        **CREDENTIALS_ENV,
-        "AWS_ENDPOINT_URL": endpoint_url,
         **(function.get("Environment") or {}).get("Variables", {}),
     }
     handler = function["Handler"]

@@ -32,6 +32,9 @@ LAMBDA_HANDLERS = {
     for key, function in FUNCTIONS_CONTRACT["functions"].items()
 }
 DBT_ARTIFACTS_PREFIX = FUNCTIONS_CONTRACT["dbt_artifacts_prefix"]
+# The dbt-executor as an ECS task (terraform/modules/workflow creates the same task definition).
+ECS_TASK = FUNCTIONS_CONTRACT["ecs_task"]
+ECS_RESULTS_PREFIX = f"{DBT_ARTIFACTS_PREFIX}/{ECS_TASK['results_prefix']}"
 INGEST_STATE_PREFIX = FUNCTIONS_CONTRACT["ingest_state_prefix"]
 LAKEHOUSE_CONFIG_CONTRACT = json.loads(
     (REPO_ROOT / "contracts" / "lakehouse_config.json").read_text()
@@ -112,6 +115,8 @@ class Provisioned:
     ingest_arn: str
     # Set when runs start on arrival (provision(start_on_arrival=True)).
     raw_arrivals_queue_url: str | None = None
+    ecs_cluster_arn: str = ""
+    dbt_task_definition_arn: str = ""
 
     def airflow_config(self) -> dict[str, str]:
         """The Airflow Variable `lakehouse_config`: contracts/lakehouse_config.json, as Terraform
@@ -207,6 +212,8 @@ def provision(
         names.test_executor_role: "lambda.amazonaws.com",
         names.ingest_role: "lambda.amazonaws.com",
         names.state_machine_role: "states.amazonaws.com",
+        names.dbt_task_role: "ecs-tasks.amazonaws.com",
+        names.dbt_task_execution_role: "ecs-tasks.amazonaws.com",
         names.crawler_role: "glue.amazonaws.com",
     }
     for role, service in services.items():
@@ -299,6 +306,7 @@ def provision(
                 **settings,
             )["FunctionArn"]
 
+    ecs = _provision_dbt_task(endpoint_url, names, dbt_env, role_arn)
     definition = render_template(
         ASL_TEMPLATE.read_text(),
         {
@@ -307,6 +315,13 @@ def provision(
             "test_executor_arn": arns["test_executor_function"],
             "runs_table": names.runs_table,
             "alerts_topic_arn": topic_arn,
+            "curated_bucket": names.curated_bucket,
+            "ecs_results_prefix": ECS_RESULTS_PREFIX,
+            "ecs_cluster_arn": ecs["cluster_arn"],
+            "dbt_task_definition_arn": ecs["task_definition_arn"],
+            "dbt_task_container": ECS_TASK["container"],
+            "ecs_subnet_ids": ",".join(ecs["subnet_ids"]),
+            "ecs_security_group_ids": ",".join(ecs["security_group_ids"]),
         },
     )
     sfn = client("stepfunctions", endpoint_url)
@@ -335,6 +350,8 @@ def provision(
         dbt_executor_arn=arns["dbt_executor_function"],
         test_executor_arn=arns["test_executor_function"],
         ingest_arn=arns["ingest_function"],
+        ecs_cluster_arn=ecs["cluster_arn"],
+        dbt_task_definition_arn=ecs["task_definition_arn"],
     )
 
 
@@ -408,6 +425,105 @@ def raw_arrivals(endpoint_url: str, names: ResourceNames) -> str:
         },
     )
     return queue_url
+
+
+def dbt_task_definition(names: ResourceNames, environment: dict[str, str], role_arn) -> dict:
+    """RegisterTaskDefinition's arguments: the dbt-executor's image, environment and entry point
+    (contracts/functions.json ecs_task), as terraform/modules/workflow declares it."""
+    return {
+        "family": names.dbt_task_family,
+        "taskRoleArn": role_arn(names.dbt_task_role),
+        "executionRoleArn": role_arn(names.dbt_task_execution_role),
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": str(ECS_TASK["cpu"]),
+        "memory": str(ECS_TASK["memory_mb"]),
+        "containerDefinitions": [
+            {
+                "name": ECS_TASK["container"],
+                # The local seam (local/ecs_runner.py) runs lambdas/ from the repository.
+                "image": "local/dbt-runtime:latest",
+                "essential": True,
+                # The one container has all of the task's CPU and memory.
+                "cpu": ECS_TASK["cpu"],
+                "memory": ECS_TASK["memory_mb"],
+                "entryPoint": ECS_TASK["entry_point"],
+                "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+            }
+        ],
+    }
+
+
+def _provision_dbt_task(endpoint_url: str, names: ResourceNames, environment, role_arn) -> dict:
+    """The cluster, the task definition and the network a Fargate task needs. moto's RunTask
+    attaches a network interface in the task's subnet, so the subnet and its security group
+    exist here too (on AWS: the environment's private subnets, a security group of the module)."""
+    ec2 = client("ec2", endpoint_url)
+    tag = [{"Name": "tag:Name", "Values": [names.ecs_cluster]}]
+    vpcs = ec2.describe_vpcs(Filters=tag)["Vpcs"]
+    if vpcs:
+        vpc_id = vpcs[0]["VpcId"]
+    else:
+        vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "Name", "Value": names.ecs_cluster}])
+    subnets = ec2.describe_subnets(Filters=[*tag, {"Name": "vpc-id", "Values": [vpc_id]}])
+    if subnets["Subnets"]:
+        subnet_id = subnets["Subnets"][0]["SubnetId"]
+    else:
+        subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+        ec2.create_tags(Resources=[subnet_id], Tags=[{"Key": "Name", "Value": names.ecs_cluster}])
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "group-name", "Values": [names.dbt_task_family]},
+            {"Name": "vpc-id", "Values": [vpc_id]},
+        ]
+    )["SecurityGroups"]
+    group_id = (
+        groups[0]["GroupId"]
+        if groups
+        else ec2.create_security_group(
+            GroupName=names.dbt_task_family,
+            Description="dbt runtime tasks: outbound only",
+            VpcId=vpc_id,
+        )["GroupId"]
+    )
+
+    ecs = client("ecs", endpoint_url)
+    cluster_arn = ecs.create_cluster(clusterName=names.ecs_cluster)["cluster"]["clusterArn"]
+    wanted = dbt_task_definition(names, environment, role_arn)
+    try:
+        current = ecs.describe_task_definition(taskDefinition=names.dbt_task_family)
+        current = current["taskDefinition"]
+    except ClientError:
+        current = None
+    if current is None or any(
+        _comparable(key, current.get(key)) != _comparable(key, value)
+        for key, value in wanted.items()
+    ):
+        ecs.register_task_definition(**wanted)
+    return {
+        "cluster_arn": cluster_arn,
+        # Without a revision: RunTask takes the family's latest, as on AWS.
+        "task_definition_arn": (
+            f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:task-definition/{names.dbt_task_family}"
+        ),
+        "subnet_ids": [subnet_id],
+        "security_group_ids": [group_id],
+    }
+
+
+def _comparable(key: str, value):
+    """A task definition's setting as both RegisterTaskDefinition and its description hold it."""
+    if key != "containerDefinitions" or not value:
+        return value
+    keys = ("name", "image", "essential", "cpu", "memory", "entryPoint", "environment")
+    return [
+        {
+            k: sorted(map(json.dumps, c.get(k) or [])) if k == "environment" else c.get(k)
+            for k in keys
+        }
+        for c in value
+    ]
 
 
 def _code_marker_zip() -> bytes:

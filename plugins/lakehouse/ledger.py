@@ -82,6 +82,7 @@ class RunLedger:
                 if plan.get("max_bad_row_share") is None
                 else Decimal(str(plan["max_bad_row_share"])),
                 "resume_from": plan.get("resume_from"),
+                **({"compute": plan["compute"]} if plan.get("compute") else {}),
                 **({"redrive_of": plan["redrive_of"]} if plan.get("redrive_of") else {}),
                 "triggered_by": triggered_by,
                 "run_type": run_type,

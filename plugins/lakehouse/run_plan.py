@@ -24,6 +24,11 @@ MAX_PARTITIONS_PER_WRITE = 100
 # dbt_project/macros/merge_window.sql, max_bad_row_share by dbt_project/tests/bad_row_share.sql.
 DEFAULT_LOOKBACK_DAYS: int = DEFAULTS["lookback_days"]
 DEFAULT_MAX_BAD_ROW_SHARE: float = DEFAULTS["max_bad_row_share"]
+# compute=auto: the dbt stages of a run over this many days or more, or of a full refresh, run
+# as an ECS task. A week's merge or a rebuild of all history is what can outlast Lambda's 15
+# minutes, and a stage killed at its timeout is paid for and still fails.
+ECS_FROM_DAYS = 7
+COMPUTES = ("lambda", "ecs")
 
 
 class InvalidRunParams(InvalidRunRequest):
@@ -45,6 +50,8 @@ class RunPlan:
     max_bad_row_share: float = DEFAULT_MAX_BAD_ROW_SHARE
     # A redrive that resumes after staging: the failed execution's relations, reused.
     reuse_run_key: str | None = None
+    # Where the dbt stages run: "lambda" or "ecs" (choose_compute), never "auto".
+    compute: str = "lambda"
 
     def run_key(self, try_number: int) -> str:
         """The key of the relations this try's execution reads and writes
@@ -62,6 +69,7 @@ class RunPlan:
             "lookback_days": self.lookback_days,
             "max_bad_row_share": self.max_bad_row_share,
             "resume_from": self.resume_from,
+            "compute": self.compute,
         }
 
     def as_dict(self) -> dict:
@@ -105,6 +113,20 @@ def execution_name(base: str, try_number: int) -> str:
     return f"{base}-t{try_number}"
 
 
+def choose_compute(requested: str, days: int, full_refresh: bool) -> str:
+    """Where the run's dbt stages run. An explicit lambda or ecs wins; auto takes ECS for a full
+    refresh (every mart from every raw day) and for an interval of ECS_FROM_DAYS days or more.
+    A rebuild of some marts (full_refresh_models) stays on Lambda unless asked: most are one
+    mart of a few days' history, and the operator who knows it is large passes compute=ecs."""
+    if requested in COMPUTES:
+        return requested
+    if requested != "auto":
+        raise InvalidRunParams(f"compute must be one of auto, lambda, ecs, got {requested!r}")
+    if full_refresh or days >= ECS_FROM_DAYS:
+        return "ecs"
+    return "lambda"
+
+
 def _as_day(value: object, name: str) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -142,6 +164,15 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
             f"redrive_of: run {redrive_of!r} is {failed.get('status')}, only FAILED runs redrive"
         )
     stage = failed.get("failed_stage")
+    interval_days = (
+        _as_day(failed["interval_end"], "interval_end")
+        - _as_day(failed["interval_start"], "interval_start")
+    ).days
+    # The failed run's compute, unless it was recorded before compute existed (then as auto
+    # would choose). A stage that timed out on Lambda needs compute=ecs on a new run instead.
+    compute = failed.get("compute")
+    if compute not in COMPUTES:
+        compute = choose_compute("auto", interval_days, bool(failed.get("full_refresh")))
     # A failure before the state machine (crawler, an Airflow task) redoes all of it.
     resume_from = stage if stage in TRANSFORM_STAGES else TRANSFORM_STAGES[0]
     return RunPlan(
@@ -161,6 +192,7 @@ def redrive_plan(pipeline: str, run_id: str, failed: dict | None, redrive_of: st
         # starting over parses again, into relations of its own. Without a recorded key the
         # marts stage parses again (it finds no parse to reuse).
         reuse_run_key=failed.get("run_key") if resume_from != TRANSFORM_STAGES[0] else None,
+        compute=compute,
     )
 
 
@@ -226,4 +258,5 @@ def plan_run(
         lookback_days=lookback,
         full_refresh_models=tuple(sorted(set(params["full_refresh_models"]))),
         max_bad_row_share=float(params["max_bad_row_share"]),
+        compute=choose_compute(params["compute"], (end - start).days, full_refresh),
     )

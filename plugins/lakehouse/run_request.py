@@ -64,6 +64,8 @@ def _explain(name: str, request: dict) -> str:
         "array": "a list of model names",
     }
     rule = " or ".join(words.get(k, k) for k in kinds)
+    if "enum" in spec:
+        rule = "one of " + ", ".join(map(str, spec["enum"]))
     if "minimum" in spec and "maximum" in spec:
         rule += f" from {spec['minimum']} to {spec['maximum']}"
     return f"{name} must be {rule}, got {request.get(name)!r}"

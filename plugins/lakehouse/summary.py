@@ -229,6 +229,8 @@ def format_run(record: dict) -> str:
     ]
     if record.get("execution_arn"):
         lines.append(f"  execution    {record['execution_arn']}")
+    if record.get("compute"):
+        lines.append(f"  dbt ran on   {record['compute']} (the run plan's compute)")
     for key, label in (
         ("redrive_of", "redrive of"),
         ("redriven_by", "redriven by"),

@@ -49,6 +49,7 @@ def test_lakehouse_dag_shape(dagbag):
         "max_bad_row_share",
         "full_refresh",
         "full_refresh_models",
+        "compute",
         "redrive_of",
     }
     order = [t.task_id for t in dag.topological_sort()]

@@ -42,6 +42,13 @@ TEMPLATE_VARIABLES = {
     "test_executor_arn",
     "runs_table",
     "alerts_topic_arn",
+    "curated_bucket",
+    "ecs_results_prefix",
+    "ecs_cluster_arn",
+    "dbt_task_definition_arn",
+    "dbt_task_container",
+    "ecs_subnet_ids",
+    "ecs_security_group_ids",
 }
 
 
@@ -216,7 +223,7 @@ STAR_RESOURCE_ACTIONS = re.compile(
     r"^(logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|"
     r"ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|"
     r"xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|"
-    r"cloudwatch:PutMetricData|s3:GetAccountPublicAccessBlock)$"
+    r"cloudwatch:PutMetricData|s3:GetAccountPublicAccessBlock|ecr:GetAuthorizationToken)$"
 )
 NO_WILDCARD_SERVICES = {"s3", "dynamodb", "glue", "athena", "states"}
 
@@ -299,7 +306,29 @@ def test_least_privilege_of_the_state_machine_role():
         "sns:Publish",
         "kms:Decrypt",
         "kms:GenerateDataKey",
+        # compute=ecs: the dbt task, its roles, the rule .sync needs, the task's result
+        "ecs:RunTask",
+        "ecs:StopTask",
+        "ecs:DescribeTasks",
+        "iam:PassRole",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+        "s3:GetObject",
     }
+    statements = {strip_quotes(s["sid"]): s for s in document["statement"]}
+    assert _strings(statements["RunDbtTask"]["resources"]) == [
+        "${aws_ecs_task_definition.dbt.arn_without_revision}:*"
+    ]
+    assert (
+        _strings(statements["PassDbtTaskRoles"]["resources"])
+        == ["${[for role in aws_iam_role.dbt_task : role.arn]}"]
+        or statements["PassDbtTaskRoles"]["condition"]
+    )
+    assert _strings(statements["ReadDbtTaskResults"]["resources"]) == ["${local.ecs_results_arn}"]
+    assert _strings(statements["EcsSyncRule"]["resources"])[0].endswith(
+        ":rule/StepFunctionsGetEventsForECSTaskRule"
+    )
 
 
 def test_mwaa_role_reaches_only_its_resources():
@@ -361,6 +390,13 @@ def rendered_definition() -> str:
             "test_executor_arn": arn.format("lambda", "function:lakehouse-dev-test-executor"),
             "runs_table": "lakehouse-dev-runs",
             "alerts_topic_arn": arn.format("sns", "lakehouse-dev-alerts"),
+            "curated_bucket": "lakehouse-dev-curated",
+            "ecs_results_prefix": "dbt_artifacts/ecs_results",
+            "ecs_cluster_arn": arn.format("ecs", "cluster/lakehouse-dev"),
+            "dbt_task_definition_arn": arn.format("ecs", "task-definition/lakehouse-dev-dbt-task"),
+            "dbt_task_container": "dbt-runtime",
+            "ecs_subnet_ids": "subnet-0a,subnet-0b",
+            "ecs_security_group_ids": "sg-0a",
         },
     )
 

@@ -1,11 +1,12 @@
 """The real Terraform applied to the local emulator, and compared with the local provisioner.
 
-terraform/environments/sandbox is applied to a private emulator (every module but MWAA and its
-VPC, which the emulator lacks), a second plan must show no changes, and what Terraform created
-is read back and compared with what local/provision.py creates on another emulator: names, each
-Lambda's environment, memory, timeout and role, the state machine definition, the crawler, the
-Glue catalog and the buckets. Where the two still differ on purpose, KNOWN_DIFFERENCES says so
-and why; a difference that disappears must leave that list too.
+terraform/environments/sandbox is applied to a private emulator (every module but MWAA, which
+the emulator lacks; its VPC comes along, as the dbt ECS tasks run in its private subnets), a
+second plan must show no changes, and what Terraform created is read back and compared with
+what local/provision.py creates on another emulator: names, each Lambda's environment, memory,
+timeout and role, the state machine definition, the ECS cluster and the dbt task definition,
+the crawler, the Glue catalog and the buckets. Where the two still differ on purpose,
+KNOWN_DIFFERENCES says so and why; a difference that disappears must leave that list too.
 
 Skips with a message when the terraform CLI or an offline AWS provider is missing. About three
 minutes: run alone with `make test-terraform-emulator`.
@@ -14,6 +15,7 @@ minutes: run alone with `make test-terraform-emulator`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -29,11 +31,12 @@ pytestmark = [pytest.mark.infra, pytest.mark.integration]
 SANDBOX = ENVIRONMENTS_DIR / "sandbox"
 ENVIRONMENT = "local"
 PREFIX = "lakehouse"
-# Every module the emulator can host: MWAA (orchestration) and its VPC (network) are left out.
+# Every module the emulator can host: MWAA (orchestration) is left out; its VPC (network) is
+# applied as the workflow's dependency (the dbt ECS tasks' subnets).
 TARGETS = ["storage", "catalog", "metadata", "notifications", "analytics", "workflow"]
 # The endpoints block of the provider: every service the targeted modules use.
 SERVICES = (
-    "athena cloudwatch cloudwatchlogs dynamodb ec2 ecr glue iam kms lakeformation lambda logs "
+    "athena cloudwatch cloudwatchlogs dynamodb ec2 ecr ecs glue iam kms lakeformation lambda logs "
     "s3 sfn sns sqs sts"
 ).split()
 
@@ -44,6 +47,9 @@ KNOWN_DIFFERENCES = {
     ),
     ("functions", "test_executor_function", "environment_keys"): (
         "ATHENA_WORKGROUP only on AWS: the local target is DuckDB and there is no workgroup"
+    ),
+    ("dbt_task", "definition", "environment_keys"): (
+        "ATHENA_WORKGROUP only on AWS, as for the functions the task runs the handler of"
     ),
     ("tables", "raw_database", "names"): (
         "events_lines/users_lines exist for Athena only: DuckDB reads the raw files directly"
@@ -229,13 +235,36 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
             "timeout": config.get("Timeout"),
             "environment_keys": sorted((config.get("Environment") or {}).get("Variables", {})),
         }
+    ecs = client("ecs", endpoint)
+    task = ecs.describe_task_definition(taskDefinition=names.dbt_task_family)["taskDefinition"]
+    container = task["containerDefinitions"][0]
+    dbt_task = {
+        "cluster": {
+            "names": sorted(
+                c["clusterName"]
+                for c in ecs.describe_clusters(clusters=[names.ecs_cluster])["clusters"]
+            )
+        },
+        "definition": {
+            "family": task["family"],
+            "cpu": task.get("cpu"),
+            "memory": task.get("memory"),
+            "network_mode": task.get("networkMode"),
+            "compatibilities": sorted(task.get("requiresCompatibilities") or []),
+            "task_role": _role_name(task.get("taskRoleArn", "")),
+            "execution_role": _role_name(task.get("executionRoleArn", "")),
+            "container": container["name"],
+            "entry_point": container.get("entryPoint"),
+            "environment_keys": sorted(e["name"] for e in container.get("environment") or []),
+        },
+    }
     sfn = client("stepfunctions", endpoint)
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     machine = sfn.describe_state_machine(stateMachineArn=machines[names.state_machine])
     state_machine = {
         "workflow": {
             "role": _role_name(machine["roleArn"]),
-            "definition": json.loads(machine["definition"]),
+            "definition": _without_network_ids(json.loads(machine["definition"])),
         }
     }
     topics = {
@@ -249,6 +278,7 @@ def inventory(endpoint: str, names) -> dict[str, dict[str, dict]]:
         "crawler": crawlers,
         "functions": functions,
         "state_machine": state_machine,
+        "dbt_task": dbt_task,
         "topics": {"alerts": {"exists": names.alerts_topic in topics}},
     }
 
@@ -270,6 +300,18 @@ def _encryption(s3, bucket: str) -> str | None:
     except s3.exceptions.ClientError:
         return None
     return rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+
+
+def _without_network_ids(definition: dict) -> dict:
+    """The ECS states' subnets and security group are ids each side's EC2 made up (Terraform's
+    sandbox VPC, the provisioner's): compared as present, not by value."""
+    for state in definition["States"].values():
+        network = (state.get("Parameters") or {}).get("NetworkConfiguration")
+        if network:
+            vpc = network["AwsvpcConfiguration"]
+            for key in ("Subnets.$", "SecurityGroups.$"):
+                vpc[key] = re.sub(r"'[^']*', ','", "'<ids>', ','", vpc[key])
+    return definition
 
 
 def _role_name(arn: str) -> str:

@@ -30,6 +30,7 @@ def test_scheduled_run_covers_its_logical_day():
         "lookback_days": 2,
         "max_bad_row_share": 0.05,
         "resume_from": "dbt_staging",
+        "compute": "lambda",
     }
 
 
@@ -167,3 +168,53 @@ def test_each_execution_has_relations_of_its_own_and_a_redrive_resumes_from_the_
 def test_only_failed_runs_can_be_redriven(record, message):
     with pytest.raises(InvalidRunParams, match=message):
         redrive_plan("p", "r", record, "scheduled__x")
+
+
+@pytest.mark.parametrize(
+    ("params", "compute"),
+    [
+        ({}, "lambda"),  # one day
+        ({"interval_start": "2026-11-01", "interval_end": "2026-11-07"}, "lambda"),
+        ({"interval_start": "2026-11-01", "interval_end": "2026-11-08"}, "ecs"),  # ECS_FROM_DAYS
+        ({"full_refresh": True}, "ecs"),
+        ({"full_refresh_models": ["fct_events"]}, "lambda"),  # one mart: asked for, not guessed
+        ({"full_refresh_models": ["fct_events"], "compute": "ecs"}, "ecs"),
+        # An explicit choice wins, either way.
+        ({"full_refresh": True, "compute": "lambda"}, "lambda"),
+        ({"compute": "ecs"}, "ecs"),
+        (
+            {"interval_start": "2026-11-01", "interval_end": "2026-12-01", "compute": "lambda"},
+            "lambda",
+        ),
+    ],
+)
+def test_auto_compute_takes_ecs_for_long_intervals_and_full_refreshes_an_explicit_one_wins(
+    params, compute
+):
+    from lakehouse.run_plan import ECS_FROM_DAYS
+
+    assert ECS_FROM_DAYS == 7
+    plan = plan_run("p", "manual__c", START, END, params)
+    assert plan.compute == compute
+    assert plan.state_machine_input()["compute"] == compute
+
+
+def test_compute_must_be_one_of_the_schema_s_choices():
+    with pytest.raises(InvalidRunParams, match="compute must be one of auto, lambda, ecs"):
+        plan_run("p", "manual__c", START, END, {"compute": "fargate"})
+
+
+def test_a_redrive_runs_where_the_failed_run_ran():
+    failed = {
+        "status": "FAILED",
+        "failed_stage": "dbt_marts",
+        "interval_start": "2026-11-20",
+        "interval_end": "2026-11-21",
+        "full_refresh": False,
+        "compute": "ecs",
+    }
+    assert redrive_plan("p", "r2", failed, "r1").compute == "ecs"
+    # A record from before compute existed: as auto chooses.
+    del failed["compute"]
+    assert redrive_plan("p", "r2", failed, "r1").compute == "lambda"
+    assert redrive_plan("p", "r2", {**failed, "full_refresh": True}, "r1").compute == "ecs"

@@ -11,6 +11,13 @@ VARIABLES = {
     "test_executor_arn": "arn:aws:lambda:us-east-1:1:function:test",
     "runs_table": "runs",
     "alerts_topic_arn": "arn:aws:sns:us-east-1:1:alerts",
+    "curated_bucket": "curated",
+    "ecs_results_prefix": "dbt_artifacts/ecs_results",
+    "ecs_cluster_arn": "arn:aws:ecs:us-east-1:1:cluster/c",
+    "dbt_task_definition_arn": "arn:aws:ecs:us-east-1:1:task-definition/dbt",
+    "dbt_task_container": "dbt-runtime",
+    "ecs_subnet_ids": "subnet-a,subnet-b",
+    "ecs_security_group_ids": "sg-a",
 }
 
 
@@ -42,7 +49,9 @@ def test_stages_run_in_order_and_every_lambda_task_retries_and_catches():
     assert [s for s in order if s.startswith(("Dbt", "Ingest"))] == [
         "Ingest",
         "IngestComplete",
+        "DbtStagingCompute",
         "DbtStaging",
+        "DbtMartsCompute",
         "DbtMarts",
         "DbtTests",
     ]
@@ -80,7 +89,7 @@ def test_a_redrive_enters_at_the_stage_it_names_and_every_stage_gets_the_run_opt
     states = definition()["States"]
     assert states["RecordExecutionStarted"]["Next"] == "ResumeFrom"
     entries = {c["StringEquals"]: c["Next"] for c in states["ResumeFrom"]["Choices"]}
-    assert entries == {"dbt_marts": "DbtMarts", "tests": "DbtTests"}
+    assert entries == {"dbt_marts": "DbtMartsCompute", "tests": "DbtTests"}
     assert states["ResumeFrom"]["Default"] == "PrepareIngest"
     for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
         payload = states[stage]["Parameters"]["Payload"]
@@ -178,8 +187,74 @@ def test_a_fresh_run_ingests_first_loops_while_incomplete_and_records_the_stage(
     assert stalled["Parameters"]["stage"] == "ingest" and stalled["Next"] == "RecordFailure"
     record = states["RecordIngest"]
     assert "stages.ingest = :stage" in record["Parameters"]["UpdateExpression"]
-    assert record["Next"] == "DbtStaging"
+    assert record["Next"] == "DbtStagingCompute"
     assert states[record["Catch"][0]["Next"]]["Parameters"]["stage"] == "ingest"
     # A redrive resuming a later stage does not ingest again.
     resumed = {c["Next"] for c in states["ResumeFrom"]["Choices"]}
     assert "PrepareIngest" not in resumed
+
+
+def _compute_path(compute: str | None, stage: str) -> str:
+    choice = definition()["States"][f"{stage}Compute"]
+    facts = {} if compute is None else {"$.compute": compute}
+
+    def holds(rule) -> bool:
+        if "And" in rule:
+            return all(holds(r) for r in rule["And"])
+        if "IsPresent" in rule:
+            return (rule["Variable"] in facts) == rule["IsPresent"]
+        return facts.get(rule["Variable"]) == rule["StringEquals"]
+
+    return next((c["Next"] for c in choice["Choices"] if holds(c)), choice["Default"])
+
+
+@pytest.mark.parametrize("stage", ["DbtStaging", "DbtMarts"])
+def test_compute_ecs_runs_the_stage_as_an_ecs_task_with_the_lambda_s_event(stage):
+    from local.provision import ECS_TASK
+
+    states = definition()["States"]
+    assert _compute_path("ecs", stage) == f"{stage}OnEcsEvent"
+    assert _compute_path("lambda", stage) == stage
+    assert _compute_path(None, stage) == stage  # an input from before compute existed
+    lambda_state = states[stage]
+    event = states[f"{stage}OnEcsEvent"]
+    # The task gets exactly the event the Lambda gets.
+    assert event["Parameters"]["event"] == lambda_state["Parameters"]["Payload"]
+    stage_name = lambda_state["Parameters"]["Payload"]["stage"]
+    assert f"/{stage_name}.json', $$.Execution.Name)" in event["Parameters"]["result_key.$"]
+    task = states[event["Next"]]
+    assert task["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    assert task["TimeoutSeconds"] == ECS_TASK["timeout_s"]
+    parameters = task["Parameters"]
+    assert parameters["TaskDefinition"] == VARIABLES["dbt_task_definition_arn"]
+    assert parameters["LaunchType"] == "FARGATE"
+    override = parameters["Overrides"]["ContainerOverrides"][0]
+    assert override["Name"] == ECS_TASK["container"]
+    assert {e["Name"] for e in override["Environment"]} == {"STAGE_EVENT", "STAGE_RESULT_S3"}
+    # What the task wrote decides, whether the state succeeded or failed (on AWS a non-zero
+    # exit fails it): the result lands where the Lambda's would, then the same record...
+    outcome = states[task["Next"]]
+    assert task["Catch"][0]["Next"] == task["Next"]
+    assert outcome["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert outcome["Parameters"]["Key.$"] == "$.ecs.result_key"
+    succeeded = states[outcome["Next"]]
+    result = states[succeeded["Default"]]
+    assert result["ResultPath"] == lambda_state["ResultPath"]
+    assert result["Parameters"] == {"result.$": "$.ecs.outcome.document"}
+    assert result["Next"] == lambda_state["Next"]
+    # ...or its error (the Lambda runtime's shape) takes the stage's failure path, the one a
+    # Lambda failure takes, with its type and message; no result at all fails it too.
+    failed = lambda_state["Catch"][0]["Next"]
+    message = states[succeeded["Choices"][0]["Next"]]
+    assert succeeded["Choices"][0]["Variable"] == "$.ecs.outcome.document.errorMessage"
+    assert message["Parameters"] == {
+        "Error.$": "$.ecs.outcome.document.errorType",
+        "Cause.$": "$.ecs.outcome.document.errorMessage",
+    }
+    assert (message["ResultPath"], message["Next"]) == ("$.error", failed)
+    lost = states[outcome["Catch"][0]["Next"]]
+    assert (lost["Parameters"]["Error"], lost["ResultPath"], lost["Next"]) == (
+        "EcsTaskFailed",
+        "$.error",
+        failed,
+    )

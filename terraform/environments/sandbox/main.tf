@@ -73,7 +73,12 @@ module "workflow" {
   workgroup    = module.analytics.workgroup
   runs_table   = module.metadata.runs_table
   alerts_topic = module.notifications.alerts_topic
-  tags         = local.tags
+  # The dbt ECS tasks run in the private subnets MWAA uses.
+  network = {
+    vpc_id     = local.create_vpc ? module.network[0].vpc_id : var.vpc_id
+    subnet_ids = local.create_vpc ? module.network[0].private_subnet_ids : var.private_subnet_ids
+  }
+  tags = local.tags
 }
 
 # Runs on arrival (off by default): the raw bucket's new files start

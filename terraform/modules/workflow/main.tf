@@ -518,6 +518,52 @@ data "aws_iam_policy_document" "states" {
     resources = [var.runs_table.arn]
   }
 
+  # compute=ecs: run the dbt task (any revision of its family) on the cluster, wait for it
+  # (.sync describes it, and stops it when the state times out), hand it its roles.
+  statement {
+    sid       = "RunDbtTask"
+    actions   = ["ecs:RunTask"]
+    resources = ["${aws_ecs_task_definition.dbt.arn_without_revision}:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [aws_ecs_cluster.this.arn]
+    }
+  }
+
+  statement {
+    sid       = "WatchDbtTask"
+    actions   = ["ecs:StopTask", "ecs:DescribeTasks"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${aws_ecs_cluster.this.name}/*"]
+  }
+
+  statement {
+    sid       = "PassDbtTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [for role in aws_iam_role.dbt_task : role.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  # .sync on ECS learns that a task stopped through this managed EventBridge rule.
+  statement {
+    sid       = "EcsSyncRule"
+    actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    resources = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForECSTaskRule"]
+  }
+
+  # What a task wrote: its stage's result or its error.
+  statement {
+    sid       = "ReadDbtTaskResults"
+    actions   = ["s3:GetObject"]
+    resources = [local.ecs_results_arn]
+  }
+
   statement {
     sid       = "PublishAlerts"
     actions   = ["sns:Publish"]
@@ -574,13 +620,20 @@ resource "aws_sfn_state_machine" "this" {
   type     = "STANDARD"
   tags     = var.tags
 
-  # The one ASL template, also rendered by local/provision.py; exactly these five variables.
+  # The one ASL template, also rendered by local/provision.py; exactly these variables.
   definition = templatefile("${path.module}/state_machine.asl.json", {
-    ingest_arn        = aws_lambda_function.this["ingest"].arn
-    dbt_executor_arn  = aws_lambda_function.this["dbt_executor"].arn
-    test_executor_arn = aws_lambda_function.this["test_executor"].arn
-    runs_table        = var.runs_table.name
-    alerts_topic_arn  = var.alerts_topic.arn
+    ingest_arn              = aws_lambda_function.this["ingest"].arn
+    dbt_executor_arn        = aws_lambda_function.this["dbt_executor"].arn
+    test_executor_arn       = aws_lambda_function.this["test_executor"].arn
+    runs_table              = var.runs_table.name
+    alerts_topic_arn        = var.alerts_topic.arn
+    curated_bucket          = var.storage.buckets["curated"].id
+    ecs_results_prefix      = local.ecs_results_prefix
+    ecs_cluster_arn         = aws_ecs_cluster.this.arn
+    dbt_task_definition_arn = aws_ecs_task_definition.dbt.arn_without_revision
+    dbt_task_container      = local.ecs_task.container
+    ecs_subnet_ids          = join(",", var.network.subnet_ids)
+    ecs_security_group_ids  = aws_security_group.dbt_task.id
   })
 
   logging_configuration {
@@ -594,4 +647,167 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   depends_on = [aws_iam_role_policy.states]
+}
+
+################################################################################
+# The dbt-executor as an ECS Fargate task (contracts/functions.json ecs_task): same image and
+# environment, no 15-minute cap. The state machine runs it when the run plan says compute=ecs.
+################################################################################
+
+locals {
+  ecs_task = local.contract.ecs_task
+  # Where a task writes its stage's result (or error) for the state machine to read.
+  ecs_results_prefix = "${local.dbt_artifacts_prefix}/${local.ecs_task.results_prefix}"
+  ecs_results_arn    = "${var.storage.buckets["curated"].arn}/${local.ecs_results_prefix}/*"
+  ecs_task_roles = {
+    task      = var.names.dbt_task_role
+    execution = var.names.dbt_task_execution_role
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.names.ecs_cluster
+  tags = var.tags
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "dbt_task" {
+  name              = var.names.dbt_task_log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.storage.kms_key.arn
+  tags              = var.tags
+}
+
+# Outbound only: Athena, Glue, S3 and DynamoDB endpoints (through the VPC's NAT or endpoints).
+resource "aws_security_group" "dbt_task" {
+  #checkov:skip=CKV2_AWS_5:Attached to each task at run time: the state machine passes it in RunTask's network configuration.
+  name        = var.names.dbt_task_family
+  description = "dbt runtime ECS tasks: HTTPS out to AWS APIs, nothing in"
+  vpc_id      = var.network.vpc_id
+  tags        = var.tags
+
+  egress {
+    description = "HTTPS to AWS service endpoints"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "dbt_task" {
+  for_each = local.ecs_task_roles
+
+  name               = each.value
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+# The task does what the dbt-executor does, so its role has exactly the dbt-executor's policy
+# (its result under dbt_artifacts/ is within the DbtArtifacts grant), plus its own log group.
+resource "aws_iam_role_policy" "dbt_task" {
+  name   = "dbt-executor"
+  role   = aws_iam_role.dbt_task["task"].id
+  policy = data.aws_iam_policy_document.lambda["dbt_executor"].json
+}
+
+# What ECS needs to start the container: pull the image (KMS-encrypted repository), write logs.
+data "aws_iam_policy_document" "dbt_task_execution" {
+  # GetAuthorizationToken supports no resource-level permissions: "*" is the only valid resource.
+  statement {
+    sid       = "EcrToken"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PullImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [aws_ecr_repository.this.arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.dbt_task.arn}:*"]
+  }
+
+  statement {
+    sid       = "UseKey"
+    actions   = ["kms:Decrypt"]
+    resources = [var.storage.kms_key.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "dbt_task_execution" {
+  name   = "ecs-task-execution"
+  role   = aws_iam_role.dbt_task["execution"].id
+  policy = data.aws_iam_policy_document.dbt_task_execution.json
+}
+
+resource "aws_ecs_task_definition" "dbt" {
+  family                   = var.names.dbt_task_family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = local.ecs_task.cpu
+  memory                   = local.ecs_task.memory_mb
+  task_role_arn            = aws_iam_role.dbt_task["task"].arn
+  execution_role_arn       = aws_iam_role.dbt_task["execution"].arn
+  tags                     = var.tags
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  # A read-only root as on Lambda; dbt's project copy, target and logs go to /tmp.
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = local.ecs_task.container
+    image                  = local.image_uri
+    essential              = true
+    cpu                    = local.ecs_task.cpu
+    memory                 = local.ecs_task.memory_mb
+    entryPoint             = local.ecs_task.entry_point
+    readonlyRootFilesystem = true
+    mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+    environment = [
+      for key in sort(keys(local.lambda_environment["dbt_executor"])) :
+      { name = key, value = local.lambda_environment["dbt_executor"][key] }
+    ]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.dbt_task.name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = "dbt"
+      }
+    }
+  }])
+
+  depends_on = [aws_iam_role_policy.dbt_task, aws_iam_role_policy.dbt_task_execution]
 }

@@ -32,3 +32,13 @@ output "state_machine" {
     role_arn = aws_iam_role.states.arn
   }
 }
+
+output "dbt_task" {
+  description = "The dbt-executor as an ECS task (compute=ecs): { cluster_arn, task_definition_arn, task_role_arn, security_group_id }."
+  value = {
+    cluster_arn         = aws_ecs_cluster.this.arn
+    task_definition_arn = aws_ecs_task_definition.dbt.arn
+    task_role_arn       = aws_iam_role.dbt_task["task"].arn
+    security_group_id   = aws_security_group.dbt_task.id
+  }
+}

@@ -11,7 +11,25 @@ variable "names" {
     state_machine_role      = string
     state_machine_log_group = string
     ecr_repository          = string
+    ecs_cluster             = string
+    dbt_task_family         = string
+    dbt_task_role           = string
+    dbt_task_execution_role = string
+    dbt_task_log_group      = string
   })
+}
+
+variable "network" {
+  description = "Where the dbt ECS tasks run (awsvpc): the VPC (for their security group) and private subnets with a route to the AWS APIs (NAT or VPC endpoints)."
+  type = object({
+    vpc_id     = string
+    subnet_ids = list(string)
+  })
+
+  validation {
+    condition     = length(var.network.subnet_ids) > 0
+    error_message = "network.subnet_ids must name at least one subnet."
+  }
 }
 
 variable "image_tag" {

@@ -45,6 +45,31 @@ override_resource {
   }
 }
 
+override_resource {
+  target          = aws_ecs_cluster.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:ecs:us-east-1:123456789012:cluster/lakehouse-test"
+  }
+}
+
+override_resource {
+  target          = aws_ecs_task_definition.dbt
+  override_during = plan
+  values = {
+    arn                  = "arn:aws:ecs:us-east-1:123456789012:task-definition/lakehouse-test-dbt-task:1"
+    arn_without_revision = "arn:aws:ecs:us-east-1:123456789012:task-definition/lakehouse-test-dbt-task"
+  }
+}
+
+override_resource {
+  target          = aws_security_group.dbt_task
+  override_during = plan
+  values = {
+    id = "sg-0dbt"
+  }
+}
+
 variables {
   names = {
     dbt_executor_function   = "lakehouse-test-dbt-executor"
@@ -57,6 +82,15 @@ variables {
     state_machine_role      = "lakehouse-test-states"
     state_machine_log_group = "/aws/vendedlogs/states/lakehouse-test-lakehouse-raw-to-curated"
     ecr_repository          = "lakehouse-test-dbt-runtime"
+    ecs_cluster             = "lakehouse-test"
+    dbt_task_family         = "lakehouse-test-dbt-task"
+    dbt_task_role           = "lakehouse-test-ecs-dbt-task"
+    dbt_task_execution_role = "lakehouse-test-ecs-dbt-execution"
+    dbt_task_log_group      = "/ecs/lakehouse-test-dbt-task"
+  }
+  network = {
+    vpc_id     = "vpc-0123"
+    subnet_ids = ["subnet-a", "subnet-b"]
   }
   image_tag = "1.2.3"
   storage = {
@@ -254,8 +288,37 @@ run "state_machine_renders_the_asl_template" {
       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
       "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
       "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+      "ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "iam:PassRole",
+      "events:PutTargets", "events:PutRule", "events:DescribeRule", "s3:GetObject",
     ])
-    error_message = "the state machine role may invoke, update the ledger, publish alerts, use the key, log and trace: nothing else"
+    error_message = "the state machine role may invoke, run the dbt task, read its result, update the ledger, publish alerts, use the key, log and trace: nothing else"
+  }
+}
+
+run "dbt_stages_can_run_as_an_ecs_task" {
+  command = plan
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.DbtStagingOnEcs.Parameters.TaskDefinition == "arn:aws:ecs:us-east-1:123456789012:task-definition/lakehouse-test-dbt-task" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DbtMartsOnEcs.Parameters.Cluster == "arn:aws:ecs:us-east-1:123456789012:cluster/lakehouse-test" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DbtMartsOnEcs.Parameters.NetworkConfiguration.AwsvpcConfiguration["SecurityGroups.$"] == "States.StringSplit('sg-0dbt', ',')" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DbtStagingOnEcs.Parameters.NetworkConfiguration.AwsvpcConfiguration["Subnets.$"] == "States.StringSplit('subnet-a,subnet-b', ',')" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DbtStagingTaskOutcome.Parameters.Bucket == "lakehouse-test-curated"
+    )
+    error_message = "the ECS states run the module's task definition on its cluster, in the given subnets, and read the result from the curated bucket"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/lakehouse-test-dbt-runtime:1.2.3" &&
+      jsonencode(jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].entryPoint) == jsonencode(["python", "-m", "dbt_runtime.ecs_task"]) &&
+      tomap({ for e in jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].environment : e.name => e.value }) == aws_lambda_function.this["dbt_executor"].environment[0].variables &&
+      aws_ecs_task_definition.dbt.requires_compatibilities == toset(["FARGATE"]) &&
+      aws_iam_role.dbt_task["task"].name == "lakehouse-test-ecs-dbt-task" &&
+      aws_iam_role.dbt_task["execution"].name == "lakehouse-test-ecs-dbt-execution"
+    )
+    error_message = "the task runs the functions' image with the dbt-executor's environment, on Fargate, with a task role apart from its execution role"
   }
 }
 

@@ -1,0 +1,143 @@
+"""compute=ecs: the dbt stages as an ECS task, through the real state machine on the local
+stack (the ECS seam, local/ecs_runner.py, runs the task's entry point). The same interval built
+on Lambda and on ECS gives the same marts; a task that exits non-zero fails the run like a
+Lambda that raised, with the task's own error in the ledger."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack
+from datetime import date
+
+import boto3
+import pytest
+from lakehouse.ledger import RunLedger
+from lakehouse.run_plan import execution_name, plan_run
+from lakehouse.summary import format_run
+
+from lakehouse_ops.naming import PIPELINE
+from local import sample_data
+from local.aws import REGION
+from tests.marts import fingerprint
+from tests.stacks import started_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.cost(3)]
+DAY = date(2026, 11, 20)
+COMPARED = {
+    "fct_events": ("event_id",),
+    "dim_users": ("user_id",),
+    "daily_metrics": ("event_date",),
+}
+
+
+def run_interval(provisioned, lakehouse, run_id: str, params: dict) -> tuple[dict, dict]:
+    """Start the state machine on the run's plan, as the DAG does, and wait for it to end;
+    returns (the execution's description, the run's ledger record)."""
+    plan = plan_run(PIPELINE, run_id, None, None, params)
+    session = boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+    ledger = RunLedger(
+        provisioned.names.runs_table,
+        dynamodb=session.resource("dynamodb", endpoint_url=provisioned.endpoint_url),
+    )
+    ledger.record_started(plan.as_dict(), triggered_by="test", run_type="manual")
+    sfn = lakehouse.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=provisioned.state_machine_arn,
+        name=execution_name(plan.execution_name_base, 1),
+        input=json.dumps(plan.state_machine_input()),
+    )["executionArn"]
+    deadline = time.monotonic() + 600
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"execution {arn} still running after 10 minutes"
+        time.sleep(1)
+    return execution, lakehouse.run(run_id)
+
+
+def visited(lakehouse, execution_arn: str) -> list[str]:
+    history = lakehouse.client("stepfunctions").get_execution_history(
+        executionArn=execution_arn, maxResults=1000
+    )["events"]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+    ]
+
+
+def build(stacks: ExitStack, directory, compute: str) -> dict:
+    """A fresh stack (stopped when `stacks` closes) with the day written, built once with
+    `compute`."""
+    _, provisioned, lakehouse = stacks.enter_context(started_stack(directory))
+    s3 = lakehouse.client("s3")
+    sample_data.write_day(s3, provisioned.names.raw_bucket, DAY, events=400, seed=7)
+    params = {
+        "interval_start": DAY.isoformat(),
+        "interval_end": date.fromordinal(DAY.toordinal() + 1).isoformat(),
+        "compute": compute,
+    }
+    execution, record = run_interval(provisioned, lakehouse, f"manual__{compute}", params)
+    return {
+        "execution": execution,
+        "record": record,
+        "states": visited(lakehouse, execution["executionArn"]),
+        "marts": fingerprint(lakehouse, COMPARED),
+        "provisioned": provisioned,
+        "lakehouse": lakehouse,
+    }
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """The same day on fresh marts, on Lambda and on ECS, one stack each (the Lambda one
+    stopped before the ECS one starts: two cores)."""
+    with ExitStack() as lambda_stack:
+        on_lambda = build(lambda_stack, tmp_path_factory.mktemp("lambda"), "lambda")
+    with ExitStack() as ecs_stack:
+        yield on_lambda, build(ecs_stack, tmp_path_factory.mktemp("ecs"), "ecs")
+
+
+def test_lambda_and_ecs_build_the_same_marts(builds):
+    on_lambda, on_ecs = builds
+    for build_ in (on_lambda, on_ecs):
+        assert build_["execution"]["status"] == "SUCCEEDED", build_["execution"].get("cause")
+        assert build_["record"]["status"] == "SUCCEEDED"
+    for build_, compute in ((on_lambda, "lambda"), (on_ecs, "ecs")):
+        assert build_["record"]["compute"] == compute
+        assert f"dbt ran on   {compute}" in format_run(build_["record"])
+    assert on_lambda["marts"]["fct_events"][0] > 0
+    assert on_ecs["marts"] == on_lambda["marts"]
+    # Each build went the way its compute says, and recorded the same stages.
+    assert "DbtStagingOnEcs" not in on_lambda["states"]
+    assert {"DbtStagingOnEcs", "DbtMartsOnEcs"} <= set(on_ecs["states"])
+    assert "DbtStaging" not in on_ecs["states"] and "DbtMarts" not in on_ecs["states"]
+    assert set(on_ecs["record"]["stages"]) == set(on_lambda["record"]["stages"])
+    for name in ("dbt_staging", "dbt_marts"):
+        stage = on_ecs["record"]["stages"][name]
+        assert stage["status"] == "SUCCEEDED"
+        assert set(stage) == set(on_lambda["record"]["stages"][name])
+
+
+def test_a_task_that_exits_non_zero_fails_the_run_with_its_cause(builds):
+    _, on_ecs = builds
+    lakehouse = on_ecs["lakehouse"]
+    params = {
+        "interval_start": DAY.isoformat(),
+        "interval_end": date.fromordinal(DAY.toordinal() + 1).isoformat(),
+        "compute": "ecs",
+        # plan_run checks names only; the dbt-executor knows the models and refuses.
+        "full_refresh_models": ["no_such_model"],
+    }
+    execution, record = run_interval(
+        on_ecs["provisioned"], lakehouse, "manual__ecs_failing", params
+    )
+    assert execution["status"] == "FAILED"
+    assert (record["status"], record["failed_stage"]) == ("FAILED", "dbt_staging")
+    # The task's own error, as a Lambda's would be recorded: its type and message.
+    assert record["error"] == "InvalidEvent"
+    assert record["cause"].startswith("cannot full-refresh ['no_such_model']")
+    assert (execution["error"], execution["cause"]) == (record["error"], record["cause"])
+    log = (lakehouse.stack.dir / "logs" / "ecs-tasks.log").read_text()
+    assert "exit=1" in log
+    alert = lakehouse.alerts()
+    assert any("no_such_model" in json.dumps(message) for message in alert)
