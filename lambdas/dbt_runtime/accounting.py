@@ -28,7 +28,7 @@ select
     cast(cast(landed_on as date) as varchar) as landed_on,
     disposition,
     coalesce(reason, '') as reason,
-    count(*) as n
+    count(*) as parsed_lines
 from {{{{ ref('{model}') }}}}
 group by 2, 3, 4
 """

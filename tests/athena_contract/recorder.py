@@ -21,7 +21,7 @@ KEY_PARAMS = (
     "QueryExecutionId", "CatalogId", "CopySource",
 )  # fmt: skip
 # The dbt runtime's accounting queries, by a column only each has.
-_ACCOUNTING = re.compile(r"\bas (unreadable_objects|in_quarantine)\b")
+_ACCOUNTING = re.compile(r"\bas (parsed_lines|in_quarantine)\b")
 # Athena's answer to a write that opens more than 100 partitions (dbt-athena then batches).
 TOO_MANY_OPEN_PARTITIONS = (
     "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets"
@@ -251,14 +251,14 @@ class Recorder:
         for key, lines in self.accounting.items():
             table, day = key.split("/")[0], key.split("/")[1].removeprefix("dt=")
             days[(table, day)] = days.get((table, day), 0) + lines
-        if query == "unreadable_objects":  # the parse: raw_table, landed_on, lines, ...
-            names = ["raw_table", "landed_on", "lines", "unreadable_objects", "accepted"]
-            names += ["quarantined", "held_back"]
-            rows = [[t, d, str(n), "0", str(n), "0", "0"] for (t, d), n in sorted(days.items())]
+        if query == "parsed_lines":  # the parse: lines per day, disposition and reason
+            names = ["raw_table", "landed_on", "disposition", "reason", "parsed_lines"]
+            types = ["varchar"] * 4 + ["bigint"]
+            rows = [[t, d, "accepted", "", str(n)] for (t, d), n in sorted(days.items())]
         else:  # the marts: raw_table, landed_on, in fct_events, redelivered, in quarantine
             names = ["raw_table", "landed_on", "_col2", "_col3", "_col4"]
+            types = ["varchar"] * 2 + ["bigint"] * 3
             rows = [[t, d, str(n), "0", "0"] for (t, d), n in sorted(days.items()) if t == "events"]
-        types = ["varchar", "varchar"] + ["bigint"] * (len(names) - 2)
         return _results(list(zip(names, types, strict=True)), rows)
 
     def bind(self, glue_call: Callable[[str, dict], dict]) -> None:
