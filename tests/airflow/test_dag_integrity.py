@@ -87,11 +87,6 @@ def test_runs_on_arrival_are_off_unless_their_queue_is_configured(dagbag):
 
 
 def test_the_on_arrival_dag_runs_the_same_tasks_on_the_queue_s_asset(monkeypatch):
-    pytest.importorskip(
-        "airflow.providers.common.messaging",
-        reason="apache-airflow-providers-common-messaging (requirements.txt) is not in this "
-        "Airflow environment: add it to requirements/airflow.in, `make lock`, reinstall",
-    )
     from airflow.dag_processing.dagbag import DagBag
 
     queue = "http://127.0.0.1:4566/123456789012/lakehouse-local-raw-arrivals"

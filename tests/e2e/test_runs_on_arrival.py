@@ -6,14 +6,12 @@ queue (with S3's test event from the setup) and make one run once it is unpaused
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
-from local import airflow, sample_data
+from local import sample_data
 from local.airflow_server import running
 from tests.e2e.test_airflow_ui import PASSWORD, call, login
 from tests.stacks import started_stack
@@ -30,23 +28,12 @@ def arrival_stack(tmp_path_factory):
         yield stack
 
 
-def messaging_provider_missing(env: dict[str, str]) -> bool:
-    python = Path(airflow.airflow_bin()).with_name("python")
-    check = [str(python), "-c", "import airflow.providers.common.messaging"]
-    return subprocess.run(check, env=env, capture_output=True).returncode != 0
-
-
 def dag_runs(base: str, token: str) -> list[dict]:
     return call(base, token, "GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]
 
 
 def test_files_of_a_late_day_start_one_run_of_that_day(arrival_stack):
     stack, provisioned, lakehouse = arrival_stack
-    if messaging_provider_missing(airflow.environment(stack)):
-        pytest.skip(
-            "apache-airflow-providers-common-messaging (requirements.txt) is not in the Airflow "
-            "environment: add it to requirements/airflow.in, `make lock`, reinstall"
-        )
     assert provisioned.raw_arrivals_queue_url
     written = sample_data.write_day(
         lakehouse.client("s3"), provisioned.names.raw_bucket, LATE_DAY, events=300, seed=19
