@@ -247,8 +247,7 @@ def provision(
         DatabaseName=names.crawled_database,
         Targets={
             "S3Targets": [
-                {"Path": f"s3://{names.raw_bucket}/events/"},
-                {"Path": f"s3://{names.raw_bucket}/users/"},
+                {"Path": f"s3://{names.raw_bucket}/{dataset}/"} for dataset in RAW_DATASETS
             ]
         },
         RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},

@@ -7,6 +7,8 @@ locals {
   # Bucket names are global on AWS: suffix them with the account id unless told otherwise.
   bucket_suffix = var.bucket_suffix == null ? data.aws_caller_identity.current.account_id : var.bucket_suffix
   create_vpc    = var.vpc_id == null
+  # The raw datasets are declared once, with their fields, in contracts/sources.json.
+  raw_datasets = keys(jsondecode(file("${local.repo_root}/contracts/sources.json")).datasets)
 }
 
 module "naming" {
@@ -28,9 +30,10 @@ module "storage" {
 module "catalog" {
   source = "../../modules/catalog"
 
-  names   = module.naming.all_names
-  storage = module.storage
-  tags    = local.tags
+  names    = module.naming.all_names
+  storage  = module.storage
+  datasets = local.raw_datasets
+  tags     = local.tags
 }
 
 module "metadata" {
@@ -89,7 +92,7 @@ module "arrivals" {
 
   names      = module.naming.all_names
   raw_bucket = module.storage.buckets["raw"]
-  datasets   = keys(jsondecode(file("${local.repo_root}/contracts/sources.json")).datasets)
+  datasets   = local.raw_datasets
   tags       = local.tags
 }
 

@@ -176,9 +176,9 @@ resource "aws_glue_crawler" "raw" {
   tags                   = var.tags
 
   dynamic "s3_target" {
-    for_each = var.raw_prefixes
+    for_each = var.datasets
     content {
-      path = "s3://${local.raw_bucket.id}/${s3_target.value}"
+      path = "s3://${local.raw_bucket.id}/${s3_target.value}/"
     }
   }
 
@@ -212,7 +212,7 @@ resource "aws_glue_crawler" "raw" {
 # projection on dt so a new day is readable without a crawl. The crawled tables stay for
 # discovery (schema, new fields); no model reads them.
 resource "aws_glue_catalog_table" "raw_lines" {
-  for_each = toset([for prefix in var.raw_prefixes : trimsuffix(prefix, "/")])
+  for_each = toset(var.datasets)
 
   name          = "${each.key}_lines"
   database_name = aws_glue_catalog_database.this["raw"].name

@@ -24,10 +24,14 @@ variable "storage" {
   }
 }
 
-variable "raw_prefixes" {
-  description = "Prefixes of the raw bucket the crawler reads (one table per prefix)."
+variable "datasets" {
+  description = "The raw datasets (contracts/sources.json datasets): the crawler reads each one's <dataset>/ prefix of the raw bucket and each gets a <dataset>_lines table."
   type        = list(string)
-  default     = ["events/", "users/"]
+
+  validation {
+    condition     = length(var.datasets) > 0 && alltrue([for d in var.datasets : can(regex("^[a-z][a-z0-9_]*$", d))])
+    error_message = "datasets must be one or more lower-case dataset names (contracts/sources.json)."
+  }
 }
 
 variable "crawler_schedule" {

@@ -30,6 +30,7 @@ variables {
     }
     kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
   }
+  datasets = ["events", "users"]
 }
 
 run "databases_and_incremental_crawler" {
