@@ -1,6 +1,6 @@
-"""The dbt runtime's IAM policy as Terraform declares it (terraform/modules/workflow/main.tf:
-`lambda_common` and `lambda`), evaluated statically for one function and one set of names, and
-the permissions a recorded AWS call needs.
+"""The runtime image's IAM policies as Terraform declares them (terraform/modules/workflow/main.tf:
+`lambda_common` and `lambda` for the dbt functions, `ingest` for the ingest function), evaluated
+statically for one function and one set of names, and the permissions a recorded AWS call needs.
 
 Static because rendering the policy documents takes the AWS provider (data sources), which CI
 does not have offline: the interpolations these statements use are few (locals, vars and their
@@ -19,6 +19,7 @@ from pathlib import Path
 WORKFLOW = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "workflow" / "main.tf"
 # The module's `local.contract` (jsondecode of this file).
 FUNCTIONS_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "functions.json"
+SOURCES_CONTRACT = FUNCTIONS_CONTRACT.with_name("sources.json")
 PARTITION, ACCOUNT = "aws", "123456789012"  # moto's account
 _INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
 # `var.<name>` followed by attribute and literal-key steps: var.storage.buckets["raw"].arn
@@ -118,19 +119,59 @@ def _variable(variables: dict, expression: str):
     return value
 
 
-def policy(function: str, variables: dict, region: str) -> list[Statement]:
-    """The statements of `function`'s role policy (`dbt_executor` or `test_executor`).
+def _ingest_collections(sources: dict, region: str) -> dict[str, list]:
+    """The ingest policy's collections, which come out of `for` expressions over the sources
+    contract: the enabled sources' landed pages (its template read by the function's own
+    layout, for any day) and their secrets."""
+    from string import Template
+
+    landed = Template(json.loads(FUNCTIONS_CONTRACT.read_text())["ingest_landed_prefix"])
+    enabled = {name: source for name, source in sources["sources"].items() if source.get("enabled")}
+    secret = f"arn:{PARTITION}:secretsmanager:{region}:{ACCOUNT}:secret:"
+    secrets = [
+        {"arn": secret + s["auth"]["secret_name"]}
+        for s in enabled.values()
+        if s.get("auth", {}).get("type", "none") != "none"
+    ]
+    return {
+        "local.ingest_page_keys": sorted(
+            landed.substitute(dataset=s["dataset"], day="*", source=name) + "*"
+            for name, s in enabled.items()
+        ),
+        "local.source_secrets": secrets,
+        "aws_secretsmanager_secret.source": secrets,
+    }
+
+
+# The `for` expression forms the policies use: [for <item> in <collection> : "<template>"] and
+# [for <item> in <collection> : <item>.<attribute>]
+_FOR = re.compile(r'\$\{\[for (\w+) in ([\w.]+) : (?:"(.*)"|([\w.]+))\]\}', re.S)
+# The one dynamic-block condition form over a collection: length(<collection>) > 0 ? [1] : []
+_NON_EMPTY = re.compile(r"\$\{length\(([\w.]+)\) > 0 \? \[1\] : \[\]\}")
+
+
+def policy(
+    function: str, variables: dict, region: str, sources: dict | None = None
+) -> list[Statement]:
+    """The statements of `function`'s role policy (`dbt_executor`, `test_executor` or `ingest`).
 
     `variables` are the workflow module's inputs (`workflow_inputs`); flat names, which the
-    module took before it took objects, are converted with `workflow_inputs`."""
+    module took before it took objects, are converted with `workflow_inputs`. `sources` is the
+    sources contract the ingest policy is rendered for (contracts/sources.json by default)."""
     if "storage" not in variables:
         variables = workflow_inputs(variables, region)
+    if sources is None:
+        sources = json.loads(SOURCES_CONTRACT.read_text())
+    collections = _ingest_collections(sources, region)
     scope = {
         "each.key": function,
         "local.partition": PARTITION,
         "local.region": region,
         "local.account_id": ACCOUNT,
         "aws_cloudwatch_log_group.lambda[each.key].arn": (
+            f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/{function}"
+        ),
+        f'aws_cloudwatch_log_group.lambda["{function}"].arn': (
             f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/{function}"
         ),
     }
@@ -140,6 +181,22 @@ def policy(function: str, variables: dict, region: str) -> list[Statement]:
         value = _unquoted(value)
         if isinstance(value, list):
             return [item for v in value for item in _listed(resolve(v))]
+        comprehension = _FOR.fullmatch(value)
+        if comprehension:
+            item, collection, template, expression = comprehension.groups()
+            template = template if expression is None else f"${{{expression}}}"
+            found = []
+            for element in collections[collection]:
+                bound = (
+                    {f"{item}.{k}": v for k, v in element.items()}
+                    if isinstance(element, dict)
+                    else {item: element}
+                )
+                scope.update(bound)
+                found.append(resolve(template.replace('\\"', '"')))
+                for name in bound:
+                    del scope[name]
+            return found
         whole = _INTERPOLATION.fullmatch(value)
         if whole:
             return lookup(whole.group(1).strip())
@@ -163,15 +220,24 @@ def policy(function: str, variables: dict, region: str) -> list[Statement]:
         raise KeyError(f"cannot evaluate ${{{expression}}} statically")
 
     documents = _documents()
-    statements = list(documents["lambda_common"]["statement"])
-    statements += documents["lambda"]["statement"]
-    for dynamic in documents["lambda"].get("dynamic", []):
+    if function == "ingest":
+        statements = list(documents["ingest"]["statement"])
+        dynamics = documents["ingest"].get("dynamic", [])
+    else:
+        statements = list(documents["lambda_common"]["statement"])
+        statements += documents["lambda"]["statement"]
+        dynamics = documents["lambda"].get("dynamic", [])
+    for dynamic in dynamics:
         for block in dynamic.values():
-            # the one form these use: `each.key == "<function>" ? [1] : []`
+            # the forms these use: `each.key == "<function>" ? [1] : []` and
+            # `length(<collection>) > 0 ? [1] : []`
             only = re.fullmatch(r'\$\{each\.key == "(\w+)" \? \[1\] : \[\]\}', block["for_each"])
-            if only is None:
+            non_empty = _NON_EMPTY.fullmatch(block["for_each"])
+            if only is None and non_empty is None:
                 raise KeyError(f"cannot evaluate {block['for_each']} statically")
-            if only.group(1) == function:
+            if (only and only.group(1) == function) or (
+                non_empty and collections[non_empty.group(1)]
+            ):
                 statements += block["content"]
     return [
         Statement(

@@ -16,11 +16,20 @@ import json
 from dataclasses import dataclass
 
 from lakehouse_ops.naming import RULE
+from tests.api_sources import fake_api_sources
 from tests.athena_contract import iam
 from tests.athena_contract.runs import NAMES, REGION, WORKGROUP
 
-FUNCTIONS = ("dbt_executor", "test_executor")
-ARTIFACTS = json.loads(iam.FUNCTIONS_CONTRACT.read_text())["dbt_artifacts_prefix"]
+DBT_FUNCTIONS = ("dbt_executor", "test_executor")
+FUNCTIONS = (*DBT_FUNCTIONS, "ingest")
+_CONTRACT = json.loads(iam.FUNCTIONS_CONTRACT.read_text())
+ARTIFACTS = _CONTRACT["dbt_artifacts_prefix"]
+# The sources the ingest role is rendered for: the fake API's two, enabled, as a deployment
+# declares its own in contracts/sources.json (whose checked-in example is disabled).
+INGEST_SOURCES = {
+    **json.loads(iam.SOURCES_CONTRACT.read_text()),
+    "sources": {name: {**s, "enabled": True} for name, s in fake_api_sources(100, 3).items()},
+}
 # The workflow module's variables for this environment (what the sandbox passes it).
 POLICY_VARS = {
     **NAMES.as_dict(),
@@ -48,6 +57,8 @@ _PLACES = {
     "artifacts": ARTIFACTS,
     # one execution's artifacts: <run id>/<execution name>/<invocation id>.json
     "execution": f"{ARTIFACTS}/scheduled__ci/first",
+    "ingest": f"{_CONTRACT['ingest_state_prefix']}/fake_events/dt=2026-11-20",
+    "page": "events/dt=2026-11-20/fake_events-page-00001.jsonl",
 }
 
 
@@ -85,7 +96,11 @@ class S3Call:
 
 
 def _both(operation: str, bucket: str, key: str, why: str, **kw) -> list[S3Call]:
-    return [S3Call(f, operation, bucket, key, why, **kw) for f in FUNCTIONS]
+    return [S3Call(f, operation, bucket, key, why, **kw) for f in DBT_FUNCTIONS]
+
+
+def _ingest(operation: str, bucket: str, key: str, why: str) -> S3Call:
+    return S3Call("ingest", operation, bucket, key, why)
 
 
 _DAY = "events/dt=2026-11-20/part-0000.jsonl"
@@ -187,7 +202,36 @@ NEEDED = [
     ),
 ]  # fmt: skip
 
+# dbt_runtime.ingestion: not in the Athena contract runs (no dbt); read off the code, and run
+# against the fake API by tests/integration/test_ingest.py
+NEEDED += [
+    _ingest("ListObjectsV2", "raw", "{ingest}/pages/", "ingestion._list (staged pages)"),
+    _ingest("GetObject", "raw", "{ingest}/state.json", "ingestion._read_state (a resume)"),
+    _ingest("PutObject", "raw", "{ingest}/state.json", "ingestion._write_state"),
+    _ingest("PutObject", "raw", "{ingest}/pages/page-00001.jsonl", "ingestion (a staged page)"),
+    _ingest("GetObject", "raw", "{ingest}/pages/page-00001.jsonl", "ingestion._land (copy source)"),
+    _ingest("DeleteObject", "raw", "{ingest}/pages/page-00001.jsonl", "ingestion._land"),
+    _ingest("ListObjectsV2", "raw", "events/dt=2026-11-20/fake_events-page-", "ingestion._land"),
+    _ingest("PutObject", "raw", "{page}", "ingestion._land (copy target)"),
+    _ingest("GetObject", "raw", "{page}", "ingestion._land (a rerun's bytes)"),
+]  # fmt: skip
+
+LANDED = "a landed raw object is never modified or deleted"
+_UPSTREAM = "events/dt=2026-11-20/part-0000.jsonl"
+
 FORBIDDEN = [
+    _ingest("DeleteObject", "raw", "{page}", LANDED),
+    _ingest("PutObject", "raw", _UPSTREAM, "raw objects it did not ingest are out of its reach"),
+    _ingest("GetObject", "raw", _UPSTREAM, "raw objects it did not ingest are out of its reach"),
+    _ingest("PutObject", "raw", "events/dt=2026-11-20/other_api-page-00001.jsonl",
+            "another source's pages"),
+    _ingest("PutObject", "raw", "x.jsonl", "nothing at the raw bucket's root"),
+    _ingest("PutObject", "curated", "{curated}/fct_events/x.parquet", "the curated zone is dbt's"),
+    _ingest("GetObject", "curated", _INVOCATION, "the curated zone is dbt's"),
+    _ingest("ListObjectsV2", "curated", "", "the curated zone is dbt's"),
+    _ingest("PutObject", "results", "3c1d.csv", "it runs no query"),
+    _ingest("GetObject", "mwaa", "dags/lakehouse_raw_to_curated.py", "the orchestration's"),
+    _ingest("PutObject", "logs", "x", "the access logs"),
     *_both("PutObject", "raw", _DAY, "raw data is never modified"),
     *_both("DeleteObject", "raw", _DAY, "raw data is never deleted"),
     *_both("CreateMultipartUpload", "raw", _DAY, "raw data is never modified"),

@@ -184,7 +184,7 @@ def test_every_s3_call_of_the_runs_is_tried_with_the_functions_role_on_enforcing
         if c.service == "s3"
     }
     functions = {call[0] for call in recorded}
-    assert functions == set(s3_calls.FUNCTIONS)
+    assert functions == set(s3_calls.DBT_FUNCTIONS)
     assert s3_calls.unlisted(recorded) == []
 
 

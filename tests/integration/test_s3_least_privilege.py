@@ -1,9 +1,12 @@
-"""Least privilege in S3, decided by moto's IAM: each dbt runtime function's role, with the policy
-terraform/modules/workflow declares for it (tests/athena_contract/iam.py resolves the policy
-documents for the CI environment's names), makes the S3 calls its code makes and is let through,
-and is refused what it must never do: write or delete raw data, write another function's zone
-of the curated bucket or its records, touch another bucket. The calls are data
-(tests/athena_contract/s3_calls.py), checked against what the Athena contract runs record.
+"""Least privilege in S3, decided by moto's IAM: each function's role (dbt-executor,
+test-executor, ingest), with the policy terraform/modules/workflow declares for it
+(tests/athena_contract/iam.py resolves the policy documents for the CI environment's names and,
+for the ingest role, the fake API's two sources enabled), makes the S3 calls its code makes and
+is let through, and is refused what it must never do: write or delete raw data, write another
+function's zone of the curated bucket or its records, touch another bucket. The ingest role
+writes only its own state and its sources' pages, never a raw object it did not ingest. The
+calls are data (tests/athena_contract/s3_calls.py); the dbt functions' are checked against what
+the Athena contract runs record.
 
 Then the check is shown to fail on widened and narrowed policies, naming the call."""
 
@@ -25,13 +28,14 @@ INVOCATION = (
     f"s3://{NAMES.curated_bucket}/{s3_calls.ARTIFACTS}/scheduled__ci/first/1f0e-invocation.json"
 )
 RAW_OBJECT = f"s3://{NAMES.raw_bucket}/events/dt=2026-11-20/part-0000.jsonl"
+PAGE = f"s3://{NAMES.raw_bucket}/events/dt=2026-11-20/fake_events-page-00001.jsonl"
 MART = (
     f"s3://{NAMES.curated_bucket}/{NAMES.curated_database}/fct_events/0b7c/data/part-00000.parquet"
 )
 
 
 def declared(function: str) -> list[iam.Statement]:
-    return iam.policy(function, POLICY_VARS, REGION)
+    return iam.policy(function, POLICY_VARS, REGION, s3_calls.INGEST_SOURCES)
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +143,28 @@ DEFECTS = {
     "s3:PutObject on the raw bucket": (
         _with(iam.Statement("WriteRaw", ("s3:PutObject",), (f"{RAW}/*",))),
         {
-            f: f"{f} may PutObject {RAW_OBJECT}: raw data is never modified"
-            for f in s3_calls.FUNCTIONS
+            **{
+                f: f"{f} may PutObject {RAW_OBJECT}: raw data is never modified"
+                for f in s3_calls.DBT_FUNCTIONS
+            },
+            "ingest": (
+                f"ingest may PutObject {RAW_OBJECT}: raw objects it did not ingest are out of "
+                "its reach"
+            ),
+        },
+    ),
+    "s3:DeleteObject on the raw datasets": (
+        _with(iam.Statement("DropRaw", ("s3:DeleteObject",), (f"{RAW}/events/*",))),
+        {"ingest": f"ingest may DeleteObject {PAGE}: {s3_calls.LANDED}"},
+    ),
+    "no s3:PutObject on its sources' pages": (
+        lambda declared_: iam.without(
+            declared_, "s3:PutObject", f"{RAW}/events/dt=*/fake_events-page-*"
+        ),
+        {
+            "ingest": (
+                f"ingest is refused PutObject {PAGE}, which it needs: ingestion._land (copy target)"
+            ),
         },
     ),
     "s3:GetObject on every dbt artifact": (

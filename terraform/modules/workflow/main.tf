@@ -55,6 +55,14 @@ locals {
   sources_contract    = jsondecode(file("${path.module}/../../../contracts/sources.json"))
   raw_datasets        = sort(keys(local.sources_contract.datasets))
   ingest_state_prefix = local.contract.ingest_state_prefix
+  # The objects the ingest function may create in the raw datasets: the pages of the enabled
+  # sources alone (contracts/functions.json's ingest_landed_prefix, any day). A raw object
+  # that another source or an upstream drop delivered stays out of its reach.
+  ingest_page_keys = sort([
+    for name, source in local.sources_contract.sources :
+    "${templatestring(local.contract.ingest_landed_prefix, { dataset = source.dataset, day = "*", source = name })}*"
+    if try(source.enabled, false)
+  ])
   source_secrets = {
     for name, source in local.sources_contract.sources : name => source.auth.secret_name
     if try(source.enabled, false) && try(source.auth.type, "none") != "none"
@@ -401,21 +409,23 @@ data "aws_iam_policy_document" "ingest" {
     }
   }
 
-  # Landing copies a staged page into its day folder: read the stage, write the day. A landed
-  # page is read back only to check a rerun would write the same bytes; it is never deleted.
+  # Its state and staged pages: written, read back, and the staged pages dropped once landed.
   statement {
-    sid     = "RawDatasetsAndState"
-    actions = ["s3:GetObject", "s3:PutObject"]
-    resources = concat(
-      [for dataset in local.raw_datasets : "${var.storage.buckets["raw"].arn}/${dataset}/*"],
-      ["${var.storage.buckets["raw"].arn}/${local.ingest_state_prefix}/*"],
-    )
+    sid       = "OwnState"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.storage.buckets["raw"].arn}/${local.ingest_state_prefix}/*"]
   }
 
-  statement {
-    sid       = "DropStagedPages"
-    actions   = ["s3:DeleteObject"]
-    resources = ["${var.storage.buckets["raw"].arn}/${local.ingest_state_prefix}/*"]
+  # Landing copies a staged page into its day folder (CopyObject: read the stage, write the
+  # page). A landed page is read back only to check a rerun would write the same bytes; it is
+  # never deleted, and no other raw object can be written.
+  dynamic "statement" {
+    for_each = length(local.ingest_page_keys) > 0 ? [1] : []
+    content {
+      sid       = "OwnPages"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = [for key in local.ingest_page_keys : "${var.storage.buckets["raw"].arn}/${key}"]
+    }
   }
 
   dynamic "statement" {

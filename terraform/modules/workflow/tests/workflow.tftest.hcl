@@ -194,14 +194,14 @@ run "one_image_three_handlers" {
 
   assert {
     condition = (
-      one([for s in data.aws_iam_policy_document.ingest.statement : s.resources if s.sid == "RawDatasetsAndState"]) == toset(["arn:aws:s3:::lakehouse-test-raw/events/*", "arn:aws:s3:::lakehouse-test-raw/users/*", "arn:aws:s3:::lakehouse-test-raw/_ingest/*"]) &&
-      one([for s in data.aws_iam_policy_document.ingest.statement : s.actions if s.sid == "RawDatasetsAndState"]) == toset(["s3:GetObject", "s3:PutObject"]) &&
-      one([for s in data.aws_iam_policy_document.ingest.statement : s.resources if s.sid == "DropStagedPages"]) == toset(["arn:aws:s3:::lakehouse-test-raw/_ingest/*"]) &&
+      one([for s in data.aws_iam_policy_document.ingest.statement : s.resources if s.sid == "OwnState"]) == toset(["arn:aws:s3:::lakehouse-test-raw/_ingest/*"]) &&
+      one([for s in data.aws_iam_policy_document.ingest.statement : s.actions if s.sid == "OwnState"]) == toset(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) &&
+      length([for s in data.aws_iam_policy_document.ingest.statement : s if s.sid == "OwnPages"]) == 0 &&
       toset(flatten([for s in data.aws_iam_policy_document.ingest.statement : [for c in s.condition : tolist(c.values)] if s.sid == "ListOwnPrefixes"])) == toset(["events/*", "users/*", "_ingest/*"]) &&
       length([for s in data.aws_iam_policy_document.ingest.statement : s if s.sid == "SourceSecrets"]) == 0 &&
       length(aws_secretsmanager_secret.source) == 0
     )
-    error_message = "the ingest role: the raw datasets' folders and its state, Delete on its state only, List limited to those prefixes; no secret while no source is enabled"
+    error_message = "the ingest role: its state (Delete there only), List limited to the datasets' and its state's prefixes; no raw page to write and no secret while no source is enabled"
   }
 
   assert {
