@@ -20,7 +20,9 @@ from tests.athena_contract import iam
 from tests.athena_contract.runs import NAMES, REGION, WORKGROUP
 
 FUNCTIONS = ("dbt_executor", "test_executor")
-ARTIFACTS = json.loads(iam.FUNCTIONS_CONTRACT.read_text())["dbt_artifacts_prefix"]
+_CONTRACT = json.loads(iam.FUNCTIONS_CONTRACT.read_text())
+ARTIFACTS = _CONTRACT["dbt_artifacts_prefix"]
+REPORTS = f"{ARTIFACTS}/{_CONTRACT['reports_prefix']}"
 # The workflow module's variables for this environment (what the sandbox passes it).
 POLICY_VARS = {
     **NAMES.as_dict(),
@@ -48,6 +50,7 @@ _PLACES = {
     "artifacts": ARTIFACTS,
     # one execution's artifacts: <run id>/<execution name>/<invocation id>.json
     "execution": f"{ARTIFACTS}/scheduled__ci/first",
+    "reports": REPORTS,
 }
 
 
@@ -94,6 +97,7 @@ _ELEMENTARY = "{elementary}/dbt_tests/data/00000-0-5e1f.parquet"
 _ELEMENTARY_METADATA = "{elementary}/dbt_tests/metadata/00001-9c2d.metadata.json"
 _INVOCATION = "{execution}/1f0e-invocation.json"
 _PARSE = "{artifacts}/parses/first.json"
+_REPORT = "{reports}/scheduled__ci/first.html"
 _PARSES = "the dbt-executor's parse records"
 _ELEMENTARYS = "Elementary's tables are the test-executor's"
 _MARTS = "the models' tables are the dbt-executor's"
@@ -158,6 +162,10 @@ NEEDED = [
         shape="{artifacts}/*/*/",
     ),
     S3Call(
+        "test_executor", "PutObject", "curated", _REPORT, "dq_report.publish (the run's report)",
+        shape="{reports}/*/*.html",
+    ),
+    S3Call(
         "test_executor", "GetObject", "curated", _INVOCATION,
         "artifacts.load (the dbt-executor's invocations too)", shape="{artifacts}/*/*/*.json",
     ),
@@ -214,6 +222,7 @@ FORBIDDEN = [
     ],
     S3Call("test_executor", "PutObject", "curated", _PARSE, f"{_PARSES} (a redrive trusts them)"),
     S3Call("test_executor", "GetObject", "curated", _PARSE, _PARSES),
+    S3Call("dbt_executor", "PutObject", "curated", _REPORT, "the reports are the test-executor's"),
 ]  # fmt: skip
 
 
