@@ -353,8 +353,8 @@ days{% endif %}</div>
   <tr><th>stages</th><td>{% for s in latest.stages %}{{ s.stage }}
       <span class="{{ 'bad' if s.status == 'failed' else 'ok' }}">{{ s.status }}</span>
       {%- if not loop.last %} → {% endif %}{% endfor %}</td></tr>
-  <tr><th>tests</th><td>{% for s in data.statuses %}{{ latest.tests[s] }} {{ s }}
-      {%- if not loop.last %}, {% endif %}{% endfor %}</td></tr>
+  <tr><th>tests</th><td>{% for s in data.statuses %}<span data-figure="latest.tests.{{ s }}">
+      {{- latest.tests[s] }}</span> {{ s }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>
 </table>
 <table>
   <tr><th>model</th><th>stage</th><th>status</th><th>rows</th><th>seconds</th><th>message</th></tr>
