@@ -22,9 +22,9 @@ DEFAULT_OUT = REPO_ROOT / "dist" / "report"
 if str(REPO_ROOT / "lambdas") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "lambdas"))
 
-from dbt_runtime.dq_report import figures, read, render, window_start  # noqa: E402
+from dbt_runtime.dq_report import COLOURS, figures, read, render, window_start  # noqa: E402
 
-__all__ = ["collect", "figures", "render", "write"]
+__all__ = ["COLOURS", "collect", "figures", "render", "write"]
 
 
 def collect(env: Environment, days: int | None = None) -> dict:
