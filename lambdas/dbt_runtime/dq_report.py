@@ -17,8 +17,11 @@ replaces, rather than adds to, what an earlier run of the day recorded.
 
 The window: the dbt invocations recorded in the last WINDOW_DAYS days (their rows' write time,
 which Elementary's tables carry as `created_at`, `detected_at` for test results). Each
-execution's rows are their own data files, so the scan's filter skips older files by their
-column statistics: the report's cost follows the window, not the tables' history.
+execution's rows are data files of their own, so the scan's filter skips older files by their
+column statistics: the data read follows the window, not the tables' history (measured: 15
+files planned with 20 and with 60 daily runs recorded). The tables' metadata is still read
+whole, one manifest per commit: that part grows with the commits until the tables' manifests
+are merged or rewritten.
 """
 
 from __future__ import annotations
