@@ -1,7 +1,7 @@
 """`scripts/lakehouse`: the operator's command, one code path for AWS and for the local stack.
 
   scripts/lakehouse runs list|show|day|rerun|redrive|backfill ...   the run ledger (scripts/runs)
-  scripts/lakehouse report [--out DIR]                              the data-quality report
+  scripts/lakehouse report [--out DIR] [--days N]                   the data-quality report
   scripts/lakehouse quarantine --day DAY [--reason R] [--limit N]   a day's quarantined lines
   scripts/lakehouse maintain expire --older-than-days N | compact   Iceberg table maintenance
   scripts/lakehouse ingest sources | status --day DAY [--source S]  the API sources' ingestion
@@ -163,6 +163,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
         parser.description = "Write the data-quality report (Elementary's tables) as HTML."
         parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory")
+        parser.add_argument(
+            "--days", type=_positive, help="only the dbt invocations of the last N days"
+        )
     elif command == "quarantine":
         parser.description = "Show the quarantined raw event lines of a landing day."
         parser.add_argument("--day", type=date.fromisoformat, required=True, help="landing day")
@@ -189,7 +192,7 @@ def _serve(command: str, args: argparse.Namespace, environment: Environment) -> 
     if command == "report":
         from lakehouse_ops import report
 
-        page = report.write(environment, args.out.resolve())
+        page = report.write(environment, args.out.resolve(), args.days)
         print(f"data-quality report: {page}")
         return 0
     if command == "quarantine":

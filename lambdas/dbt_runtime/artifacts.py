@@ -6,6 +6,11 @@ each dbt invocation's artifacts here, and the test-executor reads back all of it
 
   <DBT_ARTIFACTS_S3><run id>/<execution name>/<invocation id>.json
 
+The test-executor's data-quality report of each execution (dbt_runtime.dq_report) is kept
+beside them, under a prefix of its own that the Airflow view may read (and nothing else here):
+
+  <DBT_ARTIFACTS_S3><reports_prefix>/<run id>/<execution name>.html   (contracts/functions.json)
+
 One object per dbt invocation: run_results' results, metadata and args, the manifest nodes
 Elementary's tables are made of (models and tests, trimmed to the fields used), and the rows per
 model that the dbt-executor counted where the adapter reports none. Keyed by execution, not only
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from dbt_runtime.dbt_invocation import DbtOutcome, InvalidEvent, utc_now
 from dbt_runtime.settings import Settings
@@ -60,6 +66,10 @@ CONFIG_FIELDS = (
 )
 ARG_FIELDS = ("which", "select", "exclude", "selector", "vars", "full_refresh", "target", "threads")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]")
+# lambdas/contracts is the repository's contracts/ (the image carries it beside dbt_runtime/).
+REPORTS_PREFIX: str = json.loads(
+    (Path(__file__).resolve().parents[1] / "contracts" / "functions.json").read_text()
+)["reports_prefix"]
 
 
 @lru_cache(maxsize=4)
@@ -69,8 +79,12 @@ def _s3(endpoint_url: str | None, region: str):
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
 
 
-def location(settings: Settings, event: dict) -> tuple[str, str]:
-    """(bucket, key prefix) of the execution's artifacts."""
+def s3_client(settings: Settings):
+    return _s3(settings.endpoint_url, settings.region)
+
+
+def _places(settings: Settings, event: dict) -> tuple[str, str, str, str]:
+    """(bucket, artifacts prefix, run id, execution name), the last two made safe for keys."""
     run_id = str(event.get("run_id") or "").strip()
     if not run_id:
         raise InvalidEvent("event.run_id is required to keep or read dbt artifacts")
@@ -78,7 +92,19 @@ def location(settings: Settings, event: dict) -> tuple[str, str]:
     bucket, _, prefix = settings.dbt_artifacts_s3.removeprefix("s3://").partition("/")
     # Airflow run ids carry ':' and '+', which some S3 tools mangle: keep keys plain.
     safe = [_UNSAFE_KEY_CHARS.sub("_", part) for part in (run_id, execution)]
-    return bucket, f"{prefix}{safe[0]}/{safe[1]}/"
+    return bucket, prefix, safe[0], safe[1]
+
+
+def location(settings: Settings, event: dict) -> tuple[str, str]:
+    """(bucket, key prefix) of the execution's artifacts."""
+    bucket, prefix, run, execution = _places(settings, event)
+    return bucket, f"{prefix}{run}/{execution}/"
+
+
+def report_location(settings: Settings, event: dict) -> tuple[str, str]:
+    """(bucket, key) of the execution's data-quality report."""
+    bucket, prefix, run, execution = _places(settings, event)
+    return bucket, f"{prefix}{REPORTS_PREFIX}/{run}/{execution}.html"
 
 
 def _trim_node(node: dict) -> dict:

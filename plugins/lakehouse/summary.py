@@ -206,6 +206,10 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
                 f"        {test.get('status', '?'):<5} {test.get('test')}"
                 + (f" ({failures} failing rows)" if failures not in (None, "") else "")
             )
+    if stage.get("report"):
+        lines.append(f"      data-quality report: {stage['report']}")
+    elif "report_error" in stage:
+        lines.append(f"      data-quality report: none ({stage['report_error']})")
     return lines
 
 

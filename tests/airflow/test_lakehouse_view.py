@@ -22,6 +22,9 @@ PIPELINE = "lakehouse_raw_to_curated"
 TABLE = "lakehouse-test-runs"
 OK_RUN = "scheduled__2026-11-21T06:00:00+00:00"
 FAILED_RUN = "manual__2026-11-10T07:00:00+00:00"
+CURATED = "lakehouse-test-curated"
+REPORT_KEY = "dbt_artifacts/reports/scheduled__2026-11-21T06_00_00_00_00/first.html"
+REPORT_HTML = "<!doctype html><title>Data-quality report</title><p id=dq>31 pass</p>"
 
 
 def stage(**doc) -> str:
@@ -112,6 +115,8 @@ RECORDS = [
                 failed=0,
                 errored=0,
                 failing_tests=[],
+                report=f"s3://{CURATED}/{REPORT_KEY}",
+                report_window_days=14,
             ),
         },
     },
@@ -142,6 +147,8 @@ RECORDS = [
                 failing_tests=[
                     {"test": "not_null_fct_events_user_id", "status": "fail", "failures": 4}
                 ],
+                report=None,
+                report_error="ClientError: Access Denied",
             )
         },
     },
@@ -207,6 +214,15 @@ def ledger_table(moto_endpoint):
     )
     for record in RECORDS:
         table.put_item(Item=record)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket=CURATED)
+    s3.put_object(Bucket=CURATED, Key=REPORT_KEY, Body=REPORT_HTML.encode())
     return table
 
 
@@ -225,7 +241,8 @@ def airflow_settings(monkeypatch, moto_endpoint, ledger_table):
         ),
     )
     monkeypatch.setenv(
-        "AIRFLOW_VAR_LAKEHOUSE_CONFIG", json.dumps({"pipeline": PIPELINE, "runs_table": TABLE})
+        "AIRFLOW_VAR_LAKEHOUSE_CONFIG",
+        json.dumps({"pipeline": PIPELINE, "runs_table": TABLE, "curated_bucket": CURATED}),
     )
 
 
@@ -322,6 +339,51 @@ def test_a_failed_runs_page_shows_the_cause_and_the_failing_tests(client):
     assert "n/a: the cost is recorded when the run's execution ends" in html
 
 
+def test_a_runs_report_is_the_stored_page_served_as_html(client):
+    run_page = client.get(f"/lakehouse/runs/{OK_RUN}").text
+    report_href = "/lakehouse/runs/scheduled__2026-11-21T06%3A00%3A00%2B00%3A00/report"
+    assert f'id="report-link" href="{report_href}"' in run_page
+    response = client.get(report_href)
+    assert response.status_code == 200, response.text
+    assert response.text == REPORT_HTML  # as stored, not re-rendered
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_report_is_said_plainly(client):
+    run_page = client.get(f"/lakehouse/runs/{FAILED_RUN}").text
+    assert 'id="report-link"' not in run_page
+    assert "publishing it failed (ClientError: Access Denied)" in run_page
+    response = client.get(f"/lakehouse/runs/{FAILED_RUN}/report")
+    assert response.status_code == 404
+    assert "No data-quality report for this run" in response.text
+    assert "ClientError: Access Denied" in response.text
+    unknown = client.get("/lakehouse/runs/manual__nope/report")
+    assert unknown.status_code == 404 and "is not in the run ledger" in unknown.text
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"s3://{CURATED}/dbt_artifacts/first.json",  # an artifact, not a report
+        f"s3://other-bucket/{REPORT_KEY}",
+        f"s3://{CURATED}/dbt_artifacts/reports/../parses/x.html",
+        f"{CURATED}/{REPORT_KEY}",
+    ],
+)
+def test_only_objects_under_the_reports_prefix_are_served(uri):
+    from lakehouse.view import NoReport, report_location
+
+    record = {"stages": {"tests": stage(status="SUCCEEDED", report=uri)}}
+    with pytest.raises(NoReport, match="is not under"):
+        report_location(record, CURATED)
+    record = {"stages": {"tests": stage(status="SUCCEEDED", report=f"s3://{CURATED}/{REPORT_KEY}")}}
+    assert report_location(record, CURATED) == (CURATED, REPORT_KEY)
+    with pytest.raises(NoReport, match="never reached its tests stage"):
+        report_location({"stages": {}}, CURATED)
+
+
 def test_an_unknown_run_is_a_readable_404(client):
     response = client.get("/lakehouse/runs/manual__nope")
     assert response.status_code == 404
@@ -352,7 +414,13 @@ def test_pages_need_a_user_the_auth_manager_lets_read_the_dags_runs(auth_manager
     from lakehouse.view import create_app
 
     client = mounted(create_app())
-    for path in ("/lakehouse/", f"/lakehouse/runs/{OK_RUN}", "/lakehouse/runs/manual__nope"):
+    paths = (
+        "/lakehouse/",
+        f"/lakehouse/runs/{OK_RUN}",
+        "/lakehouse/runs/manual__nope",
+        f"/lakehouse/runs/{OK_RUN}/report",
+    )
+    for path in paths:
         assert client.get(path).status_code == 401, path  # no token: refused, nothing read
     bogus = {"Authorization": "Bearer not-a-token"}
     assert client.get("/lakehouse/", headers=bogus).status_code == 403
@@ -367,6 +435,7 @@ def test_pages_need_a_user_the_auth_manager_lets_read_the_dags_runs(auth_manager
     # the browser's way: the UI's login leaves the token in the `_token` cookie
     client.cookies.set("_token", viewer)
     assert client.get(f"/lakehouse/runs/{OK_RUN}").status_code == 200
+    assert client.get(f"/lakehouse/runs/{OK_RUN}/report").text == REPORT_HTML
 
 
 def test_the_plugin_registers_the_app_and_the_views_without_importing_them():

@@ -30,6 +30,7 @@ INGEST_SOURCES = {
     **json.loads(iam.SOURCES_CONTRACT.read_text()),
     "sources": {name: {**s, "enabled": True} for name, s in fake_api_sources(100, 3).items()},
 }
+REPORTS = f"{ARTIFACTS}/{_CONTRACT['reports_prefix']}"
 # The workflow module's variables for this environment (what the sandbox passes it).
 POLICY_VARS = {
     **NAMES.as_dict(),
@@ -59,6 +60,7 @@ _PLACES = {
     "execution": f"{ARTIFACTS}/scheduled__ci/first",
     "ingest": f"{_CONTRACT['ingest_state_prefix']}/fake_events/dt=2026-11-20",
     "page": "events/dt=2026-11-20/fake_events-page-00001.jsonl",
+    "reports": REPORTS,
 }
 
 
@@ -109,6 +111,7 @@ _ELEMENTARY = "{elementary}/dbt_tests/data/00000-0-5e1f.parquet"
 _ELEMENTARY_METADATA = "{elementary}/dbt_tests/metadata/00001-9c2d.metadata.json"
 _INVOCATION = "{execution}/1f0e-invocation.json"
 _PARSE = "{artifacts}/parses/first.json"
+_REPORT = "{reports}/scheduled__ci/first.html"
 _PARSES = "the dbt-executor's parse records"
 _ELEMENTARYS = "Elementary's tables are the test-executor's"
 _MARTS = "the models' tables are the dbt-executor's"
@@ -171,6 +174,10 @@ NEEDED = [
     S3Call(
         "test_executor", "ListObjectsV2", "curated", "{execution}/", "artifacts.load",
         shape="{artifacts}/*/*/",
+    ),
+    S3Call(
+        "test_executor", "PutObject", "curated", _REPORT, "dq_report.publish (the run's report)",
+        shape="{reports}/*/*.html",
     ),
     S3Call(
         "test_executor", "GetObject", "curated", _INVOCATION,
@@ -258,6 +265,7 @@ FORBIDDEN = [
     ],
     S3Call("test_executor", "PutObject", "curated", _PARSE, f"{_PARSES} (a redrive trusts them)"),
     S3Call("test_executor", "GetObject", "curated", _PARSE, _PARSES),
+    S3Call("dbt_executor", "PutObject", "curated", _REPORT, "the reports are the test-executor's"),
 ]  # fmt: skip
 
 

@@ -1,14 +1,19 @@
 """The local Airflow UI path: all Airflow components on a free localhost port, with logins
 required (as on MWAA), a run triggered through the REST API with params, followed to success,
-the Lakehouse view's pages of the ledger (and refused without a login), and every process
-stopped afterwards."""
+the Lakehouse view's pages of the ledger and the run's data-quality report (refused without a
+login), the live pages loaded in headless Chromium with the login's cookie (tests/chromium.py),
+and every process stopped afterwards.
+
+LAKEHOUSE_VIEW_SCREENSHOT=docs/lakehouse-view-run.png also saves the browser's screenshot of
+the good run's page there (the README's)."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +27,7 @@ from lakehouse import summary
 
 from local import sample_data
 from local.airflow_server import running
+from tests.chromium import Chromium
 from tests.stacks import started_stack
 
 # cost: two runs, plus starting Airflow standalone
@@ -133,11 +139,16 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
         broken = wait_for_final_state(base, token, broken_id)
         runs = call(base, token, "GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]
         view_path = f"/lakehouse/runs/{quote(run_id, safe='')}"
-        refused = [page(base, path, None)[0] for path in ("/lakehouse/", view_path)]
+        report_path = f"{view_path}/report"
+        broken_path = f"/lakehouse/runs/{quote(broken_id, safe='')}"
+        refused = [page(base, path, None)[0] for path in ("/lakehouse/", view_path, report_path)]
         listed = page(base, "/lakehouse/", token)
         shown = page(base, view_path, token)
-        failed_page = page(base, f"/lakehouse/runs/{quote(broken_id, safe='')}", token)
+        failed_page = page(base, broken_path, token)
+        report = page(base, report_path, token)
+        no_report = page(base, f"{broken_path}/report", token)
         plugins = call(base, token, "GET", "/plugins")["plugins"]
+        live = browse(base, token, ("/lakehouse/", view_path, report_path, broken_path), stack)
 
     assert manual["state"] == "success", f"see {stack.dir / 'airflow-server.log'}"
     assert manual["conf"]["interval_start"] == "2026-11-05"
@@ -147,7 +158,7 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
     assert {r["run_type"] for r in runs} >= {"manual"}
 
     # The Lakehouse view: only with a login, and what it shows is the ledger's.
-    assert refused == [401, 401]
+    assert refused == [401, 401, 401]
     assert listed[0] == 200 and shown[0] == 200, (listed, shown)
     for ledgered in lakehouse.runs():  # the scheduled run may have been running: ids only
         assert f'data-run-id="{ledgered["run_id"]}"' in listed[1]
@@ -207,27 +218,81 @@ def test_trigger_through_the_rest_api_with_params(own_stack):
     # the DAG run's page has a tab with its record
     views = [v for p in plugins if p["name"] == "lakehouse" for v in p["external_views"]]
     assert {v["destination"]: v["href"] for v in views}["dag_run"] == "/lakehouse/runs/{RUN_ID}"
-    if shutil.which("chromium"):  # the page as a browser renders it: no script, no fetch
-        saved = stack.dir / "lakehouse-run.html"
-        saved.write_text(shown[1])
-        dom = subprocess.run(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-             saved.as_uri()],
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout  # fmt: skip
-        assert 'data-stage="tests"' in dom and "SUCCEEDED" in view_row(dom, 'data-stage="tests"')
-        saved.write_text(body)
-        dom = subprocess.run(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-             saved.as_uri()],
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout  # fmt: skip
-        assert f">{GARBAGE}<" in view_row(dom, 'data-reason="malformed_json"')
+    # The good day's data-quality report: published by its tests stage, served by the view, and
+    # its test counts are the execution's rows of elementary_test_results.
+    assert tests["report"] and report[0] == 200, (tests, report[0], report[1][:500])
+    assert "<h2>This run</h2>" in report[1]
+    expected = execution_test_counts(lakehouse, run_id, record["execution_arn"])
+    assert sum(expected.values()) >= tests["total"]
+    for status in ("pass", "warn", "fail", "error"):
+        assert f'data-figure="latest.tests.{status}">{expected[status]}<' in report[1], status
+        day_figure = f'data-figure="tests.{MANUAL_DAY}.{status}">{expected[status]}<'
+        assert day_figure in report[1], status
+    assert f'id="report-link" href="{report_path}"' in shown[1]
+    # The failed day never reached its tests stage: the view says there is no report.
+    assert no_report[0] == 404 and "No data-quality report for this run" in no_report[1]
+    assert "No data-quality report for this run: it never reached its tests stage" in body
+
+    if live is not None:  # the live pages as headless Chromium loads them, with the login
+        listed_dom, run_dom, report_dom, failed_dom = live
+        for ledgered in lakehouse.runs():
+            assert f'data-run-id="{ledgered["run_id"]}"' in listed_dom
+        assert "SUCCEEDED" in view_row(run_dom, 'data-stage="tests"')
+        assert 'id="report-link"' in run_dom
+        assert f">{GARBAGE}<" in view_row(failed_dom, 'data-reason="malformed_json"')
+        # the report's script ran in the browser and drew one bar per status with tests
+        assert 'data-rendered="true"' in report_dom
+        drawn = {
+            m.group(1): int(m.group(2))
+            for m in re.finditer(
+                rf'data-chart="tests" data-series="(\w+)" data-x="{MANUAL_DAY}" '
+                r'data-value="(\d+)"',
+                report_dom,
+            )
+        }
+        assert drawn == {s: n for s, n in expected.items() if n}, (drawn, expected)
 
     # every process was stopped: the API port no longer answers
     port = base.rsplit(":", 1)[1]
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3)
+
+
+def browse(base: str, token: str, paths: tuple[str, ...], stack) -> list[str] | None:
+    """Each live page's DOM in headless Chromium, logged in as the UI's login leaves the
+    browser (the `_token` cookie), and a screenshot of the second page (a run's); None
+    without Chromium."""
+    if not shutil.which("chromium"):
+        return None
+    doms = []
+    with Chromium(width=1280, height=900) as browser:
+        browser.set_cookie(base, "_token", token)
+        for i, path in enumerate(paths):
+            status = browser.open(f"{base}{path}")
+            assert status == 200, (path, status)
+            doms.append(browser.dom())
+            if i == 1:
+                shot = browser.screenshot(stack.dir / "lakehouse-view-run.png")
+                if os.environ.get("LAKEHOUSE_VIEW_SCREENSHOT"):
+                    shutil.copyfile(shot, os.environ["LAKEHOUSE_VIEW_SCREENSHOT"])
+    return doms
+
+
+def execution_test_counts(lakehouse, run_id: str, execution_arn: str) -> Counter:
+    """Statuses of elementary_test_results of every dbt invocation of the run's execution."""
+    elementary = lakehouse.resources["names"]["elementary_database"]
+    name = execution_arn.rsplit(":", 1)[-1]
+    invocations = {
+        row["invocation_id"]
+        for row in lakehouse.table("dbt_invocations", elementary).to_pylist()
+        if row["job_run_id"] == run_id and (row["execution_id"] or "").rsplit(":", 1)[-1] == name
+    }
+    assert invocations, (run_id, execution_arn)
+    return Counter(
+        row["status"]
+        for row in lakehouse.test_results().to_pylist()
+        if row["invocation_id"] in invocations
+    )
 
 
 def view_row(page_html: str, marker: str) -> str:

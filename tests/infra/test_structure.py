@@ -357,6 +357,14 @@ def test_mwaa_role_reaches_only_its_resources():
     assert _strings(statements["RunLedger"]["resources"]) == ["${var.runs_table.arn}"]
     for resource in _strings(statements["ReadSourceBucket"]["resources"]):
         assert resource.startswith("${local.bucket_arn}")
+    # The Lakehouse view reads the data-quality reports, and nothing else of the curated bucket.
+    assert _strings(statements["DataQualityReports"]["actions"]) == ["s3:GetObject"]
+    assert _strings(statements["DataQualityReports"]["resources"]) == [
+        '${var.storage.buckets["curated"].arn}/${local.functions.dbt_artifacts_prefix}/'
+        "${local.functions.reports_prefix}/*"
+    ]
+    curated = [s for s in statements.values() if "curated" in " ".join(_strings(s["resources"]))]
+    assert [strip_quotes(s["sid"]) for s in curated] == ["DataQualityReports"]
 
 
 # --- the one state machine template ---------------------------------------------------------

@@ -163,6 +163,15 @@ def test_the_functions_own_calls_are_recorded_and_checked(runs):
     assert writes and all(
         f"s3://{c.params['Bucket']}/{c.params['Key']}".startswith(elementary) for c in writes
     )
+    # The data-quality report, rendered from what the run recorded and stored for the view (a
+    # publish that failed is only logged: without this, its loss on AWS would pass unseen).
+    reports = [
+        c.params["Key"]
+        for i in runs["tests"].invocations
+        for c in i.recorder.calls
+        if c.operation == "PutObject" and c.params.get("Key", "").startswith(s3_calls.REPORTS)
+    ]
+    assert len(reports) == 1 and reports[0].endswith(".html"), reports
 
 
 def test_every_s3_call_of_the_runs_is_tried_with_the_functions_role_on_enforcing_iam(runs):

@@ -85,6 +85,7 @@ def succeeded_record(run_id="scheduled__2026-11-21T06:00:00+00:00", marts_models
                 "failed": 0,
                 "errored": 0,
                 "failing_tests": [],
+                "report": "s3://cur/dbt_artifacts/reports/run/t1.html",
             },
             crawler={
                 "stage": "crawler",
@@ -165,6 +166,7 @@ def test_show_lists_every_stage_in_order_with_rows_tests_and_duration():
     # the most frequent reason first
     assert "by reason: missing_user_id 6, late_event 5, bad_json 4, unreadable_file 1" in text
     assert "tests: 30 passed, 0 warned, 0 failed, 0 errored of 30" in text
+    assert "data-quality report: s3://cur/dbt_artifacts/reports/run/t1.html" in text
     assert "quarantined: 0" in text  # the quarantine model is absent
     assert re.search(r"fct_events +success +rows +2990 .* read 3000 rows", text)
     assert "rows each Iceberg model's query read from its sources" in text

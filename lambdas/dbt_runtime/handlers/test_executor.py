@@ -9,6 +9,12 @@ id, so writing an execution again (a retried invocation) never duplicates them.
 Test failures are data, not a crash: the counts are returned and the state machine decides.
 Only a dbt that cannot run at all raises (DbtTestError).
 
+At the end of a tests stage (passed or failed) it publishes the data-quality report of the last
+days, about this run (dbt_runtime.dq_report), to S3 and names it in its result (`report`), which
+the run record keeps and the Airflow view serves. The report is a view of what was recorded, not
+part of the run's outcome: a report that cannot be built or stored is logged and recorded as
+`report: null` with `report_error`, and the stage's status is the tests' alone.
+
 Event {"mode": "record_only", "failed_stage": ...}: the state machine's failure path. No dbt
 test runs; what the execution did run is recorded, failed models included, and the tests that
 never ran get `skipped` rows in dbt_run_results.
@@ -20,7 +26,7 @@ from collections import Counter
 
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import artifacts, dbt_invocation, elementary, iceberg, selection
+from dbt_runtime import artifacts, dbt_invocation, dq_report, elementary, iceberg, selection
 from dbt_runtime.dbt_invocation import Interval, InvalidEvent, utc_now
 from dbt_runtime.settings import Settings
 
@@ -73,6 +79,15 @@ def record_only(settings: Settings, event: dict) -> dict:
     return result
 
 
+def publish_report(settings: Settings, event: dict) -> dict:
+    """The stage's report fields; never raises (see the module's docstring)."""
+    try:
+        return dq_report.publish(settings, event)
+    except Exception as exc:  # noqa: BLE001 - any failure of the report is recorded, not raised
+        logger.exception("data-quality report not published")
+        return {"report": None, "report_error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def run_tests(settings: Settings, event: dict) -> dict:
     interval = Interval.from_event(event)
     started_at = utc_now()
@@ -116,5 +131,7 @@ def run_tests(settings: Settings, event: dict) -> dict:
         "results_rows_written": written.get(elementary.TEST_RESULTS_TABLE, 0),
         "elementary_rows": written,
     }
+    record_.update(publish_report(settings, event))
+    record_["ended_at"] = utc_now()
     logger.info("dbt test finished", extra={"record": record_})
     return record_

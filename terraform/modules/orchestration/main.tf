@@ -7,6 +7,8 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
   bucket_arn = var.storage.buckets["mwaa"].arn
+  # Where the test-executor stores the data-quality reports the Lakehouse view serves.
+  functions = jsondecode(file("${path.module}/../../../contracts/functions.json"))
 
   # The state machine's executions: arn:...:execution:<state machine name>:<execution name>.
   executions_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.state_machine.name}:*"
@@ -192,6 +194,15 @@ data "aws_iam_policy_document" "execution" {
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
       resources = [statement.value]
     }
+  }
+
+  # The Lakehouse view serves each run's data-quality report, which the test-executor stored
+  # under this prefix of the curated bucket (contracts/functions.json): reading it, and no
+  # other object of the bucket.
+  statement {
+    sid       = "DataQualityReports"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.storage.buckets["curated"].arn}/${local.functions.dbt_artifacts_prefix}/${local.functions.reports_prefix}/*"]
   }
 
   statement {

@@ -43,15 +43,15 @@ variable "weekly_maintenance_window_start" {
 }
 
 variable "storage" {
-  description = "modules/storage's outputs (pass module.storage): the MWAA source bucket (zone mwaa) and the CMK encrypting the environment, its logs and the Airflow secrets."
+  description = "modules/storage's outputs (pass module.storage): the MWAA source bucket (zone mwaa), the curated bucket (zone curated: the Lakehouse view reads the data-quality reports there) and the CMK encrypting the environment, its logs and the Airflow secrets."
   type = object({
     buckets = map(object({ id = string, arn = string }))
     kms_key = object({ arn = string })
   })
 
   validation {
-    condition     = contains(keys(var.storage.buckets), "mwaa")
-    error_message = "storage.buckets must have the mwaa zone (the source bucket)."
+    condition     = contains(keys(var.storage.buckets), "mwaa") && contains(keys(var.storage.buckets), "curated")
+    error_message = "storage.buckets must have the mwaa zone (the source bucket) and the curated zone (the data-quality reports)."
   }
 }
 

@@ -278,6 +278,9 @@ locals {
   }
   # The dbt-executor's parse records (dbt_runtime.raw_inputs._location: parses/<run key>.json).
   dbt_parses_arn = "${var.storage.buckets["curated"].arn}/${local.dbt_artifacts_prefix}/parses/*"
+  # The test-executor's data-quality reports (dbt_runtime.artifacts.report_location), which
+  # the Airflow view serves (the MWAA role reads them: terraform/modules/orchestration).
+  dbt_reports_arn = "${var.storage.buckets["curated"].arn}/${local.dbt_artifacts_prefix}/${local.contract.reports_prefix}/*"
 }
 
 data "aws_iam_policy_document" "lambda" {
@@ -320,6 +323,18 @@ data "aws_iam_policy_document" "lambda" {
       sid       = "ReadOwnParses"
       actions   = ["s3:GetObject"]
       resources = [local.dbt_parses_arn]
+    }
+  }
+
+  # The reports are the test-executor's: the dbt-executor, which may write invocations beside
+  # them, cannot put a page the Airflow view would serve.
+  dynamic "statement" {
+    for_each = each.key == "dbt_executor" ? [1] : []
+    content {
+      sid       = "NotTheReports"
+      effect    = "Deny"
+      actions   = ["s3:PutObject", "s3:DeleteObject"]
+      resources = [local.dbt_reports_arn]
     }
   }
 

@@ -19,7 +19,10 @@ variables {
     mwaa_execution_role = "lakehouse-test-mwaa"
   }
   storage = {
-    buckets = { mwaa = { id = "lakehouse-test-mwaa", arn = "arn:aws:s3:::lakehouse-test-mwaa" } }
+    buckets = {
+      mwaa    = { id = "lakehouse-test-mwaa", arn = "arn:aws:s3:::lakehouse-test-mwaa" }
+      curated = { id = "lakehouse-test-curated", arn = "arn:aws:s3:::lakehouse-test-curated" }
+    }
     kms_key = { arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
   }
   sources = {
