@@ -2,8 +2,11 @@
 
 One declaration per raw dataset (events, users): its fields and their types. The ingest function
 checks every record it fetched against it before a page is written, so the raw zone never gets a
-record its readers do not expect from an API. A deployment may point INGEST_SOURCES_FILE at a
-file of the same shape (tests do; so can an environment that declares its own sources).
+record its readers do not expect from an API; dbt staging derives its parse from the same
+declaration (`raw_datasets()`, passed as a dbt var: dbt_project/macros/landing_schema.sql).
+A deployment may point INGEST_SOURCES_FILE at a file of the same shape (tests do; so can an
+environment that declares its own sources); whoever reads the declaration reads that file, so
+an environment that changes `datasets` there sets it for the dbt functions too.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TIMESTAMP = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
 )
+# The field types both readers check: the ingest function here (the JSON type; what the value
+# must also satisfy, e.g. a decimal's precision, is staging's to quarantine per line), dbt
+# staging in macros/landing_schema.sql.
 _JSON_TYPES = {
     "string": (str,),
     "timestamp": (str,),
     "number": (int, float),
-    "integer": (int,),
+    "decimal": (int, float),
     "boolean": (bool,),
     "object": (dict,),
     "array": (list,),
 }
+_FIELD_KEYS = {"type", "required", "null_reason", "precision", "scale", "minimum"}
 
 
 class SourceConfigError(ValueError):
@@ -49,6 +56,14 @@ class Field:
     name: str
     type: str
     required: bool
+    precision: int | None = None
+    scale: int | None = None
+
+    @property
+    def declared(self) -> str:
+        if self.type == "decimal":
+            return f"decimal({self.precision}, {self.scale})"
+        return self.type
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,7 @@ class Source:
                 value, expected
             ):
                 raise SchemaViolation(
-                    f"field {field.name!r} is a JSON {_json_type(value)}, declared {field.type}"
+                    f"field {field.name!r} is a JSON {_json_type(value)}, declared {field.declared}"
                 )
             if field.type == "timestamp" and not _TIMESTAMP.match(value):
                 raise SchemaViolation(f"field {field.name!r} is not an ISO-8601 time: {value!r}")
@@ -128,6 +143,58 @@ def _json_type(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def dataset_fields(dataset: str, spec: dict) -> tuple[Field, ...]:
+    """A dataset's declared fields, checked: what the ingest function and dbt can both check."""
+    fields = []
+    for name, field in (spec.get("fields") or {}).items():
+
+        def fail(message: str, name: str = name) -> SourceConfigError:
+            return SourceConfigError(f"dataset {dataset!r}, field {name!r}: {message}")
+
+        if not _NAME.match(name):
+            raise fail(
+                "a field name must be [a-z0-9_], starting with a letter (dbt reads it in SQL)"
+            )
+        if not isinstance(field, dict) or field.get("type") not in _JSON_TYPES:
+            raise fail(
+                f"unknown type {(field or {}).get('type')!r}, not one of {tuple(_JSON_TYPES)}"
+            )
+        unknown = set(field) - _FIELD_KEYS
+        if unknown:
+            raise fail(f"unknown settings {sorted(unknown)}, not among {sorted(_FIELD_KEYS)}")
+        precision, scale = field.get("precision"), field.get("scale")
+        if field["type"] == "decimal" and not (
+            isinstance(precision, int) and isinstance(scale, int) and 0 <= scale <= precision <= 38
+        ):
+            raise fail("a decimal needs integer precision (1-38) and scale (0-precision)")
+        if "minimum" in field and (
+            field["type"] != "decimal" or not isinstance(field["minimum"], int | float)
+        ):
+            raise fail("minimum is a number, and only a decimal has one")
+        reason = field.get("null_reason")
+        if reason is not None and not (field.get("required") and _NAME.match(str(reason))):
+            raise fail("null_reason is a reason name ([a-z0-9_]) of a required field")
+        fields.append(Field(name, field["type"], bool(field.get("required")), precision, scale))
+    if not fields:
+        raise SourceConfigError(f"dataset {dataset!r} declares no fields")
+    return tuple(fields)
+
+
+def raw_datasets(path: Path | None = None) -> dict:
+    """The raw datasets' declarations, checked, as dbt reads them (the var `raw_datasets`)."""
+    path = path or sources_file()
+    try:
+        declared = json.loads(path.read_text()).get("datasets") or {}
+    except (OSError, ValueError) as exc:
+        raise SourceConfigError(f"cannot read the sources file {path}: {exc}") from exc
+    missing = [name for name in DATASETS if name not in declared]
+    if missing:
+        raise SourceConfigError(f"{path}: datasets {missing} are not declared")
+    for name, spec in declared.items():
+        dataset_fields(name, spec)
+    return declared
+
+
 def sources_file() -> Path:
     return Path(os.environ.get("INGEST_SOURCES_FILE") or SOURCES_FILE)
 
@@ -159,11 +226,10 @@ def _source(name: str, spec: dict, datasets: dict) -> Source:
     dataset = spec.get("dataset")
     if dataset not in DATASETS or dataset not in datasets:
         raise fail(f"dataset must be one of {DATASETS} declared under datasets, got {dataset!r}")
-    fields = []
-    for field_name, field in (datasets[dataset].get("fields") or {}).items():
-        if field.get("type") not in _JSON_TYPES:
-            raise fail(f"field {field_name!r} has unknown type {field.get('type')!r}")
-        fields.append(Field(field_name, field["type"], bool(field.get("required"))))
+    try:
+        fields = dataset_fields(dataset, datasets[dataset])
+    except SourceConfigError as exc:
+        raise fail(str(exc)) from None
     paginator = spec.get("paginator") or {}
     if paginator.get("type") not in PAGINATORS:
         # Resuming needs the next page's request from the state alone: a cursor sent back as a

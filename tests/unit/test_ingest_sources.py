@@ -4,6 +4,7 @@ function, without AWS or HTTP."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -68,8 +69,8 @@ def test_a_record_matching_the_declaration_passes(tmp_path):
         (_event(user_id=None), "required field 'user_id' is missing or null"),
         (_event(event_ts=1764547200), "field 'event_ts' is a JSON number, declared timestamp"),
         (_event(event_ts="20/11/2026"), "is not an ISO-8601 time"),
-        (_event(revenue=True), "field 'revenue' is a JSON boolean, declared number"),
-        (_event(revenue="12.50"), "field 'revenue' is a JSON string, declared number"),
+        (_event(revenue=True), "field 'revenue' is a JSON boolean, declared decimal(12, 2)"),
+        (_event(revenue="12.50"), "field 'revenue' is a JSON string, declared decimal(12, 2)"),
         (_event(properties=["a"]), "field 'properties' is a JSON array, declared object"),
         (_event(event_ts="2026-11-21T00:00:00Z"), "lies outside the day asked for"),
         (_event(event_ts="2026-11-20T01:00:00+02:00"), "lies outside the day asked for"),
@@ -78,7 +79,7 @@ def test_a_record_matching_the_declaration_passes(tmp_path):
 )
 def test_a_record_breaking_the_declaration_is_refused_with_its_reason(tmp_path, record, message):
     source = _source(tmp_path)
-    with pytest.raises(sources.SchemaViolation, match=message.replace("(", r"\(")):
+    with pytest.raises(sources.SchemaViolation, match=re.escape(message)):
         source.check_record(record, DAY_START, DAY_END)
 
 
@@ -96,6 +97,40 @@ def test_a_record_breaking_the_declaration_is_refused_with_its_reason(tmp_path, 
 def test_a_declaration_the_function_cannot_run_is_refused(tmp_path, overrides, message):
     with pytest.raises(sources.SourceConfigError, match=message):
         _source(tmp_path, **overrides)
+
+
+def test_the_landing_schema_dbt_reads_is_the_declaration_checked(monkeypatch, tmp_path):
+    """dbt staging gets the file's `datasets` as they are (the var raw_datasets), once checked."""
+    monkeypatch.delenv("INGEST_SOURCES_FILE", raising=False)
+    declared = json.loads(sources.SOURCES_FILE.read_text())["datasets"]
+    assert sources.raw_datasets() == declared
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps({"datasets": {"events": declared["events"]}}))
+    with pytest.raises(sources.SourceConfigError, match=r"datasets \['users'\] are not declared"):
+        sources.raw_datasets(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ({"type": "integer"}, "unknown type 'integer'"),
+        ({"type": "string", "nullable": True}, r"unknown settings \['nullable'\]"),
+        ({"type": "decimal", "precision": 12}, "a decimal needs integer precision"),
+        ({"type": "decimal", "precision": 2, "scale": 3}, "a decimal needs integer precision"),
+        ({"type": "number", "minimum": 0}, "minimum is a number, and only a decimal has one"),
+        ({"type": "string", "null_reason": "null_x"}, "null_reason is a reason name"),
+        ({"type": "string", "required": True, "null_reason": "it's null"}, "null_reason is a"),
+    ],
+)
+def test_a_field_declaration_staging_could_not_check_is_refused(tmp_path, field, message):
+    document = _document()
+    document["datasets"]["events"]["fields"]["extra"] = field
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(sources.SourceConfigError, match=f"field 'extra': {message}"):
+        sources.raw_datasets(path)
+    with pytest.raises(sources.SourceConfigError, match=message):
+        sources.load(path)
 
 
 def test_pages_encode_to_the_same_bytes_in_the_api_order():
