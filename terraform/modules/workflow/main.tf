@@ -289,7 +289,8 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["${var.storage.buckets["curated"].arn}/${local.writes[each.key]}/*"]
   }
 
-  # The dbt-executor's marts stage holds a lease item in the run ledger (dbt_runtime.merge_lock).
+  # The dbt-executor's marts stage holds a lease item in the run ledger (dbt_runtime.merge_lock,
+  # dbt_runtime.lease).
   dynamic "statement" {
     for_each = each.key == "dbt_executor" ? [1] : []
     content {
@@ -416,6 +417,14 @@ data "aws_iam_policy_document" "ingest" {
     sid       = "DropStagedPages"
     actions   = ["s3:DeleteObject"]
     resources = ["${var.storage.buckets["raw"].arn}/${local.ingest_state_prefix}/*"]
+  }
+
+  # One invocation at a time ingests a source-day: a lease item in the run ledger
+  # (dbt_runtime.lease, handlers/ingest.py).
+  statement {
+    sid       = "IngestLease"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+    resources = [var.runs_table.arn]
   }
 
   dynamic "statement" {
