@@ -15,7 +15,10 @@
 {#- The declared fields of `dataset` in order: [{name, type, kind, required, null_reason,
     precision, scale, minimum}]. -#}
 {% macro landing_fields(dataset) -%}
-  {%- set declared = var('raw_datasets') -%}
+  {%- set declared = var('raw_datasets', none) -%}
+  {%- if declared is none -%}
+    {{ exceptions.raise_compiler_error("Required var 'raw_datasets' not found: the landing schema, contracts/sources.json's datasets, which the dbt runtime passes on every invocation (dbt_invocation.dbt_vars); by hand, pass it with --vars") }}
+  {%- endif -%}
   {%- if dataset not in declared -%}
     {{ exceptions.raise_compiler_error("raw dataset " ~ dataset ~ " is not declared in the var raw_datasets (contracts/sources.json datasets)") }}
   {%- endif -%}
