@@ -21,12 +21,12 @@ RUN_OPTION_DEFAULTS = {
     if name in ("lookback_days", "max_bad_row_share")
 }
 # Every var dbt has no value of its own for, as the dbt runtime passes them: the run options
-# above and the landing schema (contracts/sources.json `datasets`, macros/landing_schema.sql).
+# above and the landing schema (contracts/sources.json `datasets` and `timestamp`).
+_LANDING_SCHEMA = json.loads((REPO_PROJECT.parent / "contracts" / "sources.json").read_text())
 REQUIRED_VARS = {
     **RUN_OPTION_DEFAULTS,
-    "raw_datasets": json.loads((REPO_PROJECT.parent / "contracts" / "sources.json").read_text())[
-        "datasets"
-    ],
+    "raw_datasets": _LANDING_SCHEMA["datasets"],
+    "raw_timestamp": _LANDING_SCHEMA["timestamp"],
 }
 
 

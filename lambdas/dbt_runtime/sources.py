@@ -15,7 +15,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 SOURCES_FILE = Path(__file__).resolve().parents[1] / "contracts" / "sources.json"
@@ -23,11 +23,6 @@ DATASETS = ("events", "users")
 PAGINATORS = ("cursor",)
 AUTH_TYPES = ("bearer", "none")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-# The times both engines read (README "Bad raw input"): date, optional time with fraction, and
-# Z or an offset; a time without one is UTC.
-_TIMESTAMP = re.compile(
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
-)
 # The field types both readers check: the ingest function here (the JSON type; what the value
 # must also satisfy, e.g. a decimal's precision, is staging's to quarantine per line), dbt
 # staging in macros/landing_schema.sql.
@@ -52,6 +47,38 @@ class SchemaViolation(ValueError):
 
 
 @dataclass(frozen=True)
+class TimestampProfile:
+    """What a timestamp field holds (contracts/sources.json `timestamp`): the pattern dbt
+    staging parses times with too, its groups date, hour, minute, second, fraction, offset."""
+
+    pattern: re.Pattern
+    profile: str
+
+    def parse(self, value: object) -> datetime | None:
+        """The time, as staging reads it (no offset: UTC; fraction digits past the sixth
+        dropped); None when the value is not one, an impossible date included."""
+        found = self.pattern.fullmatch(value) if isinstance(value, str) else None
+        if found is None:
+            return None
+        day, hour, minute, second, fraction, offset = found.groups()
+        try:
+            moment = datetime.combine(date.fromisoformat(day), datetime.min.time())
+        except ValueError:
+            return None
+        moment += timedelta(
+            hours=int(hour or 0),
+            minutes=int(minute or 0),
+            seconds=int(second or 0),
+            microseconds=int((fraction or "")[:6].ljust(6, "0")),
+        )
+        if offset is None or offset in ("Z", "z"):
+            return moment.replace(tzinfo=UTC)
+        digits = offset[1:].replace(":", "")
+        shift = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        return moment.replace(tzinfo=timezone(-shift if offset[0] == "-" else shift))
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     type: str
@@ -72,6 +99,7 @@ class Source:
     enabled: bool
     dataset: str
     fields: tuple[Field, ...]
+    timestamp: TimestampProfile
     base_url: str
     endpoint: str
     auth_type: str
@@ -107,9 +135,12 @@ class Source:
                 raise SchemaViolation(
                     f"field {field.name!r} is a JSON {_json_type(value)}, declared {field.declared}"
                 )
-            if field.type == "timestamp" and not _TIMESTAMP.match(value):
-                raise SchemaViolation(f"field {field.name!r} is not an ISO-8601 time: {value!r}")
-        moment = parse_time(record.get(self.cursor_field))
+            if field.type == "timestamp" and self.timestamp.parse(value) is None:
+                raise SchemaViolation(
+                    f"field {field.name!r} is not an ISO-8601 time "
+                    f"({self.timestamp.profile}): {value!r}"
+                )
+        moment = self.timestamp.parse(record.get(self.cursor_field))
         if moment is None:
             raise SchemaViolation(
                 f"cursor field {self.cursor_field!r} is missing or not a time: "
@@ -120,16 +151,6 @@ class Source:
                 f"cursor field {self.cursor_field!r} = {record[self.cursor_field]!r} lies outside "
                 f"the day asked for [{day_start.isoformat()}, {day_end.isoformat()})"
             )
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not _TIMESTAMP.match(value):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _json_type(value: object) -> str:
@@ -180,13 +201,39 @@ def dataset_fields(dataset: str, spec: dict) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+def timestamp_profile(document: dict) -> TimestampProfile:
+    declared = document.get("timestamp") or {}
+    try:
+        pattern = re.compile(declared["pattern"])
+        profile = str(declared["profile"])
+    except (KeyError, TypeError, re.error) as exc:
+        raise SourceConfigError(f"timestamp: a pattern and its profile are needed ({exc})") from exc
+    if pattern.groups != 6:
+        raise SourceConfigError(
+            "timestamp.pattern: 6 groups (date, hour, minute, second, fraction, offset), "
+            f"not {pattern.groups}"
+        )
+    return TimestampProfile(pattern, profile)
+
+
+def _document(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SourceConfigError(f"cannot read the sources file {path}: {exc}") from exc
+
+
+def raw_timestamp(path: Path | None = None) -> dict:
+    """The timestamp profile, checked, as dbt reads it (the var `raw_timestamp`)."""
+    document = _document(path or sources_file())
+    timestamp_profile(document)
+    return {key: document["timestamp"][key] for key in ("pattern", "profile")}
+
+
 def raw_datasets(path: Path | None = None) -> dict:
     """The raw datasets' declarations, checked, as dbt reads them (the var `raw_datasets`)."""
     path = path or sources_file()
-    try:
-        declared = json.loads(path.read_text()).get("datasets") or {}
-    except (OSError, ValueError) as exc:
-        raise SourceConfigError(f"cannot read the sources file {path}: {exc}") from exc
+    declared = _document(path).get("datasets") or {}
     missing = [name for name in DATASETS if name not in declared]
     if missing:
         raise SourceConfigError(f"{path}: datasets {missing} are not declared")
@@ -201,14 +248,11 @@ def sources_file() -> Path:
 
 def load(path: Path | None = None) -> dict[str, Source]:
     """Every declared source, enabled or not, checked."""
-    path = path or sources_file()
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SourceConfigError(f"cannot read the sources file {path}: {exc}") from exc
+    document = _document(path or sources_file())
     datasets = document.get("datasets") or {}
+    timestamp = timestamp_profile(document)
     return {
-        name: _source(name, spec, datasets)
+        name: _source(name, spec, datasets, timestamp)
         for name, spec in (document.get("sources") or {}).items()
     }
 
@@ -217,7 +261,7 @@ def enabled(path: Path | None = None) -> dict[str, Source]:
     return {name: source for name, source in load(path).items() if source.enabled}
 
 
-def _source(name: str, spec: dict, datasets: dict) -> Source:
+def _source(name: str, spec: dict, datasets: dict, timestamp: TimestampProfile) -> Source:
     def fail(message: str) -> SourceConfigError:
         return SourceConfigError(f"source {name!r}: {message}")
 
@@ -251,6 +295,7 @@ def _source(name: str, spec: dict, datasets: dict) -> Source:
             enabled=bool(spec.get("enabled")),
             dataset=dataset,
             fields=tuple(fields),
+            timestamp=timestamp,
             base_url=str(spec["base_url"]),
             endpoint=str(spec.get("endpoint") or ""),
             auth_type=auth["type"],

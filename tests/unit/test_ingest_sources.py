@@ -68,7 +68,8 @@ def test_a_record_matching_the_declaration_passes(tmp_path):
         (_event(event_id=...), "required field 'event_id' is missing"),
         (_event(user_id=None), "required field 'user_id' is missing or null"),
         (_event(event_ts=1764547200), "field 'event_ts' is a JSON number, declared timestamp"),
-        (_event(event_ts="20/11/2026"), "is not an ISO-8601 time"),
+        (_event(event_ts="20/11/2026"), "is not an ISO-8601 time (YYYY-MM-DD[THH:MM"),
+        (_event(event_ts="2026-11-20T24:00:00Z"), "is not an ISO-8601 time"),
         (_event(revenue=True), "field 'revenue' is a JSON boolean, declared decimal(12, 2)"),
         (_event(revenue="12.50"), "field 'revenue' is a JSON string, declared decimal(12, 2)"),
         (_event(properties=["a"]), "field 'properties' is a JSON array, declared object"),
@@ -130,6 +131,45 @@ def test_a_field_declaration_staging_could_not_check_is_refused(tmp_path, field,
     with pytest.raises(sources.SourceConfigError, match=f"field 'extra': {message}"):
         sources.raw_datasets(path)
     with pytest.raises(sources.SourceConfigError, match=message):
+        sources.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
+        ("2026-11-20 10:00", datetime(2026, 11, 20, 10, tzinfo=UTC)),
+        ("2026-11-20t10:00:05z", datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC)),
+        # digits past the microsecond are dropped, never rounded
+        ("2026-11-20T10:00:00.1234569Z", datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-20T10:00+05:30", datetime(2026, 11, 20, 4, 30, tzinfo=UTC)),
+        ("2026-11-20T10:00-0530", datetime(2026, 11, 20, 15, 30, tzinfo=UTC)),
+        ("2026-11-20T10:00+05", datetime(2026, 11, 20, 5, tzinfo=UTC)),
+        # what staging does not read as a time is none here either (raw_json.sql)
+        ("2026-11-20T24:00", None),
+        ("2026-02-30", None),
+        ("2026-W47-5", None),
+        ("2026-11-20T10:00:00Z\n", None),
+        ("20/11/2026", None),
+    ],
+)
+def test_timestamps_are_read_by_the_profile_staging_parses_them_with(text, moment):
+    profile = sources.timestamp_profile(json.loads(sources.SOURCES_FILE.read_text()))
+    assert profile.parse(text) == moment
+
+
+def test_the_timestamp_profile_dbt_reads_is_the_declaration_checked(monkeypatch, tmp_path):
+    monkeypatch.delenv("INGEST_SOURCES_FILE", raising=False)
+    declared = json.loads(sources.SOURCES_FILE.read_text())
+    assert sources.raw_timestamp() == {
+        key: declared["timestamp"][key] for key in ("pattern", "profile")
+    }
+    declared["timestamp"]["pattern"] = "^([0-9-]+)$"
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps(declared))
+    with pytest.raises(sources.SourceConfigError, match="6 groups"):
+        sources.raw_timestamp(path)
+    with pytest.raises(sources.SourceConfigError, match="6 groups"):
         sources.load(path)
 
 
