@@ -5,11 +5,13 @@ all it takes for staging to quarantine the lines that lack it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-03-10"
 LINES = {
     "has-it": {"session_id": "s1"},
@@ -42,6 +44,7 @@ def _staged(tmp_path, monkeypatch, names, run_key: str) -> dict[str, tuple]:
 
     from local.lambda_bootstrap import LambdaContext
 
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt_project"))
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     end = f"{DAY[:-2]}{int(DAY[-2:]) + 1:02d}"
