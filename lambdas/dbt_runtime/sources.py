@@ -36,6 +36,14 @@ _JSON_TYPES = {
     "array": (list,),
 }
 _FIELD_KEYS = {"type", "required", "null_reason", "precision", "scale", "minimum"}
+# Columns dbt staging's parse has besides the fields' own (raw_documents, the classification),
+# and the suffixes it gives a field's columns (macros/landing_schema.sql): no field may be named
+# like one, or its column would shadow the parse's.
+_PARSE_COLUMNS = frozenset(
+    "landed_on source_file line_number line decodable line_bytes json_violation document "
+    "reason detail disposition occurrence first_read_at".split()
+)
+_PARSE_SUFFIXES = ("_kind", "_text", "_value")
 
 
 class SourceConfigError(ValueError):
@@ -176,6 +184,8 @@ def dataset_fields(dataset: str, spec: dict) -> tuple[Field, ...]:
             raise fail(
                 "a field name must be [a-z0-9_], starting with a letter (dbt reads it in SQL)"
             )
+        if name in _PARSE_COLUMNS or name.endswith(_PARSE_SUFFIXES):
+            raise fail(f"the name is one of staging's own columns or ends in {_PARSE_SUFFIXES}")
         if not isinstance(field, dict) or field.get("type") not in _JSON_TYPES:
             raise fail(
                 f"unknown type {(field or {}).get('type')!r}, not one of {tuple(_JSON_TYPES)}"

@@ -111,6 +111,16 @@ def test_the_landing_schema_dbt_reads_is_the_declaration_checked(monkeypatch, tm
         sources.raw_datasets(path)
 
 
+def test_a_field_named_like_a_column_of_the_parse_is_refused(tmp_path):
+    for name in ("line", "detail", "revenue_value"):
+        document = _document()
+        document["datasets"]["events"]["fields"][name] = {"type": "string"}
+        path = tmp_path / "sources.json"
+        path.write_text(json.dumps(document))
+        with pytest.raises(sources.SourceConfigError, match="one of staging's own columns"):
+            sources.raw_datasets(path)
+
+
 @pytest.mark.parametrize(
     ("field", "message"),
     [
