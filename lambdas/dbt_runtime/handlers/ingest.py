@@ -1,6 +1,8 @@
 """ingest Lambda: land the run interval's records of each enabled API source in the raw zone.
 
 Event: {"interval": {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, "run_id": ...,
+        "pipeline": the pipeline's name (where its leases are; needed once a source is enabled),
+        "execution_id": the state machine's execution (the lease's holder; optional),
         "sources": [names] (optional: default every enabled source)}.
 Returns {"status": SKIPPED | SUCCEEDED | INCOMPLETE, "days": [per source and day stats],
 "totals": {...}, "started_at", "ended_at", "duration_s"}: the run record's `ingest` stage (the
