@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,9 @@ class Faults:
     schema_violation_pages: list[int] = field(default_factory=list)
     # Pages answered with the cursor they were asked with as the next one (an API bug).
     stuck_cursor_pages: list[int] = field(default_factory=list)
+    # Seconds every answer waits first: a slow API, so an invocation nears its timeout between
+    # pages (the ingest's INCOMPLETE loop).
+    answer_delay_s: float = 0.0
 
 
 class FakeApi:
@@ -132,6 +136,8 @@ class FakeApi:
             self.requests += 1
             number = self.requests
         faults = self.faults
+        if faults.answer_delay_s > 0:
+            time.sleep(faults.answer_delay_s)
         if number in faults.server_error_requests:
             return 503, {}, b'{"error": "service unavailable"}'
         if number in faults.rate_limited_requests or (

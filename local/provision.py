@@ -15,6 +15,7 @@ import string
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -147,8 +148,13 @@ class Provisioned:
             "AIRFLOW_VAR_LAKEHOUSE_CONFIG": json.dumps(self.airflow_config()),
         }
         if self.raw_arrivals_queue_url:
-            # As Terraform gives MWAA: the option that defines the on-arrival DAG.
-            env["AIRFLOW__LAKEHOUSE__RAW_ARRIVALS_QUEUE_URL"] = self.raw_arrivals_queue_url
+            # As Terraform gives MWAA: the option that defines the on-arrival DAG. The emulator
+            # names the queue at the address it was asked on; Airflow may reach it at another.
+            queue_url = self.raw_arrivals_queue_url
+            if endpoint_url:
+                path = urlsplit(queue_url).path
+                queue_url = endpoint_url.rstrip("/") + path
+            env["AIRFLOW__LAKEHOUSE__RAW_ARRIVALS_QUEUE_URL"] = queue_url
         return env
 
 

@@ -283,6 +283,22 @@ def _confirm_reset(stack: LocalStack) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+START_ON_ARRIVAL_ENV = "LAKEHOUSE_START_ON_ARRIVAL"
+
+
+def start_on_arrival_from_env() -> bool | None:
+    """--start-on-arrival as an environment variable, for those who cannot pass flags (the
+    docker-compose service: `LAKEHOUSE_START_ON_ARRIVAL=true docker compose up`). A flag wins."""
+    value = os.environ.get(START_ON_ARRIVAL_ENV, "").strip().lower()
+    if not value:
+        return None
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise StackError(f"{START_ON_ARRIVAL_ENV} must be true or false, got {value!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The local AWS stack")
     parser.add_argument("command", choices=["up", "serve", "down", "reset", "status"])
@@ -308,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stack = LocalStack()
     try:
+        if args.start_on_arrival is None:
+            args.start_on_arrival = start_on_arrival_from_env()
         return _command(stack, args)
     except StackError as exc:
         print(f"local stack: {exc}", file=sys.stderr)

@@ -20,6 +20,14 @@ RUN_OPTION_DEFAULTS = {
     )["properties"].items()
     if name in ("lookback_days", "max_bad_row_share")
 }
+# Every var dbt has no value of its own for, as the dbt runtime passes them: the run options
+# above and the landing schema (contracts/sources.json `datasets` and `timestamp`).
+_LANDING_SCHEMA = json.loads((REPO_PROJECT.parent / "contracts" / "sources.json").read_text())
+REQUIRED_VARS = {
+    **RUN_OPTION_DEFAULTS,
+    "raw_datasets": _LANDING_SCHEMA["datasets"],
+    "raw_timestamp": _LANDING_SCHEMA["timestamp"],
+}
 
 
 def project_copy(tmp_path: Path) -> Path:

@@ -74,13 +74,22 @@
     `YYYY-MM-DD HH:MM:SS.ffffff+HH:MM`, which both engines cast the same way:
         YYYY-MM-DD[(T|t|space)HH:MM[:SS[.fraction]][Z|z|+HH|+HHMM|+HH:MM]]
     No offset means UTC. Digits of the fraction past the sixth (microseconds) are dropped,
-    never rounded. An impossible date (2026-02-30) is no time. -#}
+    never rounded. An impossible date (2026-02-30) is no time.
+    The pattern is the landing schema's (contracts/sources.json `timestamp`, which the ingest
+    function checks API records with too): the dbt runtime passes it as the var raw_timestamp. -#}
 {% macro iso_timestamp_pattern() -%}
-  {{- return('^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:[.]([0-9]+))?)?([Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?$') -}}
+  {{- return(raw_timestamp_declaration()['pattern']) -}}
 {%- endmacro %}
 {#- The profile in words, for quarantine details. -#}
 {% macro iso_timestamp_profile() -%}
-  YYYY-MM-DD[THH:MM[:SS[.fraction]]][Z|+HH:MM]
+  {{- return(raw_timestamp_declaration()['profile']) -}}
+{%- endmacro %}
+{% macro raw_timestamp_declaration() -%}
+  {%- set declared = var('raw_timestamp', none) -%}
+  {%- if declared is none -%}
+    {{ exceptions.raise_compiler_error("Required var 'raw_timestamp' not found: contracts/sources.json's timestamp, which the dbt runtime passes on every invocation (dbt_invocation.dbt_vars); by hand, pass it with --vars") }}
+  {%- endif -%}
+  {{ return(declared) }}
 {%- endmacro %}
 {% macro iso_timestamp_part(text, group) -%}
   nullif(regexp_extract({{ text }}, '{{ iso_timestamp_pattern() }}', {{ group }}), '')

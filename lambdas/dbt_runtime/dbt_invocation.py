@@ -194,6 +194,12 @@ def dbt_vars(
     if settings.target == "local":
         # profiles.yml opens this run's own DuckDB file (Settings.for_run).
         values["duckdb_path"] = settings.duckdb_path
+    # The landing schema (contracts/sources.json `datasets` and `timestamp`): staging derives its
+    # parse from it (macros/landing_schema.sql, raw_json.sql), so dbt holds no copy of its own.
+    from dbt_runtime import sources
+
+    values["raw_datasets"] = sources.raw_datasets()
+    values["raw_timestamp"] = sources.raw_timestamp()
     # The run options dbt reads (dbt_project.yml has no default for them): the event's values,
     # validated, else the run request's defaults.
     from dbt_runtime import run_request

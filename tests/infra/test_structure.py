@@ -108,7 +108,8 @@ def test_the_ingest_function_gets_what_it_reads_and_nothing_of_dbt_s():
     # AWS_* come from the Lambda runtime; INGEST_SOURCES_FILE overrides the image's sources file
     # (tests and the local stack's demos), the image carries contracts/sources.json.
     configured = {n for n in read if not n.startswith("AWS_")}
-    assert configured == {"RAW_BUCKET", "INGEST_STATE_PREFIX"}
+    # RUNS_TABLE: the run ledger, where it holds the lease of the source-day it ingests.
+    assert configured == {"RAW_BUCKET", "INGEST_STATE_PREFIX", "RUNS_TABLE"}
     environment = FUNCTIONS_CONTRACT["ingest_environment"]
     assert configured <= set(environment)
     assert not {"DBT_TARGET", "ATHENA_RESULTS_S3", "CURATED_BUCKET"} & set(environment)
@@ -142,7 +143,12 @@ def test_the_ingest_role_reaches_only_its_state_its_sources_pages_and_its_secret
         "s3:PutObject",
         "s3:DeleteObject",
         "secretsmanager:GetSecretValue",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
     }
+    # DynamoDB: the source-day lease, an item of the run ledger and nothing else.
+    assert _strings(statements["IngestLease"]["resources"]) == ["${var.runs_table.arn}"]
     raw = '${var.storage.buckets["raw"].arn}'
     assert _strings(statements["OwnState"]["resources"]) == [
         raw + "/${local.ingest_state_prefix}/*"

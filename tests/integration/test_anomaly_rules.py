@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.athena_contract import checks
-from tests.dbt_projects import RUN_OPTION_DEFAULTS, project_copy
+from tests.dbt_projects import REQUIRED_VARS, project_copy
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def inline_sql() -> str:
 def dbt(project: Path, command: str, target: str, env: dict) -> dict:
     result = subprocess.run(
         [str(DBT), command, "--target", target, "--project-dir", str(project),
-         "--profiles-dir", str(project), "--vars", json.dumps(RUN_OPTION_DEFAULTS),
+         "--profiles-dir", str(project), "--vars", json.dumps(REQUIRED_VARS),
          "--output", "json", "--quiet", "--inline", inline_sql(),
          *(["--limit", "100"] if command == "show" else ["--no-populate-cache"])],
         capture_output=True, text=True, timeout=300, env=env, cwd=project,

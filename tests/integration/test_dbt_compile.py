@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbt_projects import RUN_OPTION_DEFAULTS
+from tests.dbt_projects import REQUIRED_VARS
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def compile_athena(
         "interval_start": "2026-11-20",
         "interval_end": "2026-11-21",
         "raw_bucket": "b",
-        **RUN_OPTION_DEFAULTS,
+        **REQUIRED_VARS,
         "lookback_days": lookback_days,
         **more_vars,
     }
@@ -148,11 +148,12 @@ def test_the_moves_of_a_merge_are_read_before_it_and_recomputed_by_the_gold_mode
 
 def test_dbt_never_falls_back_on_a_run_option_of_its_own(tmp_path):
     """lookback_days and max_bad_row_share come only from the run request (validated against
-    contracts/run_request.json): dbt without them refuses to compile rather than guess."""
+    contracts/run_request.json), raw_datasets (the landing schema) only from
+    contracts/sources.json: dbt without one refuses to compile rather than guess."""
     project = tmp_path / "project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    for option in RUN_OPTION_DEFAULTS:
-        given = {k: v for k, v in RUN_OPTION_DEFAULTS.items() if k != option}
+    for option in REQUIRED_VARS:
+        given = {k: v for k, v in REQUIRED_VARS.items() if k != option}
         result = subprocess.run(
             [str(DBT), "compile", "--target", "athena", "--no-populate-cache",
              "--project-dir", str(project), "--profiles-dir", str(project),

@@ -6,6 +6,7 @@ schema failures are clear and land nothing."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from dbt_runtime import ingestion, sources
@@ -22,6 +23,7 @@ TOKEN = "fake-api-token"
 DAYS = ("2026-11-20", "2026-11-21", "2026-11-22")
 INTERVAL = {"start": DAYS[0], "end": "2026-11-23"}
 EVENTS_PER_DAY = 250  # 3 pages of 100 a day
+PIPELINE = "lakehouse_raw_to_curated"
 CONTEXT = ingest_context("integration")
 
 
@@ -59,6 +61,7 @@ def env(local_stack, api, tmp_path, monkeypatch):
         "AWS_ENDPOINT_URL": provisioned.endpoint_url,
         "AWS_REGION": "us-east-1",
         "RAW_BUCKET": bucket,
+        "RUNS_TABLE": provisioned.names.runs_table,
         "INGEST_SOURCES_FILE": str(path),
     }.items():
         monkeypatch.setenv(key, value)
@@ -89,7 +92,9 @@ def _landed(s3, bucket: str) -> dict[str, bytes]:
 
 
 def _clean_ingestion(s3, bucket: str) -> dict[str, bytes]:
-    result = ingest.handler({"interval": INTERVAL, "run_id": "clean"}, CONTEXT)
+    result = ingest.handler(
+        {"interval": INTERVAL, "run_id": "clean", "pipeline": PIPELINE}, CONTEXT
+    )
     assert result["status"] == "SUCCEEDED", result
     assert result["totals"]["retries"] == 0
     landed = _landed(s3, bucket)
@@ -130,7 +135,9 @@ def test_faults_and_a_killed_invocation_give_the_clean_ingestion_byte_for_byte(e
     seen, n = len(api.statuses), api.requests
     api.faults.server_error_requests = [n + 2, n + 3, n + 4]
     api.faults.rate_limited_requests = [n + 5, n + 7]
-    first = ingest.handler({"interval": {"start": DAYS[0], "end": DAYS[1]}}, CONTEXT)
+    first = ingest.handler(
+        {"interval": {"start": DAYS[0], "end": DAYS[1]}, "pipeline": PIPELINE}, CONTEXT
+    )
     assert first["status"] == "SUCCEEDED"
     assert api.statuses[seen:] == [200, 503, 503, 503, 429, 200, 429, 200]
     assert (first["days"][0]["requests"], first["days"][0]["retries"]) == (8, 5)
@@ -158,7 +165,9 @@ def test_faults_and_a_killed_invocation_give_the_clean_ingestion_byte_for_byte(e
 
     # The whole interval again: day 1 is left as it is, days 2 and 3 resume at page 3 and 2.
     requests_before = api.requests
-    resumed = ingest.handler({"interval": INTERVAL, "run_id": "resumed"}, CONTEXT)
+    resumed = ingest.handler(
+        {"interval": INTERVAL, "run_id": "resumed", "pipeline": PIPELINE}, CONTEXT
+    )
     assert resumed["status"] == "SUCCEEDED"
     by_day = {stats["day"]: stats for stats in resumed["days"]}
     assert by_day[DAYS[0]]["skipped"] and by_day[DAYS[0]]["requests"] == 0
@@ -177,7 +186,7 @@ def test_faults_and_a_killed_invocation_give_the_clean_ingestion_byte_for_byte(e
 
     # A rerun of the interval changes nothing and asks the API nothing.
     requests_before = api.requests
-    again = ingest.handler({"interval": INTERVAL, "run_id": "again"}, CONTEXT)
+    again = ingest.handler({"interval": INTERVAL, "run_id": "again", "pipeline": PIPELINE}, CONTEXT)
     assert [stats["skipped"] for stats in again["days"]] == [True] * 3
     assert api.requests == requests_before
     assert _landed(s3, bucket) == clean
@@ -188,7 +197,7 @@ def test_an_expired_token_fails_at_once_with_the_secret_named(env, api):
     api.faults.expired_token = True
     requests_before = api.requests
     with pytest.raises(ingestion.AuthError) as failure:
-        ingest.handler({"interval": INTERVAL, "run_id": "auth"}, CONTEXT)
+        ingest.handler({"interval": INTERVAL, "run_id": "auth", "pipeline": PIPELINE}, CONTEXT)
     message = str(failure.value)
     assert "HTTP 401" in message and SECRET in message and f"day {DAYS[0]}, page 1" in message
     assert api.requests == requests_before + 1, "a refused credential is not retried"
@@ -254,3 +263,53 @@ def test_an_invocation_near_its_timeout_stops_between_pages_and_the_next_resumes
     assert _keys(s3, bucket, "events/") == [
         f"events/dt={DAYS[0]}/{SOURCE}-page-{page:05d}.jsonl" for page in (1, 2, 3)
     ]
+
+
+def test_two_invocations_racing_for_a_source_day_ingest_it_once(env, api, monkeypatch):
+    """A rerun racing a redrive: while one invocation ingests a day (holding its lease in the run
+    ledger), another of a different execution fails at once with IngestBusy, before it fetches
+    or writes anything; once the first is done, the other finds the day complete."""
+    s3, bucket, _ = env
+    ingesting, go_on = threading.Event(), threading.Event()
+    real = ingestion.ingest_day
+
+    def first_waits_inside(*args, **kwargs):
+        if threading.current_thread().name == "first":
+            ingesting.set()
+            assert go_on.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingestion, "ingest_day", first_waits_inside)
+    day = {"start": DAYS[0], "end": DAYS[1]}
+    results: dict = {}
+
+    def invoke(name: str) -> None:
+        event = {"interval": day, "run_id": name, "pipeline": PIPELINE, "execution_id": name}
+        try:
+            results[name] = ingest.handler(event, CONTEXT)
+        except Exception as exc:  # noqa: BLE001 - the test reads what each invocation raised
+            results[name] = exc
+
+    first = threading.Thread(target=invoke, args=("first",), name="first")
+    first.start()
+    try:
+        assert ingesting.wait(60)
+        requests_before = api.requests
+        invoke("second")
+        busy = results["second"]
+        assert type(busy).__name__ == "IngestBusy", busy
+        assert f"source '{SOURCE}', day {DAYS[0]}: run first [first] has been ingesting" in str(
+            busy
+        )
+        assert api.requests == requests_before, "the busy invocation asked the API nothing"
+        assert not _keys(s3, bucket, "_ingest/"), "nor wrote any state"
+    finally:
+        go_on.set()
+        first.join(60)
+    assert results["first"]["status"] == "SUCCEEDED", results["first"]
+    # Released: the second, retried, finds the day complete and fetches nothing.
+    requests_before = api.requests
+    invoke("second")
+    assert results["second"]["status"] == "SUCCEEDED", results["second"]
+    assert results["second"]["days"][0]["skipped"]
+    assert api.requests == requests_before

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.dbt_projects import RUN_OPTION_DEFAULTS
+from tests.dbt_projects import REQUIRED_VARS
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def dbt_env(lambda_env, tmp_path, monkeypatch):
         "raw_bucket": lambda_env.raw_bucket,
         "run_key": "loadedprobe",
         "duckdb_path": settings.duckdb_path,
-        **RUN_OPTION_DEFAULTS,
+        **REQUIRED_VARS,
     }
     return settings, dbt_vars, lambda_env.curated_database
 

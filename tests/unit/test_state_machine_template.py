@@ -114,6 +114,10 @@ def test_a_run_waits_for_the_marts_lease_in_step_functions_and_cleans_up_after_s
     # Up to MaxAttempts waits of at most MaxDelaySeconds: long enough for runs ahead to merge,
     # bounded under the execution's own timeout.
     assert wait["MaxAttempts"] * wait["MaxDelaySeconds"] < definition()["TimeoutSeconds"]
+    # Likewise for a source-day another invocation is ingesting (handlers/ingest.py).
+    (ingest_wait,) = [r for r in states["Ingest"]["Retry"] if r["ErrorEquals"] == ["IngestBusy"]]
+    longest_wait = ingest_wait["MaxAttempts"] * ingest_wait["MaxDelaySeconds"]
+    assert longest_wait < definition()["TimeoutSeconds"]
     assert states["TestsPassed"]["Default"] == "DropRunRelations"
     drop = states["DropRunRelations"]
     assert drop["Parameters"]["Payload"]["select"] == "cleanup"

@@ -3,7 +3,10 @@
       accepted     usable: stg_raw_events, merged into fct_events;
       quarantined  bad input, with a `reason` (counted by the bad-row gate);
       held_back    a valid event that a rule the user can change keeps out of the marts.
-    Both of the latter are rows of quarantined_events. The first failing check names the reason:
+    Both of the latter are rows of quarantined_events. Which members of a line are read, which
+    are required and what type each has is the landing schema's (contracts/sources.json
+    `datasets.events`, macros/landing_schema.sql); the reasons below describe it as declared.
+    The first failing check names the reason:
       unreadable_file        an object that is not text lines: compressed, or hidden from Athena
                              (a name starting with _ or .); one row for the whole object
       invalid_encoding       the line holds bytes that are not UTF-8 (or U+FFFD, which is what
@@ -43,38 +46,24 @@
     also makes the choice among duplicates a single decision that every consumer sees; it uses
     no line number, which Athena does not have, so both engines keep the same line. -#}
 {{ config(materialized='table', table_type='iceberg', format='parquet') }}
-{%- set required = ['event_id', 'user_id', 'event_type', 'event_ts'] -%}
-{%- set optional = ['revenue', 'properties'] -%}
+{%- set fields = landing_fields('events') -%}
+{%- set required = fields | selectattr('required') | list -%}
+{%- set revenue_type = landing_sql_type(landing_field('events', 'revenue')) -%}
 {%- set event_types = accepted_event_types() -%}
 with strict as {{ raw_documents('events') }},
 
 fields as (
     select
-        landed_on,
-        source_file,
-        line_number,
-        line,
-        decodable,
-        line_bytes,
-        json_violation,
-        document,
-        {%- for key in required + optional %}
-        {{ json_kind('document', key) }} as {{ key }}_kind,
-        {%- endfor %}
-        {%- for key in required + ['revenue'] %}
-        {{ json_scalar_text('document', key) }} as {{ key }}_text,
-        {%- endfor %}
-        {{ json_member_text('document', 'properties') }} as properties
+        *,
+        {{- landing_field_columns(fields) }}
     from strict
 ),
 
 typed as (
     select
         *,
-        lower(event_type_text) as event_type,
-        {{ try_parse_iso_timestamp('event_ts_text') }} as event_ts,
-        try_cast(revenue_text as double) as revenue_value,
-        try_cast(try_cast(revenue_text as double) as decimal(12, 2)) as revenue
+        lower(event_type_text) as event_type
+        {{- landing_typed_columns(fields) }}
     from fields
 ),
 
@@ -83,21 +72,7 @@ classified as (
         *,
         case
             {{ raw_line_problems() }}
-            when event_id_kind in ('missing', 'null') or event_type_kind in ('missing', 'null')
-                or event_ts_kind in ('missing', 'null') or user_id_kind = 'missing'
-                {%- for key in required %}
-                or {{ empty_text(key ~ '_text') }}
-                {%- endfor %}
-                then 'missing_required_field'
-            when user_id_kind = 'null' then 'null_user_id'
-            when {% for key in required %}{{ key }}_kind <> 'string' or {% endfor -%}
-                event_ts is null
-                or revenue_kind not in ('missing', 'null', 'number')
-                or properties_kind not in ('missing', 'null', 'object')
-                then 'wrong_type'
-            when revenue_kind = 'number' and (
-                revenue is null or revenue_value < 0 or cast(revenue as double) <> revenue_value)
-                then 'invalid_value'
+            {{- landing_field_problems(fields) }}
             when event_type not in ('{{ event_types | join("', '") }}') then 'unknown_event_type'
             when event_ts < timestamp '{{ var("min_event_ts") }}' then 'event_ts_out_of_range'
             when cast(event_ts as date) < {{ add_days('cast(landed_on as date)', -lookback_days()) }}
@@ -113,35 +88,34 @@ described as (
         *,
         case reason
             {{ raw_line_problem_details() }}
+            {#- Fields that are null list after the missing ones (a null of a field with a
+                null_reason is not missing); then the empty ones. #}
             when 'missing_required_field' then
                 'missing or null: ' || concat_ws(', '
-                    {%- for key in ['event_id', 'event_type', 'event_ts'] %},
-                    case when {{ key }}_kind in ('missing', 'null') then '{{ key }}' end
-                    {%- endfor %},
-                    case when user_id_kind = 'missing' then 'user_id' end
-                    {%- for key in required %},
-                    case when {{ empty_text(key ~ '_text') }} then '{{ key }} (empty)' end
+                    {%- for field in required if not field.null_reason %},
+                    case when {{ field.name }}_kind in ('missing', 'null') then '{{ field.name }}' end
+                    {%- endfor %}
+                    {%- for field in required if field.null_reason %},
+                    case when {{ field.name }}_kind = 'missing' then '{{ field.name }}' end
+                    {%- endfor %}
+                    {%- for field in required if field.kind == 'string' %},
+                    case when {{ empty_text(field.name ~ '_text') }} then '{{ field.name }} (empty)' end
                     {%- endfor %})
-            when 'null_user_id' then 'user_id is null'
+            {%- for field in required if field.null_reason %}
+            when '{{ field.null_reason }}' then '{{ field.name }} is null'
+            {%- endfor %}
             when 'wrong_type' then
                 concat_ws('; '
-                    {%- for key in required %},
-                    case when {{ key }}_kind <> 'string'
-                        then '{{ key }} is a ' || {{ key }}_kind || ', not a string' end
-                    {%- endfor %},
-                    case when event_ts_kind = 'string' and event_ts is null
-                        then 'event_ts "' || event_ts_text || '" is not an ISO-8601 time ({{ iso_timestamp_profile() }})' end,
-                    case when revenue_kind not in ('missing', 'null', 'number')
-                        then 'revenue is a ' || revenue_kind || ', not a number' end,
-                    case when properties_kind not in ('missing', 'null', 'object')
-                        then 'properties is a ' || properties_kind || ', not an object' end)
+                    {%- for field in fields %},
+                    {{ landing_kind_problem(field) }}
+                    {%- if field.type == 'timestamp' %},
+                    {{ landing_time_problem(field) }}
+                    {%- endif %}
+                    {%- endfor %})
+            {%- if fields | selectattr('type', 'equalto', 'decimal') | list %}
             when 'invalid_value' then
-                case
-                    when revenue_value < 0 then 'revenue ' || revenue_text || ' is negative'
-                    when revenue is null then 'revenue ' || revenue_text || ' does not fit decimal(12, 2)'
-                    else 'revenue ' || revenue_text || ' has more than two decimals (cents); '
-                        || 'it is never rounded'
-                end
+                {{ landing_value_problem_detail(fields) }}
+            {%- endif %}
             when 'unknown_event_type' then
                 'event_type "' || event_type_text || '" is not one of {{ event_types | join(", ") }}'
             when 'event_ts_out_of_range' then
@@ -208,7 +182,7 @@ select
     cast(null as varchar) as user_id,
     cast(null as varchar) as event_type,
     cast(null as timestamp) as event_ts,
-    cast(null as decimal(12, 2)) as revenue,
+    cast(null as {{ revenue_type }}) as revenue,
     cast(null as varchar) as properties
 from described
 where reason is not null
@@ -228,6 +202,6 @@ select
     cast(null as varchar) as user_id,
     cast(null as varchar) as event_type,
     cast(null as timestamp) as event_ts,
-    cast(null as decimal(12, 2)) as revenue,
+    cast(null as {{ revenue_type }}) as revenue,
     cast(null as varchar) as properties
 from ({{ unreadable_object_rows('events') }}) as unreadable

@@ -1,7 +1,9 @@
 {#- Every raw users-export line of the run's interval, parsed and validated like the events
     (stg_raw_event_lines), and every users object that could not be read as lines. Each is
     accepted (stg_raw_users) or quarantined with a reason (quarantined_events, raw_table
-    'users'); the first failing check names it:
+    'users'); the members read, the required ones and their types are the landing schema's
+    (contracts/sources.json `datasets.users`, macros/landing_schema.sql). The first failing check
+    names the reason:
       unreadable_file, invalid_encoding, oversized_record, malformed_json   as for events
       missing_required_field  user_id, email, country, signed_up_at or updated_at missing,
                               null or empty
@@ -9,25 +11,21 @@
     A user exported several times is not a duplicate: the latest export wins (stg_raw_users).
     A table of the run (run-scoped): the export is read once. -#}
 {{ config(materialized='table', table_type='iceberg', format='parquet') }}
-{%- set required = ['user_id', 'email', 'country', 'signed_up_at', 'updated_at'] -%}
-{%- set optional = ['plan'] -%}
+{%- set fields = landing_fields('users') -%}
+{%- set required = fields | selectattr('required') | list -%}
 with strict as {{ raw_documents('users') }},
 
 fields as (
     select
         *,
-        {%- for key in required + optional %}
-        {{ json_kind('document', key) }} as {{ key }}_kind,
-        {{ json_scalar_text('document', key) }} as {{ key }}_text{{ "," if not loop.last }}
-        {%- endfor %}
+        {{- landing_field_columns(fields) }}
     from strict
 ),
 
 typed as (
     select
-        *,
-        {{ try_parse_iso_timestamp('signed_up_at_text') }} as signed_up_at,
-        {{ try_parse_iso_timestamp('updated_at_text') }} as updated_at
+        *
+        {{- landing_typed_columns(fields) }}
     from fields
 ),
 
@@ -36,12 +34,7 @@ classified as (
         *,
         case
             {{ raw_line_problems() }}
-            when {% for key in required %}{{ key }}_kind in ('missing', 'null') or {{ empty_text(key ~ '_text') }}{{ " or " if not loop.last }}{% endfor %}
-                then 'missing_required_field'
-            when {% for key in required %}{{ key }}_kind <> 'string' or {% endfor -%}
-                plan_kind not in ('missing', 'null', 'string')
-                or signed_up_at is null or updated_at is null
-                then 'wrong_type'
+            {{- landing_field_problems(fields) }}
         end as reason
     from typed
 ),
@@ -53,20 +46,27 @@ described as (
             {{ raw_line_problem_details() }}
             when 'missing_required_field' then
                 'missing, null or empty: ' || concat_ws(', '
-                    {%- for key in required %},
-                    case when {{ key }}_kind in ('missing', 'null') or {{ empty_text(key ~ '_text') }}
-                        then '{{ key }}' end
+                    {%- for field in required %},
+                    case when {{ field.name }}_kind {{ "= 'missing'" if field.null_reason else "in ('missing', 'null')" }}
+                        {%- if field.kind == 'string' %} or {{ empty_text(field.name ~ '_text') }}{% endif %}
+                        then '{{ field.name }}' end
                     {%- endfor %})
+            {%- for field in required if field.null_reason %}
+            when '{{ field.null_reason }}' then '{{ field.name }} is null'
+            {%- endfor %}
+            {#- every field's kind first, then the times: the order the users' details have had #}
             when 'wrong_type' then
                 concat_ws('; '
-                    {%- for key in required + optional %},
-                    case when {{ key }}_kind not in ('missing', 'null', 'string')
-                        then '{{ key }} is a ' || {{ key }}_kind || ', not a string' end
+                    {%- for field in fields %},
+                    {{ landing_kind_problem(field) }}
                     {%- endfor %}
-                    {%- for key in ['signed_up_at', 'updated_at'] %},
-                    case when {{ key }}_kind = 'string' and {{ key }} is null
-                        then '{{ key }} "' || {{ key }}_text || '" is not an ISO-8601 time ({{ iso_timestamp_profile() }})' end
+                    {%- for field in fields if field.type == 'timestamp' %},
+                    {{ landing_time_problem(field) }}
                     {%- endfor %})
+            {%- if fields | selectattr('type', 'equalto', 'decimal') | list %}
+            when 'invalid_value' then
+                {{ landing_value_problem_detail(fields) }}
+            {%- endif %}
         end as detail
     from classified
 )

@@ -1,6 +1,8 @@
 """ingest Lambda: land the run interval's records of each enabled API source in the raw zone.
 
 Event: {"interval": {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, "run_id": ...,
+        "pipeline": the pipeline's name (where its leases are; needed once a source is enabled),
+        "execution_id": the state machine's execution (the lease's holder; optional),
         "sources": [names] (optional: default every enabled source)}.
 Returns {"status": SKIPPED | SUCCEEDED | INCOMPLETE, "days": [per source and day stats],
 "totals": {...}, "started_at", "ended_at", "duration_s"}: the run record's `ingest` stage (the
@@ -10,6 +12,12 @@ as before, without importing dlt. INCOMPLETE: the function neared its timeout an
 stopped between pages; invoking it again with the same event resumes (nothing is duplicated).
 Errors (auth refused, schema violation, retries exhausted, a malformed page) raise with the
 source, day and page in the message; whatever the day fetched before stays staged, not landed.
+
+One invocation at a time ingests a source-day: it holds a lease in the run ledger
+(dbt_runtime.lease, item `<pipeline>#lock` / `ingest#<source>#<day>`) while it does, because two
+(a rerun racing a redrive, two tries of a run) would write the same staged pages and the same
+state. An invocation that finds the lease taken raises IngestBusy before fetching anything; the
+state machine retries it later, and it then resumes from the state the other left.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools import Logger
 
-from dbt_runtime import sources
+from dbt_runtime import lease, sources
 from dbt_runtime.dbt_invocation import Interval, InvalidEvent, utc_now
 from dbt_runtime.settings import ConfigurationError
 
@@ -34,6 +42,31 @@ DEFAULT_STATE_PREFIX = "_ingest"
 # Stop fetching when less than this is left of the invocation: enough to save the state and
 # return, so the next invocation resumes instead of the runtime killing this one mid-page.
 RESERVE_S = 60.0
+
+
+class IngestBusy(RuntimeError):
+    """Another invocation is ingesting the source-day. The state machine retries this name."""
+
+
+def _busy(source: str, day: str):
+    def busy(other: str, held_s: float) -> IngestBusy:
+        return IngestBusy(
+            f"source {source!r}, day {day}: {other} has been ingesting it for {held_s:.0f} s; "
+            "this run ingests it (resuming from its state) when that ends"
+        )
+
+    return busy
+
+
+def ledger_from_env() -> lease.Table:
+    table = os.environ.get("RUNS_TABLE", "").strip()
+    if not table:
+        raise ConfigurationError("environment variable RUNS_TABLE is not set (the ingest lease)")
+    return lease.Table(
+        table,
+        os.environ.get("AWS_ENDPOINT_URL") or None,
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    )
 
 
 def _client(service: str):
@@ -105,22 +138,40 @@ def _ingest(event: dict, context) -> dict:
     # dlt takes seconds to import: a run without sources (the default) must not pay for it.
     from dbt_runtime import ingestion
 
+    pipeline = event.get("pipeline")
+    if not isinstance(pipeline, str) or not pipeline:
+        raise InvalidEvent("event.pipeline must be the pipeline's name (the ingest lease's)")
     location = location_from_env()
+    ledger = ledger_from_env()
     s3 = _client("s3")
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else None
+    # Per execution: a retried invocation of the same execution takes its own lease again.
+    # Outside a state machine (no execution), per invocation.
+    invocation = event.get("execution_id") or getattr(context, "aws_request_id", None)
+    holder = f"run {event.get('run_id')} [{invocation or time.time_ns()}]"
     days = []
     for source in chosen:
         token = secret_token(source.secret_name) if source.auth_type == "bearer" else None
         for day in interval.days():
-            stats = ingestion.ingest_day(
-                source,
-                day,
-                s3=s3,
-                location=location,
-                token=token,
-                time_left_s=time_left,
-                reserve_s=RESERVE_S,
-            )
+            # Held for at most what is left of this invocation (then it expires by itself).
+            lease_s = time_left() if time_left else 900.0
+            with lease.held(
+                ledger,
+                pipeline,
+                f"ingest#{source.name}#{day}",
+                holder,
+                lease_s,
+                _busy(source.name, day),
+            ):
+                stats = ingestion.ingest_day(
+                    source,
+                    day,
+                    s3=s3,
+                    location=location,
+                    token=token,
+                    time_left_s=time_left,
+                    reserve_s=RESERVE_S,
+                )
             logger.info("ingested", extra=stats)
             days.append(stats)
             if stats["status"] != "COMPLETE":

@@ -300,7 +300,8 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["${var.storage.buckets["curated"].arn}/${local.writes[each.key]}/*"]
   }
 
-  # The dbt-executor's marts stage holds a lease item in the run ledger (dbt_runtime.merge_lock).
+  # The dbt-executor's marts stage holds a lease item in the run ledger (dbt_runtime.merge_lock,
+  # dbt_runtime.lease).
   dynamic "statement" {
     for_each = each.key == "dbt_executor" ? [1] : []
     content {
@@ -441,6 +442,14 @@ data "aws_iam_policy_document" "ingest" {
       actions   = ["s3:GetObject", "s3:PutObject"]
       resources = [for key in local.ingest_page_keys : "${var.storage.buckets["raw"].arn}/${key}"]
     }
+  }
+
+  # One invocation at a time ingests a source-day: a lease item in the run ledger
+  # (dbt_runtime.lease, handlers/ingest.py).
+  statement {
+    sid       = "IngestLease"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+    resources = [var.runs_table.arn]
   }
 
   dynamic "statement" {

@@ -198,20 +198,22 @@ run "one_image_three_handlers" {
       one([for s in data.aws_iam_policy_document.ingest.statement : s.actions if s.sid == "OwnState"]) == toset(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) &&
       length([for s in data.aws_iam_policy_document.ingest.statement : s if s.sid == "OwnPages"]) == 0 &&
       toset(flatten([for s in data.aws_iam_policy_document.ingest.statement : [for c in s.condition : tolist(c.values)] if s.sid == "ListOwnPrefixes"])) == toset(["events/*", "users/*", "_ingest/*"]) &&
+      one([for s in data.aws_iam_policy_document.ingest.statement : s.resources if s.sid == "IngestLease"]) == toset([var.runs_table.arn]) &&
       length([for s in data.aws_iam_policy_document.ingest.statement : s if s.sid == "SourceSecrets"]) == 0 &&
       length(aws_secretsmanager_secret.source) == 0
     )
-    error_message = "the ingest role: its state (Delete there only), List limited to the datasets' and its state's prefixes; no raw page to write and no secret while no source is enabled"
+    error_message = "the ingest role: its state (Delete there only), List limited to the datasets' and its state's prefixes, its lease in the run ledger; no raw page to write and no secret while no source is enabled"
   }
 
   assert {
     condition = aws_lambda_function.this["ingest"].environment[0].variables == tomap({
       RAW_BUCKET              = "lakehouse-test-raw"
       INGEST_STATE_PREFIX     = "_ingest"
+      RUNS_TABLE              = "lakehouse-test-runs"
       POWERTOOLS_SERVICE_NAME = "lakehouse-ingest"
       POWERTOOLS_LOG_LEVEL    = "INFO"
     })
-    error_message = "the ingest function gets its own environment, nothing of dbt's"
+    error_message = "the ingest function gets its own environment, nothing of dbt's (the run ledger: its source-day lease)"
   }
 
   assert {
