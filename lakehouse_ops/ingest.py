@@ -145,7 +145,7 @@ def show_sources(env: Environment, sources_file: Path | None = None) -> int:
     declared_sources = declared(found)
     print(f"sources file {found.sources_file} (as read by {found.read_from}): checked")
     for name, source in sorted(declared_sources.items()):
-        secret = source.secret_name if source.auth_type != "none" else "no auth"
+        secret = source.secret_id(env.names.source_secrets_prefix) or "no auth"
         print(
             f"{name} {'enabled' if source.enabled else 'disabled'} -> {source.dataset}: "
             f"{source.base_url}{source.endpoint}, secret {secret}, cursor paginator "
@@ -172,13 +172,16 @@ def put_token(env: Environment, source_name: str, token: str, sources_file=None)
     token = token.strip()
     if not token:
         raise IngestStatusError("no token on standard input")
-    secrets = env.client("secretsmanager")
+    secrets, secret = (
+        env.client("secretsmanager"),
+        source.secret_id(env.names.source_secrets_prefix),
+    )
     try:
-        secrets.put_secret_value(SecretId=source.secret_name, SecretString=token)
-        print(f"put a new value in secret {source.secret_name} (source {source_name})")
+        secrets.put_secret_value(SecretId=secret, SecretString=token)
+        print(f"put a new value in secret {secret} (source {source_name})")
     except secrets.exceptions.ResourceNotFoundException:
-        secrets.create_secret(Name=source.secret_name, SecretString=token)
-        print(f"created secret {source.secret_name} (source {source_name}) with the token")
+        secrets.create_secret(Name=secret, SecretString=token)
+        print(f"created secret {secret} (source {source_name}) with the token")
     return 0
 
 

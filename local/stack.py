@@ -199,10 +199,10 @@ class LocalStack:
             }
             path = self.dir / "sources.json"
             state.write_whole(path, json.dumps(document, indent=2))
-            for spec in declared.values():
-                auth = spec.get("auth") or {}
-                if auth.get("type") == "bearer":
-                    _put_secret(secrets, auth["secret_name"], api.token)
+            for name, spec in declared.items():
+                if (spec.get("auth") or {}).get("type") == "bearer":
+                    # the environment's secret of the source (contracts/naming.json)
+                    _put_secret(secrets, variables["SOURCE_SECRETS_PREFIX"] + name, api.token)
             lam.update_function_configuration(
                 FunctionName=function,
                 Environment={"Variables": {**variables, "INGEST_SOURCES_FILE": str(path)}},

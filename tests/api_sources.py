@@ -1,15 +1,13 @@
 """The two sources of the project's fake HTTP API (local/fake_api.py), declared as an operator
-would declare them in contracts/sources.json: events and the users export, bearer auth from
-one secret, cursor pagination."""
+would declare them in contracts/sources.json: events and the users export, bearer auth (each
+from its environment's secret), cursor pagination."""
 
 from __future__ import annotations
-
-SECRET = "lakehouse/sources/fake_api"
 
 
 def fake_api_sources(page_size: int, max_attempts: int) -> dict[str, dict]:
     common = {
-        "auth": {"type": "bearer", "secret_name": SECRET},
+        "auth": {"type": "bearer"},
         "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
         "data_selector": "data",
         "interval_params": {"start": "since", "end": "until"},

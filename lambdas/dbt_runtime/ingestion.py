@@ -138,6 +138,7 @@ def ingest_day(
     s3,
     location: Location,
     token: str | None,
+    secret: str | None = None,
     on_page: Callable[[int], None] | None = None,
     time_left_s: Callable[[], float] | None = None,
     reserve_s: float = 60.0,
@@ -158,7 +159,16 @@ def ingest_day(
     counter = _Counter()
     try:
         finished = state["status"] != "fetching" or _fetch(
-            source, day, state, s3, location, token, counter, on_page, time_left_s, reserve_s
+            source,
+            day,
+            state,
+            s3,
+            location,
+            (token, secret),
+            counter,
+            on_page,
+            time_left_s,
+            reserve_s,
         )
         if finished:
             _land(source, day, state, s3, location)
@@ -169,7 +179,8 @@ def ingest_day(
     return _stats(state, started, counter.requests, counter.retries, resumed_at_page)
 
 
-def _fetch(source, day, state, s3, location, token, counter, on_page, time_left_s, reserve_s):
+def _fetch(source, day, state, s3, location, credentials, counter, on_page, time_left_s, reserve_s):
+    token, secret = credentials
     day_start, day_end = day_bounds(day)
     client = rest_client(source, token)
     paginator = JSONResponseCursorPaginator(
@@ -194,7 +205,7 @@ def _fetch(source, day, state, s3, location, token, counter, on_page, time_left_
             if status in (401, 403):
                 raise AuthError(
                     f"source {source.name!r}, day {day}, page {number}: the API refused the "
-                    f"credentials (HTTP {status}) of secret {source.secret_name!r}; renew the "
+                    f"credentials (HTTP {status}) of secret {secret!r}; renew the "
                     "secret and run the day again (it resumes at this page)"
                 ) from exc
             raise IngestError(

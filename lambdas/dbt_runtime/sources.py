@@ -111,7 +111,6 @@ class Source:
     base_url: str
     endpoint: str
     auth_type: str
-    secret_name: str | None
     cursor_path: str
     cursor_param: str
     data_selector: str
@@ -123,6 +122,10 @@ class Source:
     max_attempts: int
     backoff_factor: float
     max_delay_s: float
+
+    def secret_id(self, secrets_prefix: str) -> str | None:
+        """The Secrets Manager secret of its token in one environment (None: no auth)."""
+        return None if self.auth_type == "none" else f"{secrets_prefix}{self.name}"
 
     def check_record(self, record: object, day_start: datetime, day_end: datetime) -> None:
         """Raise SchemaViolation when the record breaks the dataset's declaration or lies outside
@@ -292,8 +295,13 @@ def _source(name: str, spec: dict, datasets: dict, timestamp: TimestampProfile) 
     auth = spec.get("auth") or {"type": "none"}
     if auth.get("type") not in AUTH_TYPES:
         raise fail(f"auth.type must be one of {AUTH_TYPES}, got {auth.get('type')!r}")
-    if auth["type"] != "none" and not auth.get("secret_name"):
-        raise fail("auth.secret_name is required")
+    if "secret_name" in auth:
+        # One declaration serves every environment; a fixed name would be one secret for all
+        # of an account's environments (and a second Terraform apply would fail on it).
+        raise fail(
+            "auth.secret_name is not declared per source: the secret is the environment's "
+            "source_secrets_prefix (contracts/naming.json) plus the source's name"
+        )
     cursor_field = spec.get("cursor_field")
     if cursor_field not in {field.name for field in fields}:
         raise fail(f"cursor_field {cursor_field!r} is not a declared field of {dataset}")
@@ -309,7 +317,6 @@ def _source(name: str, spec: dict, datasets: dict, timestamp: TimestampProfile) 
             base_url=str(spec["base_url"]),
             endpoint=str(spec.get("endpoint") or ""),
             auth_type=auth["type"],
-            secret_name=auth.get("secret_name"),
             cursor_path=str(paginator.get("cursor_path") or "next_cursor"),
             cursor_param=str(paginator.get("cursor_param") or "cursor"),
             data_selector=str(spec.get("data_selector") or "data"),

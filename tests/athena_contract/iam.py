@@ -119,7 +119,7 @@ def _variable(variables: dict, expression: str):
     return value
 
 
-def _ingest_collections(sources: dict, region: str) -> dict[str, list]:
+def _ingest_collections(sources: dict, region: str, secrets_prefix: str) -> dict[str, list]:
     """The ingest policy's collections, which come out of `for` expressions over the sources
     contract: the enabled sources' landed pages (its template read by the function's own
     layout, for any day) and their secrets."""
@@ -129,8 +129,8 @@ def _ingest_collections(sources: dict, region: str) -> dict[str, list]:
     enabled = {name: source for name, source in sources["sources"].items() if source.get("enabled")}
     secret = f"arn:{PARTITION}:secretsmanager:{region}:{ACCOUNT}:secret:"
     secrets = [
-        {"arn": secret + s["auth"]["secret_name"]}
-        for s in enabled.values()
+        {"arn": secret + secrets_prefix + name}
+        for name, s in enabled.items()
         if s.get("auth", {}).get("type", "none") != "none"
     ]
     return {
@@ -158,11 +158,12 @@ def policy(
     `variables` are the workflow module's inputs (`workflow_inputs`); flat names, which the
     module took before it took objects, are converted with `workflow_inputs`. `sources` is the
     sources contract the ingest policy is rendered for (contracts/sources.json by default)."""
+    secrets_prefix = variables.get("source_secrets_prefix", "")
     if "storage" not in variables:
         variables = workflow_inputs(variables, region)
     if sources is None:
         sources = json.loads(SOURCES_CONTRACT.read_text())
-    collections = _ingest_collections(sources, region)
+    collections = _ingest_collections(sources, region, secrets_prefix)
     scope = {
         "each.key": function,
         "local.partition": PARTITION,

@@ -19,7 +19,7 @@ import pytest
 from dbt_runtime import ingestion
 
 from local.fake_api import Faults
-from tests.api_sources import SECRET, fake_api_sources
+from tests.api_sources import fake_api_sources
 from tests.runbooks import run_section
 
 # cost: three DAG runs of a small day, run in the foreground
@@ -37,11 +37,13 @@ def scenario(local_stack):
     with stack.api_sources(sources, token=TOKEN, events_per_day=EVENTS) as api:
         # What the operator's token command must replace for anything to be fetched.
         lakehouse.client("secretsmanager").put_secret_value(
-            SecretId=SECRET, SecretString="stale-token"
+            SecretId=provisioned.names.source_secrets_prefix + "fake_events",
+            SecretString="stale-token",
         )
         yield {
             "stack": stack, "lakehouse": lakehouse, "api": api,
             "s3": lakehouse.client("s3"), "bucket": provisioned.names.raw_bucket,
+            "secrets_prefix": provisioned.names.source_secrets_prefix,
         }  # fmt: skip
 
 
@@ -76,7 +78,8 @@ def test_1_adding_a_source_checks_it_puts_its_token_and_lands_a_day(scenario):
     )
     assert "fake_events enabled -> events: http://127.0.0.1:" in said, said
     assert "fake_users enabled -> users" in said
-    assert f"put a new value in secret {SECRET} (source fake_events)" in said
+    secret = scenario["secrets_prefix"] + "fake_events"  # the environment's (naming rule)
+    assert f"put a new value in secret {secret} (source fake_events)" in said
     assert f"fake_events {FIRST}: complete, 3 page(s), {EVENTS} record(s)" in said
     assert f"{FIRST}: DAG run " in said and "SUCCEEDED" in said
     record = _record(lakehouse, FIRST)

@@ -108,8 +108,14 @@ def test_the_ingest_function_gets_what_it_reads_and_nothing_of_dbt_s():
     # AWS_* come from the Lambda runtime; INGEST_SOURCES_FILE overrides the image's sources file
     # (tests and the local stack's demos), the image carries contracts/sources.json.
     configured = {n for n in read if not n.startswith("AWS_")}
-    # RUNS_TABLE: the run ledger, where it holds the lease of the source-day it ingests.
-    assert configured == {"RAW_BUCKET", "INGEST_STATE_PREFIX", "RUNS_TABLE"}
+    # RUNS_TABLE: the run ledger, where it holds the lease of the source-day it ingests;
+    # SOURCE_SECRETS_PREFIX: the environment's secrets of its sources (the naming rule).
+    assert configured == {
+        "RAW_BUCKET",
+        "INGEST_STATE_PREFIX",
+        "RUNS_TABLE",
+        "SOURCE_SECRETS_PREFIX",
+    }
     environment = FUNCTIONS_CONTRACT["ingest_environment"]
     assert configured <= set(environment)
     assert not {"DBT_TARGET", "ATHENA_RESULTS_S3", "CURATED_BUCKET"} & set(environment)

@@ -6,6 +6,7 @@ schema failures are clear and land nothing."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -18,7 +19,6 @@ from tests.lambda_fixtures.handlers import ingest_context
 pytestmark = pytest.mark.integration
 
 SOURCE = "example_events_api"
-SECRET = "lakehouse/sources/example_events_api"
 TOKEN = "fake-api-token"
 DAYS = ("2026-11-20", "2026-11-21", "2026-11-22")
 INTERVAL = {"start": DAYS[0], "end": "2026-11-23"}
@@ -62,12 +62,16 @@ def env(local_stack, api, tmp_path, monkeypatch):
         "AWS_REGION": "us-east-1",
         "RAW_BUCKET": bucket,
         "RUNS_TABLE": provisioned.names.runs_table,
+        "SOURCE_SECRETS_PREFIX": provisioned.names.source_secrets_prefix,
         "INGEST_SOURCES_FILE": str(path),
     }.items():
         monkeypatch.setenv(key, value)
     secrets = client("secretsmanager", provisioned.endpoint_url)
     try:
-        secrets.create_secret(Name=SECRET, SecretString=json.dumps({"token": TOKEN}))
+        secrets.create_secret(
+            Name=provisioned.names.source_secrets_prefix + SOURCE,
+            SecretString=json.dumps({"token": TOKEN}),
+        )
     except secrets.exceptions.ResourceExistsException:
         pass
     s3 = client("s3", provisioned.endpoint_url)
@@ -199,7 +203,8 @@ def test_an_expired_token_fails_at_once_with_the_secret_named(env, api):
     with pytest.raises(ingestion.AuthError) as failure:
         ingest.handler({"interval": INTERVAL, "run_id": "auth", "pipeline": PIPELINE}, CONTEXT)
     message = str(failure.value)
-    assert "HTTP 401" in message and SECRET in message and f"day {DAYS[0]}, page 1" in message
+    secret = f"secret '{os.environ['SOURCE_SECRETS_PREFIX']}{SOURCE}'"  # the environment's
+    assert "HTTP 401" in message and secret in message and f"day {DAYS[0]}, page 1" in message
     assert api.requests == requests_before + 1, "a refused credential is not retried"
     assert not _keys(s3, bucket, "events/")
 

@@ -90,7 +90,10 @@ def test_a_record_breaking_the_declaration_is_refused_with_its_reason(tmp_path, 
         ({"paginator": {"type": "offset"}}, "paginator.type must be one of"),
         ({"cursor_field": "received_at"}, "is not a declared field of events"),
         ({"dataset": "orders"}, "dataset must be one of"),
-        ({"auth": {"type": "bearer"}}, "auth.secret_name is required"),
+        (
+            {"auth": {"type": "bearer", "secret_name": "shared/token"}},
+            "auth.secret_name is not declared per source",
+        ),
         ({"base_url": "ftp://example.com"}, "base_url must be an http"),
         ({"retry": {"max_attempts": 0}}, "at least 1"),
     ],
@@ -214,3 +217,14 @@ def test_keys_are_deterministic_per_source_day_and_page(tmp_path):
         "until": "2026-11-21T00:00:00Z",
         "limit": 500,
     }
+
+
+def test_a_source_s_secret_is_its_environment_s(tmp_path):
+    """Named by the environment's prefix (contracts/naming.json), so two environments of an
+    account never share a source's token; a source without auth has none."""
+    source = _source(tmp_path)
+    assert source.secret_id("lakehouse-dev/sources/") == "lakehouse-dev/sources/example_events_api"
+    assert (
+        source.secret_id("lakehouse-prod/sources/") == "lakehouse-prod/sources/example_events_api"
+    )
+    assert _source(tmp_path, auth={"type": "none"}).secret_id("lakehouse-dev/sources/") is None

@@ -143,7 +143,7 @@ def test_the_command_lists_sources_and_refuses_an_unknown_one(environment, tmp_p
     assert cli.main([*args, "sources", "--sources-file", str(path)]) == 0
     out = capsys.readouterr().out
     assert "example_events_api disabled -> events: https://api.example.com/v1/events" in out
-    assert "secret lakehouse/sources/example_events_api" in out
+    assert "secret lakehouse-sandbox/sources/example_events_api" in out  # the environment's
     # Only enabled sources unless one is named.
     assert cli.main([*args, "status", "--day", DAY, "--sources-file", str(path)]) == 0
     assert "no source is enabled" in capsys.readouterr().out
@@ -174,7 +174,7 @@ def test_a_token_goes_into_the_sources_secret_created_if_missing(environment, tm
     from lakehouse_ops.ingest import put_token
 
     path = _sources_file(tmp_path)
-    secret = "lakehouse/sources/example_events_api"
+    secret = environment.names.source_secrets_prefix + "example_events_api"
     secrets = environment.client("secretsmanager")
     assert put_token(environment, "example_events_api", "t1\n", path) == 0
     assert f"created secret {secret}" in capsys.readouterr().out

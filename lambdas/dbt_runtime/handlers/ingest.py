@@ -90,6 +90,15 @@ def location_from_env() -> ingestion.Location:
     return ingestion.Location(bucket=bucket, state_prefix=prefix)
 
 
+def secrets_prefix_from_env() -> str:
+    prefix = os.environ.get("SOURCE_SECRETS_PREFIX", "").strip()
+    if not prefix:
+        raise ConfigurationError(
+            "environment variable SOURCE_SECRETS_PREFIX is not set (where the sources' tokens are)"
+        )
+    return prefix
+
+
 def secret_token(secret_name: str) -> str:
     value = _client("secretsmanager").get_secret_value(SecretId=secret_name)["SecretString"]
     try:
@@ -151,7 +160,8 @@ def _ingest(event: dict, context) -> dict:
     holder = f"run {event.get('run_id')} [{invocation or time.time_ns()}]"
     days = []
     for source in chosen:
-        token = secret_token(source.secret_name) if source.auth_type == "bearer" else None
+        secret = source.secret_id(secrets_prefix_from_env()) if source.auth_type != "none" else None
+        token = secret_token(secret) if secret else None
         for day in interval.days():
             # Held for at most what is left of this invocation (then it expires by itself).
             lease_s = time_left() if time_left else 900.0
@@ -169,6 +179,7 @@ def _ingest(event: dict, context) -> dict:
                     s3=s3,
                     location=location,
                     token=token,
+                    secret=secret,
                     time_left_s=time_left,
                     reserve_s=RESERVE_S,
                 )

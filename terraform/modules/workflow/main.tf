@@ -64,7 +64,7 @@ locals {
     if try(source.enabled, false)
   ])
   source_secrets = {
-    for name, source in local.sources_contract.sources : name => source.auth.secret_name
+    for name, source in local.sources_contract.sources : name => "${var.names.source_secrets_prefix}${name}"
     if try(source.enabled, false) && try(source.auth.type, "none") != "none"
   }
 
@@ -82,6 +82,8 @@ locals {
     runs_table           = var.runs_table.name
     athena_workgroup     = var.workgroup.name
     ingest_state_prefix  = local.ingest_state_prefix
+    # An API source's secret is this plus its name: one secret per source and environment.
+    source_secrets_prefix = var.names.source_secrets_prefix
   }
   environment_templates = {
     dbt    = merge(local.contract.environment, local.contract.aws_only_environment)

@@ -16,6 +16,7 @@ variable "names" {
     dbt_task_role           = string
     dbt_task_execution_role = string
     dbt_task_log_group      = string
+    source_secrets_prefix   = string
   })
 }
 

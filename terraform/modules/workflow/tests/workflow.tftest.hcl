@@ -72,6 +72,7 @@ override_resource {
 
 variables {
   names = {
+    source_secrets_prefix   = "lakehouse-test/sources/"
     dbt_executor_function   = "lakehouse-test-dbt-executor"
     test_executor_function  = "lakehouse-test-test-executor"
     dbt_executor_role       = "lakehouse-test-lambda-dbt-executor"
@@ -210,10 +211,11 @@ run "one_image_three_handlers" {
       RAW_BUCKET              = "lakehouse-test-raw"
       INGEST_STATE_PREFIX     = "_ingest"
       RUNS_TABLE              = "lakehouse-test-runs"
+      SOURCE_SECRETS_PREFIX   = "lakehouse-test/sources/"
       POWERTOOLS_SERVICE_NAME = "lakehouse-ingest"
       POWERTOOLS_LOG_LEVEL    = "INFO"
     })
-    error_message = "the ingest function gets its own environment, nothing of dbt's (the run ledger: its source-day lease)"
+    error_message = "the ingest function gets its own environment, nothing of dbt's (the run ledger: its source-day lease; its sources' secrets: the environment's prefix)"
   }
 
   assert {
