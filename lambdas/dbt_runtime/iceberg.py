@@ -27,6 +27,7 @@ from pyiceberg.expressions import (
     LessThan,
 )
 
+from dbt_runtime import duckdb_memory
 from dbt_runtime.settings import Settings
 
 COMMIT_ATTEMPTS = 5
@@ -168,7 +169,7 @@ def plan_merge(
     import duckdb
 
     row = "__lakehouse_row"
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_memory.settings())
     try:
         con.register("src", incoming.append_column(row, pa.array(range(incoming.num_rows))))
         con.register("target", current_keys)
@@ -215,7 +216,7 @@ def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool)
     DuckDB: `current` may be a batch reader, read batch by batch and never held whole."""
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_memory.settings())
     try:
         con.register("target", current)
         con.register("keys", keys.select(unique_key))

@@ -1,4 +1,5 @@
-"""DuckDB on the local target is held to a share of the function's memory (it spills past it)."""
+"""Every DuckDB of the dbt runtime is held to a share of the function's memory and spills past it
+to the function's /tmp: dbt's connection (the plugin) and the Iceberg merge's own."""
 
 import duckdb
 import pytest
@@ -15,7 +16,7 @@ def memory_limit_bytes(conn) -> float:
     return float(value) * UNITS[unit]
 
 
-@pytest.mark.parametrize("function_mb, limit_mb", [("3008", 752), ("2048", 512), ("512", 256)])
+@pytest.mark.parametrize("function_mb, limit_mb", [("3008", 376), ("2048", 256), ("512", 128)])
 def test_duckdb_gets_a_share_of_the_function_memory(monkeypatch, tmp_path, function_mb, limit_mb):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function_mb)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -26,5 +27,33 @@ def test_duckdb_gets_a_share_of_the_function_memory(monkeypatch, tmp_path, funct
     try:
         duckdb_plugin.configure(conn)
         assert memory_limit_bytes(conn) == pytest.approx(limit_mb * 1e6, rel=0.01)
+        spill = conn.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        assert spill == str(tmp_path / "duckdb_spill")
     finally:
         conn.close()
+
+
+def test_the_merge_planning_connections_get_the_same_limit(monkeypatch, tmp_path):
+    import duckdb as real_duckdb
+    import pyarrow as pa
+    from dbt_runtime import iceberg
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    seen = []
+    connect = real_duckdb.connect
+
+    def recording_connect(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        seen.append((memory_limit_bytes(conn), conn.execute(
+            "SELECT current_setting('temp_directory')").fetchone()[0]))  # fmt: skip
+        return conn
+
+    monkeypatch.setattr(real_duckdb, "connect", recording_connect)
+    keys = pa.table({"k": ["a", "b"]})
+    iceberg.plan_merge(keys, pa.table({"k": ["b", "c"]}), ["k"], None)
+    iceberg.kept_rows(keys, pa.table({"k": ["a"]}), ["k"])
+    assert seen and all(
+        limit == pytest.approx(376e6, rel=0.01) and spill == str(tmp_path / "duckdb_spill")
+        for limit, spill in seen
+    )

@@ -1,0 +1,36 @@
+"""How much memory DuckDB may hold in a dbt runtime function, and where it spills past that.
+
+Every DuckDB of the function gets these settings: dbt's connection on the local target
+(dbt_runtime.duckdb_plugin) and the short-lived in-memory ones that plan an Iceberg merge
+(dbt_runtime.iceberg). By default DuckDB may take 80% of the machine's memory and keeps freed
+buffers; held to a limit it spills sorts, joins and aggregates to its temporary directory
+instead, so a larger day gets slower, not killed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# DuckDB's share of the function's memory (per connection; the merge-planning connections only
+# hold keys). The rest is Python, dbt and its manifest (about 350 MB before any data), and the
+# Arrow chunks of an Iceberg commit: the function's peak on a 1M-event day stays within 1 GB
+# (docs/benchmarks.md).
+SHARE = 0.125
+FLOOR_MB = 128
+
+
+def limit_mb() -> int:
+    """DuckDB's memory limit: a share of the Lambda function's memory (Lambda sets the size)."""
+    function_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 3008)
+    return max(FLOOR_MB, int(function_mb * SHARE))
+
+
+def spill_directory() -> str:
+    """Under the function's writable /tmp: an in-memory database would spill to `.tmp` in the
+    working directory, which is read-only in a Lambda."""
+    return str(Path(os.environ.get("TMPDIR", "/tmp")) / "duckdb_spill")
+
+
+def settings() -> dict[str, str]:
+    return {"memory_limit": f"{limit_mb()}MB", "temp_directory": spill_directory()}
