@@ -33,7 +33,11 @@ def configure(conn: duckdb.DuckDBPyConnection) -> None:
     ext_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "duckdb_extensions"
     conn.execute(f"SET extension_directory = '{ext_dir}'")
     for name, value in duckdb_memory.settings().items():
-        conn.execute(f"SET {name} = '{value}'")
+        # dbt configures every connection it opens to the same database, and DuckDB refuses to
+        # set the temporary directory again once something has spilled to it.
+        current = conn.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+        if current != value:
+            conn.execute(f"SET {name} = '{value}'")
     version = conn.execute("PRAGMA version").fetchone()[0]
     for name in EXTENSIONS:
         package = Path(importlib.import_module(f"duckdb_extension_{name}").__file__).parent

@@ -57,3 +57,25 @@ def test_the_merge_planning_connections_get_the_same_limit(monkeypatch, tmp_path
         limit == pytest.approx(376e6, rel=0.01) and spill == str(tmp_path / "duckdb_spill")
         for limit, spill in seen
     )
+
+
+def test_a_connection_that_has_spilled_can_be_configured_again(monkeypatch, tmp_path):
+    """dbt configures each connection it opens to the same database: once DuckDB has spilled,
+    setting its temporary directory again would fail the next model (seen on a 1M-event day)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never contacted here
+    for key, value in CREDENTIALS_ENV.items():
+        monkeypatch.setenv(key, value)
+    conn = duckdb.connect(str(tmp_path / "run.duckdb"))
+    try:
+        duckdb_plugin.configure(conn)
+        conn.execute("SET memory_limit = '32MB'; SET threads = 1")
+        conn.execute(
+            "CREATE TABLE sorted AS SELECT md5(i::varchar) || md5((i * 7)::varchar) AS s "
+            "FROM range(1500000) t(i) ORDER BY s"
+        )
+        assert (tmp_path / "duckdb_spill").is_dir()  # it spilled there (files gone since)
+        duckdb_plugin.configure(conn)
+        assert conn.execute("SELECT count(*) FROM sorted").fetchone()[0] == 1_500_000
+    finally:
+        conn.close()
