@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 # DuckDB's share of the function's memory (per connection; the merge-planning connections only
-# hold keys). The rest is Python, dbt and its manifest (about 350 MB before any data), and the
-# Arrow chunks of an Iceberg commit: the function's peak on a 1M-event day stays within 1 GB
-# (docs/benchmarks.md).
-SHARE = 0.125
-FLOOR_MB = 128
+# hold keys). Not lower: the staging parse reads each raw file whole and splits it into lines,
+# work DuckDB cannot spill, and at an eighth (376 MB) a 1M-event day's staging failed with
+# "Out of Memory"; at 564 MB its peak RSS did not drop either (docs/benchmarks.md, 2026-12-07).
+SHARE = 0.25
+FLOOR_MB = 256
 
 
 def limit_mb() -> int:
