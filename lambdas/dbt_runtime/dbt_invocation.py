@@ -115,7 +115,8 @@ def prepare_project(settings: Settings) -> Path:
 def manifest_key(settings: Settings, dbt_vars: dict) -> str:
     """What a parsed manifest depends on: the target, every project file, the parse-relevant
     vars and the environment variables the project reads (dbt renders env_var() at parse)."""
-    digest = hashlib.sha256(settings.target.encode())
+    # The target, and where the writable copy lives (the manifest records its paths).
+    digest = hashlib.sha256(f"{settings.target}\0{settings.tmp_dir}".encode())
     env_names: set[str] = set()
     root = settings.dbt_project_dir
     for path in sorted(root.rglob("*")):

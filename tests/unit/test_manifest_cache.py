@@ -102,6 +102,7 @@ def test_the_env_vars_the_project_reads_are_part_of_the_key_and_no_others(settin
     monkeypatch.setenv("RAW_DATABASE", "raw_two")
     assert dbt_invocation.manifest_key(settings, VARS) != key
     assert dbt_invocation.manifest_key(replace(settings, target="athena"), VARS) != key
+    assert dbt_invocation.manifest_key(replace(settings, tmp_dir=Path("/elsewhere")), VARS) != key
 
 
 class FakeRunner:
