@@ -32,5 +32,11 @@ def spill_directory() -> str:
     return str(Path(os.environ.get("TMPDIR", "/tmp")) / "duckdb_spill")
 
 
-def settings() -> dict[str, str]:
-    return {"memory_limit": f"{limit_mb()}MB", "temp_directory": spill_directory()}
+def settings(in_memory: bool = False) -> dict[str, str]:
+    """A database file spills beside itself (the run's DuckDB file is under /tmp); setting a
+    directory for it as well raised the staging stage's peak RSS by about 200 MB on a 1M-event
+    day (docs/benchmarks.md, 2026-12-07)."""
+    values = {"memory_limit": f"{limit_mb()}MB"}
+    if in_memory:
+        values["temp_directory"] = spill_directory()
+    return values

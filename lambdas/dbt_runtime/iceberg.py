@@ -169,7 +169,7 @@ def plan_merge(
     import duckdb
 
     row = "__lakehouse_row"
-    con = duckdb.connect(config=duckdb_memory.settings())
+    con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
     try:
         con.register("src", incoming.append_column(row, pa.array(range(incoming.num_rows))))
         con.register("target", current_keys)
@@ -216,7 +216,7 @@ def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool)
     DuckDB: `current` may be a batch reader, read batch by batch and never held whole."""
     import duckdb
 
-    con = duckdb.connect(config=duckdb_memory.settings())
+    con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
     try:
         con.register("target", current)
         con.register("keys", keys.select(unique_key))
