@@ -33,9 +33,9 @@ def spill_directory() -> str:
 
 
 def settings(in_memory: bool = False) -> dict[str, str]:
-    """A database file spills beside itself (the run's DuckDB file is under /tmp); setting a
-    directory for it as well raised the staging stage's peak RSS by about 200 MB on a 1M-event
-    day (docs/benchmarks.md, 2026-12-07)."""
+    """The settings of a connection. A database file spills beside itself (`<file>.tmp`, where
+    the run's DuckDB file is), and dbt configures each connection it opens to it: DuckDB refuses
+    to switch a temporary directory once used, so only in-memory databases are given one."""
     values = {"memory_limit": f"{limit_mb()}MB"}
     if in_memory:
         values["temp_directory"] = spill_directory()
