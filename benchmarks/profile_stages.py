@@ -2,6 +2,7 @@
 
   python -m benchmarks.profile_stages profile [--events 1000000]   (pyinstrument, per stage)
   python -m benchmarks.profile_stages measure [--events 1000000] [--days 5]
+  python -m benchmarks.profile_stages memory [--events 1000000]
 
 One local stack. Day 1 and day 2 of `events` each are generated and day 1 is run through the
 state machine, so day 2 is a real daily run: its marts merge into a table that already holds
@@ -13,6 +14,9 @@ the previous days of its merge window.
 - `measure`: day 2 through the state machine (the real Lambda seam): each invocation's seconds
   and peak RSS from the functions' logs; then, with --days N, raw -> curated for N more days
   of `events` in one execution. Prints JSON, also written to dist/bench/stages.json.
+- `memory`: day 2's stages (staging, marts, tests, cleanup) each invoked through the Lambda
+  seam in a fresh execution environment (a changed configuration gets new ones), so each
+  stage's peak RSS is its own and not what a warm environment kept from the stage before.
 """
 
 from __future__ import annotations
@@ -101,6 +105,33 @@ def invocation_figures(log: Path, function: str) -> list[dict]:
     ]
 
 
+def fresh_invocation(lakehouse, function: str, event: dict, log: Path, attempt: str) -> dict:
+    """Invoke `function` in a new execution environment; its seconds and peak RSS."""
+    import boto3
+    import botocore.config
+
+    from local import aws
+
+    lam = lakehouse.client("lambda")
+    variables, _ = _function_env(lakehouse, function)
+    lam.update_function_configuration(
+        FunctionName=function,
+        Environment={"Variables": {**variables, "BENCH_FRESH_ENVIRONMENT": attempt}},
+    )
+    log.write_text("")
+    config = botocore.config.Config(read_timeout=960, retries={"max_attempts": 0})
+    lam = boto3.client(
+        "lambda", region_name=aws.REGION, endpoint_url=lakehouse.endpoint_url,
+        aws_access_key_id=aws.ACCESS_KEY_ID, aws_secret_access_key=aws.SECRET_ACCESS_KEY,
+        config=config,
+    )  # fmt: skip
+    response = lam.invoke(FunctionName=function, Payload=json.dumps(event))
+    if "FunctionError" in response:
+        raise RuntimeError(f"{function}: {response['Payload'].read()[:2000]!r}")
+    (figures,) = invocation_figures(log, function)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.transform import PIPELINE, execute, plan_run
     from local import sample_data
@@ -109,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     from local.stack import LocalStack
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("profile", "measure"))
+    parser.add_argument("mode", choices=("profile", "measure", "memory"))
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=0, help="measure: then N days in one run")
     parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES))
@@ -150,6 +181,18 @@ def main(argv: list[str] | None = None) -> int:
                     seconds = profile_stage(lakehouse, names, stage, event, tmp_dir)
                     results[f"{stage}_profiled_s"] = round(seconds, 2)
                     print(f"{stage}: {seconds:.1f} s (profiled)", file=sys.stderr)
+            elif args.mode == "memory":
+                stages = {
+                    **STAGES,
+                    "cleanup": ("dbt_executor_function", {"stage": "cleanup", "select": "cleanup"}),
+                }
+                for stage, (function_key, payload) in stages.items():
+                    function = getattr(names, function_key)
+                    results[stage] = fresh_invocation(
+                        lakehouse, function, {**event, **payload},
+                        logs / f"{function}.log", stage,
+                    )  # fmt: skip
+                    print(f"{stage}: {results[stage]}", file=sys.stderr)
             else:
                 dbt_log = logs / f"{names.dbt_executor_function}.log"
                 test_log = logs / f"{names.test_executor_function}.log"

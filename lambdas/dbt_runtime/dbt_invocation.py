@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -85,36 +87,100 @@ class DbtOutcome:
     bytes_scanned: dict[str, int] | None = None
 
 
+# What of the project dbt never reads: left out of the Lambda's writable copy and of the
+# manifest cache's key.
+_NOT_PROJECT = ("target", "logs", "dbt_packages", ".user.yml")
+
+# Vars that only matter while a node is compiled or run, never while the project is parsed: no
+# config, alias, relation, ref/source or test argument reads them (tests/integration/
+# test_manifest_cache.py parses with other values of each and compares the manifests). They
+# differ between one run's invocations (the staging parse adds unreadable_objects; cleanup
+# passes the run options' defaults), so they stay out of the manifest cache's key. Every other
+# var is part of it: the run key above all (run-scoped relation names carry it), and
+# lookback_days, which a model's incremental_predicates config reads at parse time.
+RUNTIME_VARS = frozenset({"unreadable_objects", "max_bad_row_share"})
+
+_ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([^'"]+)['"]""")
+
+
 def prepare_project(settings: Settings) -> Path:
     """Copy the project under /tmp: the code directory of a Lambda is read-only."""
     work = settings.tmp_dir / "dbt_project"
     if work.exists():
         shutil.rmtree(work)
-    shutil.copytree(
-        settings.dbt_project_dir,
-        work,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
-    )
+    shutil.copytree(settings.dbt_project_dir, work, ignore=shutil.ignore_patterns(*_NOT_PROJECT))
     return work
 
 
+def manifest_key(settings: Settings, dbt_vars: dict) -> str:
+    """What a parsed manifest depends on: the target, every project file, the parse-relevant
+    vars and the environment variables the project reads (dbt renders env_var() at parse)."""
+    # The target, and where the writable copy lives (the manifest records its paths).
+    digest = hashlib.sha256(f"{settings.target}\0{settings.tmp_dir}".encode())
+    env_names: set[str] = set()
+    root = settings.dbt_project_dir
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or any(part in _NOT_PROJECT for part in relative.parts):
+            continue
+        content = path.read_bytes()
+        digest.update(f"\0{relative.as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+        env_names.update(_ENV_VAR_CALL.findall(content.decode("utf-8", "replace")))
+    parse_vars = {k: v for k, v in dbt_vars.items() if k not in RUNTIME_VARS}
+    environment = {name: os.environ.get(name) for name in sorted(env_names)}
+    digest.update(json.dumps([parse_vars, environment], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+# The manifest of the last parse in this execution environment and its key: the invocations of
+# one run (staging, its accounting query, marts, theirs, cleanup) share their parse-relevant
+# vars, so only the first parses the project. One entry: a new run's key replaces it.
+_parsed: tuple[str, object] | None = None
+
+
+def forget_manifest() -> None:
+    global _parsed
+    _parsed = None
+
+
+def _manifest(key: str, args: list[str]):
+    """The parsed manifest for this key: the cached one, else a fresh `dbt parse` (None when
+    the parse fails: the command then parses itself and reports the error as usual)."""
+    global _parsed
+    if _parsed is not None and _parsed[0] == key:
+        return _parsed[1]
+    from dbt.cli.main import dbtRunner
+
+    _parsed = None
+    parsed = dbtRunner().invoke(["parse", "--no-write-json", *args])
+    if not parsed.success or parsed.result is None:
+        return None
+    _parsed = (key, parsed.result)
+    return parsed.result
+
+
 def _invoke(settings: Settings, command: list[str], dbt_vars: dict):
-    """dbt's programmatic runner on a writable copy of the project, with the run's vars."""
+    """dbt's programmatic runner on a writable copy of the project, with the run's vars, on the
+    environment's parsed manifest when its key still holds."""
     from dbt.cli.main import dbtRunner
 
     ensure_dbt_can_lock()
     project = prepare_project(settings)
-    return dbtRunner().invoke(
-        [
-            *command,
-            "--project-dir", str(project),
-            "--profiles-dir", str(project),
-            "--target", settings.target,
-            "--target-path", str(settings.tmp_dir / "dbt_target"),
-            "--log-path", str(settings.tmp_dir / "dbt_logs"),
-            "--vars", json.dumps(dbt_vars),
-        ]
-    )  # fmt: skip
+    args = [
+        "--project-dir", str(project),
+        "--profiles-dir", str(project),
+        "--target", settings.target,
+        "--target-path", str(settings.tmp_dir / "dbt_target"),
+        "--log-path", str(settings.tmp_dir / "dbt_logs"),
+        "--vars", json.dumps(dbt_vars),
+    ]  # fmt: skip
+    manifest = _manifest(manifest_key(settings, dbt_vars), args)
+    result = dbtRunner(manifest=manifest).invoke([*command, *args])
+    if result.exception is not None:
+        # dbt stopped part-way: whatever it did to the manifest is not worth keeping.
+        forget_manifest()
+    return result
 
 
 def run(

@@ -22,28 +22,22 @@ import duckdb
 import pyarrow.parquet as pq
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from dbt_runtime import iceberg
+from dbt_runtime import duckdb_memory, iceberg
 
 # avro must be loaded before iceberg (iceberg reads its manifests through it).
 EXTENSIONS = ("httpfs", "avro", "iceberg")
-# DuckDB's share of the function's memory. By default DuckDB may use 80% of the machine's
-# memory and keeps freed buffers cached, so a 1M-event day's sort held the function's RSS well
-# above what the query needs; past this limit it spills to its temporary directory (/tmp).
-# The rest is for Python, dbt and the Arrow batches of the Iceberg commit.
-DUCKDB_MEMORY_SHARE = 0.25
-
-
-def memory_limit_mb() -> int:
-    """DuckDB's memory limit: a share of the Lambda function's memory (Lambda sets the size)."""
-    function_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 3008)
-    return max(256, int(function_mb * DUCKDB_MEMORY_SHARE))
 
 
 def configure(conn: duckdb.DuckDBPyConnection) -> None:
     """Make `conn` able to read the raw zone and the Iceberg tables (also used outside dbt)."""
     ext_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "duckdb_extensions"
     conn.execute(f"SET extension_directory = '{ext_dir}'")
-    conn.execute(f"SET memory_limit = '{memory_limit_mb()}MB'")
+    for name, value in duckdb_memory.settings().items():
+        # dbt configures every connection it opens to the same database, and DuckDB refuses to
+        # set the temporary directory again once something has spilled to it.
+        current = conn.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+        if current != value:
+            conn.execute(f"SET {name} = '{value}'")
     version = conn.execute("PRAGMA version").fetchone()[0]
     for name in EXTENSIONS:
         package = Path(importlib.import_module(f"duckdb_extension_{name}").__file__).parent

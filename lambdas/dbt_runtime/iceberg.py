@@ -7,6 +7,7 @@ one, never a half-written table.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from dataclasses import dataclass
@@ -26,9 +27,15 @@ from pyiceberg.expressions import (
     LessThan,
 )
 
+from dbt_runtime import duckdb_memory
 from dbt_runtime.settings import Settings
 
 COMMIT_ATTEMPTS = 5
+# Arrow bytes handed to pyiceberg's writer at a time. Its partitioned write sorts a copy of its
+# whole input by partition before writing, so a 1M-row day handed over at once was held twice;
+# in chunks the copy is one chunk. A chunk is also the most a data file holds (pyiceberg sizes
+# files by in-memory Arrow bytes, 512 MB by default), so a day's partition is a few files.
+WRITE_CHUNK_BYTES = 64 * 2**20
 
 
 @lru_cache(maxsize=1)
@@ -162,7 +169,7 @@ def plan_merge(
     import duckdb
 
     row = "__lakehouse_row"
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
     try:
         con.register("src", incoming.append_column(row, pa.array(range(incoming.num_rows))))
         con.register("target", current_keys)
@@ -209,7 +216,7 @@ def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool)
     DuckDB: `current` may be a batch reader, read batch by batch and never held whole."""
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
     try:
         con.register("target", current)
         con.register("keys", keys.select(unique_key))
@@ -254,6 +261,40 @@ def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
         for field in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _chunks(rows: pa.Table):
+    """`rows` in slices of about WRITE_CHUNK_BYTES (zero-copy views)."""
+    per_chunk = max(1, WRITE_CHUNK_BYTES * rows.num_rows // max(rows.nbytes, 1))
+    for start in range(0, rows.num_rows, per_chunk):
+        yield rows.slice(start, per_chunk)
+
+
+def _append(tx, io, rows: pa.Table) -> None:
+    """Transaction.append of `rows` (already of the table's schema), written chunk by chunk into
+    the one snapshot: what pyiceberg's own append does with the whole table at once (its
+    streaming form takes unpartitioned tables only)."""
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    names = itertools.count(0)  # data file names are the snapshot's uuid and this counter
+    with tx.update_snapshot().fast_append() as append:
+        for chunk in _chunks(rows):
+            for data_file in _dataframe_to_data_files(
+                table_metadata=tx.table_metadata,
+                df=chunk,
+                io=io,
+                write_uuid=append.commit_uuid,
+                counter=names,
+            ):
+                append.append_data_file(data_file)
+
+
+def _overwrite(iceberg_table, rows: pa.Table, overwrite_filter=None) -> None:
+    """Table.overwrite in one commit (the rows of `overwrite_filter`, else all, replaced by
+    `rows`), its append chunked as in _append."""
+    with iceberg_table.transaction() as tx:
+        tx.delete(AlwaysTrue() if overwrite_filter is None else overwrite_filter)
+        _append(tx, iceberg_table.io, rows)
 
 
 def _identity_partition_columns(iceberg_table) -> list[str] | None:
@@ -317,13 +358,12 @@ def merge_into(
         for partition in filters:
             reader = iceberg_table.scan(row_filter=partition).to_arrow_batch_reader()
             kept = kept_rows(reader, plan.replaced.select(unique_key), unique_key)
+            tx.delete(partition)
             if kept.num_rows:
-                tx.overwrite(_conform(kept, schema), overwrite_filter=partition)
-            else:
-                tx.delete(partition)
+                _append(tx, iceberg_table.io, _conform(kept, schema))
             del kept
         if plan.written:
-            tx.append(_conform(plan.winners, schema))
+            _append(tx, iceberg_table.io, _conform(plan.winners, schema))
     return plan.written
 
 
@@ -373,7 +413,7 @@ def write(
             _evolve_schema(iceberg_table, data.schema)
         if replace is not None and existed and not full_refresh:
             schema = iceberg_table.schema().as_arrow()
-            iceberg_table.overwrite(_conform(data, schema), overwrite_filter=replace.expression())
+            _overwrite(iceberg_table, _conform(data, schema), replace.expression())
             operation, rows = "replace", data.num_rows
         elif unique_key and existed and not full_refresh:
             bounded = window is not None and not unique_across_table
@@ -384,7 +424,7 @@ def write(
             )  # fmt: skip
             operation = "merge"
         else:
-            iceberg_table.overwrite(data)
+            _overwrite(iceberg_table, _conform(data, iceberg_table.schema().as_arrow()))
             operation, rows = "overwrite", data.num_rows
         return {
             "operation": operation,

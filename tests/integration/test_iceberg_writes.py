@@ -262,3 +262,37 @@ def test_unique_across_table_still_refuses_rows_outside_the_window(iceberg_modul
             database, "refused_probe", rows(("a", date(2026, 5, 3), "2026-05-03")),
             unique_key=["event_id"], window=window, unique_across_table=True,
         )  # fmt: skip
+
+
+def test_rows_are_written_in_bounded_chunks_in_one_commit(iceberg_module, monkeypatch):
+    """A day is handed to the Iceberg writer a chunk at a time (pyiceberg's partitioned write
+    copies what it is given): still one commit per write, every row once, more data files."""
+    iceberg, database = iceberg_module
+    table_name = "chunk_probe"
+    monkeypatch.setattr(iceberg, "WRITE_CHUNK_BYTES", 1)  # one row per chunk
+    days = [date(2026, 4, 1), date(2026, 4, 2)]
+    first = rows(*[(f"e{i}", days[i % 2], "2026-04-02") for i in range(6)])
+    iceberg.write(
+        database, table_name, first, unique_key=["event_id"], partitioned_by=["event_date"]
+    )
+    table = iceberg.catalog().load_table((database, table_name))
+    assert len(table.inspect.files()) == 6  # one file per chunk: the chunks were real
+    assert sorted(r["event_id"] for r in table.scan().to_arrow().to_pylist()) == [
+        f"e{i}" for i in range(6)
+    ]
+    commits = len(table.metadata.metadata_log)  # one metadata file per catalog commit
+    # A merge that replaces a row of a partition and adds two rows: the partition rewritten
+    # and the winners appended, chunked, in one commit (its delete and append snapshots).
+    incoming = rows(("e0", days[0], "2026-04-01"), ("n1", days[1], "2026-04-02"),
+                    ("n2", days[1], "2026-04-02"))  # fmt: skip
+    result = iceberg.write(
+        database, table_name, incoming, unique_key=["event_id"], partitioned_by=["event_date"],
+        update_condition="src.landed_on < target.landed_on",
+        window=iceberg.MergeWindow("event_date", "2026-04-01", "2026-04-03"),
+    )  # fmt: skip
+    assert (result["operation"], result["rows_written"]) == ("merge", 3)
+    table = iceberg.catalog().load_table((database, table_name))
+    stored = {r["event_id"]: r["landed_on"] for r in table.scan().to_arrow().to_pylist()}
+    assert stored == {**{f"e{i}": "2026-04-02" for i in range(1, 6)}, "e0": "2026-04-01",
+                      "n1": "2026-04-02", "n2": "2026-04-02"}  # fmt: skip
+    assert len(table.metadata.metadata_log) == commits + 1
