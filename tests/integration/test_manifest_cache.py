@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from dbt_runtime import dbt_invocation
 
-from tests.dbt_projects import RUN_OPTION_DEFAULTS
+from tests.dbt_projects import REQUIRED_VARS
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ BASE_VARS = {
     "raw_bucket": "raw",
     "run_id": "manual__1",
     "run_key": "ra",
-    **RUN_OPTION_DEFAULTS,
+    **REQUIRED_VARS,
 }
 # Other values of every runtime-only var (what differs between one run's invocations).
 OTHER_RUNTIME_VALUES = {
