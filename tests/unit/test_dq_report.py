@@ -11,9 +11,10 @@ import pytest
 from dbt_runtime import dq_report
 from dbt_runtime.elementary import INVOCATIONS_TABLE, RUN_RESULTS_TABLE, TEST_RESULTS_TABLE
 from dbt_runtime.handlers import test_executor
-from dbt_runtime.settings import Settings
 from moto import mock_aws
 from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
+
+from tests.runtime_settings import test_settings
 
 pytestmark = pytest.mark.unit
 
@@ -119,23 +120,8 @@ def test_the_window_reads_only_recent_rows_by_each_tables_write_time():
     assert dq_report.read(lambda table: None) == ([], [], [])  # nothing recorded yet
 
 
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        target="local",
-        dbt_project_dir=tmp_path,
-        raw_bucket="raw",
-        curated_bucket="curated",
-        raw_database="raw_db",
-        curated_database="curated_db",
-        elementary_database="elementary_db",
-        athena_results_s3="s3://results/",
-        dbt_artifacts_s3="s3://curated/dbt_artifacts/",
-        duckdb_path=str(tmp_path / "x.duckdb"),
-        runs_table="runs",
-        endpoint_url=None,
-        region="us-east-1",
-        tmp_dir=tmp_path,
-    )
+def settings(tmp_path: Path):
+    return test_settings(tmp_path)
 
 
 @mock_aws

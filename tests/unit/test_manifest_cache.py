@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 from dbt_runtime import dbt_invocation
-from dbt_runtime.settings import Settings
 
 from tests.dbt_projects import project_copy
+from tests.runtime_settings import test_settings
 
 pytestmark = pytest.mark.unit
 
@@ -29,23 +29,11 @@ VARS = {
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(
-        target="local",
-        dbt_project_dir=project_copy(tmp_path),
-        raw_bucket="raw",
-        curated_bucket="curated",
-        raw_database="raw_db",
-        curated_database="curated_db",
-        elementary_database="elementary_db",
-        athena_results_s3="s3://results/",
-        dbt_artifacts_s3="s3://artifacts/x/",
-        duckdb_path="/tmp/lakehouse__ra.duckdb",
-        runs_table="runs",
-        endpoint_url=None,
-        region="us-east-1",
-        tmp_dir=tmp_path / "tmp",
-    )
+def settings(tmp_path):
+    return test_settings(
+        tmp_path, dbt_project_dir=project_copy(tmp_path), dbt_artifacts_s3="s3://artifacts/x/",
+        duckdb_path="/tmp/lakehouse__ra.duckdb", tmp_dir=tmp_path / "tmp",
+    )  # fmt: skip
 
 
 def test_the_vars_that_differ_within_one_run_share_a_key(settings):

@@ -8,28 +8,17 @@ from pathlib import Path
 import duckdb
 import pytest
 from dbt_runtime.handlers.dbt_executor import rows_read
-from dbt_runtime.settings import Settings
+
+from tests.runtime_settings import test_settings
 
 pytestmark = pytest.mark.unit
 
 
-def settings(tmp_path: Path, target: str) -> Settings:
-    return Settings(
-        target=target,
-        dbt_project_dir=tmp_path,
-        raw_bucket="raw",
-        curated_bucket="curated",
-        raw_database="raw",
-        curated_database="curated",
-        elementary_database="elementary",
-        athena_results_s3="s3://results/",
-        dbt_artifacts_s3="s3://curated/dbt_artifacts/",
-        duckdb_path=str(tmp_path / "w.duckdb"),
-        runs_table="runs",
-        endpoint_url=None,
-        region="us-east-1",
-        tmp_dir=tmp_path,
-    )
+def settings(tmp_path: Path, target: str):
+    return test_settings(
+        tmp_path, target=target, raw_database="raw", curated_database="curated",
+        elementary_database="elementary", duckdb_path=str(tmp_path / "w.duckdb"),
+    )  # fmt: skip
 
 
 def profiled(output: Path, statement: str) -> None:
