@@ -50,9 +50,13 @@ class Faults:
     schema_violation_pages: list[int] = field(default_factory=list)
     # Pages answered with the cursor they were asked with as the next one (an API bug).
     stuck_cursor_pages: list[int] = field(default_factory=list)
-    # Seconds every answer waits first: a slow API, so an invocation nears its timeout between
-    # pages (the ingest's INCOMPLETE loop).
+    # Seconds every answer but a refusal (429, 503) waits first: a slow API, so an invocation
+    # nears its timeout between pages (the ingest's INCOMPLETE loop).
     answer_delay_s: float = 0.0
+    # These request numbers wait hang_s before they are answered: a request that outlasts the
+    # invocation, so the runtime kills it mid-page.
+    hung_requests: list[int] = field(default_factory=list)
+    hang_s: float = 0.0
 
 
 class FakeApi:
@@ -136,14 +140,17 @@ class FakeApi:
             self.requests += 1
             number = self.requests
         faults = self.faults
-        if faults.answer_delay_s > 0:
-            time.sleep(faults.answer_delay_s)
         if number in faults.server_error_requests:
             return 503, {}, b'{"error": "service unavailable"}'
         if number in faults.rate_limited_requests or (
             faults.rate_limit_every >= 2 and number % faults.rate_limit_every == 0
         ):
             return 429, {"Retry-After": str(faults.retry_after_s)}, b'{"error": "slow down"}'
+        # Refusals come at once; the slowness is the work of answering a page.
+        if number in faults.hung_requests:
+            time.sleep(faults.hang_s)
+        if faults.answer_delay_s > 0:
+            time.sleep(faults.answer_delay_s)
         if faults.expired_token or headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {}, b'{"error": "invalid or expired token"}'
         listing = {"/v1/events": self.events, "/v1/users": self.users}.get(path)

@@ -1,8 +1,10 @@
-"""An ingest that outlasts its invocation, through the real state machine: with a slow API and a
-function timeout a few pages above the ingest's reserve, each invocation stops between pages
-and answers INCOMPLETE, the state machine invokes it again until the day is done, and the day's
-run then transforms it. The landed pages are what one uninterrupted ingestion writes, byte for
-byte, and every API record reaches fct_events exactly once."""
+"""An ingest through everything an API and a runtime throw at it, through the real state
+machine: a slow API (each invocation stops between pages when its reserve is reached and answers
+INCOMPLETE; the state machine invokes it again), 429s with Retry-After, a burst of 503s, and a
+request that outlasts its invocation so the runtime kills it mid-page (Sandbox.Timedout; the
+state machine invokes it again and it resumes at the page it was fetching). The day's run then
+transforms it. The landed pages are what one clean ingestion writes, byte for byte, and every API
+record reaches fct_events exactly once."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from datetime import date
 import pyarrow.compute as pc
 import pytest
 from dbt_runtime import ingestion
-from dbt_runtime.handlers.ingest import RESERVE_S
+from dbt_runtime.handlers.ingest import RESERVE_SHARE
 
 from local.demo import run_dag_for_day
 from tests.api_sources import fake_api_sources
@@ -20,13 +22,19 @@ from tests.api_sources import fake_api_sources
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(1)]
 DAY = date(2026, 11, 25)
 TOKEN = "e2e-token"
-EVENTS = 900
+EVENTS = 1500
 PAGE_SIZE = 100
-# Each answer takes ANSWER_DELAY_S, and an invocation stops once less than RESERVE_S is left:
-# a warm invocation fetches about (TIMEOUT_S - RESERVE_S) / ANSWER_DELAY_S pages, far fewer
-# than the day's.
-ANSWER_DELAY_S = 1.5
-TIMEOUT_S = int(RESERVE_S) + 8
+# Each answer takes ANSWER_DELAY_S, and an invocation stops once less than its reserve (a share
+# of TIMEOUT_S) is left: it fetches about TIMEOUT_S * (1 - RESERVE_SHARE) / ANSWER_DELAY_S
+# requests, far fewer than the day's.
+ANSWER_DELAY_S = 1.0
+TIMEOUT_S = 14
+# The third request outlasts the first invocation: the runtime kills it while it waits.
+HUNG_REQUEST = 3
+# Every fifth request is rate limited (429, Retry-After), and two in a row answer 503: each is
+# retried within the source's three attempts and answered at once, so the slowest page (about
+# 1.5 s) still fits in the reserve (2.1 s): only the hung request is killed.
+RATE_LIMIT_EVERY, SERVER_ERRORS = 5, [7, 8]
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +48,34 @@ def slow_run(local_stack):
         functions.update_function_configuration(FunctionName=function, Timeout=TIMEOUT_S)
         try:
             api.faults.answer_delay_s = ANSWER_DELAY_S
+            api.faults.hung_requests, api.faults.hang_s = [HUNG_REQUEST], TIMEOUT_S + 5
+            api.faults.rate_limit_every = RATE_LIMIT_EVERY
+            api.faults.server_error_requests = SERVER_ERRORS
             code = run_dag_for_day(stack, DAY, log_name="e2e-ingest-incomplete.log")
         finally:
             functions.update_function_configuration(FunctionName=function, Timeout=timeout)
         events = api.events(*ingestion.day_bounds(DAY.isoformat()))
+        statuses = list(api.statuses)
     run = next(r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat())
-    return code, run, events, lakehouse, provisioned
+    return code, run, events, lakehouse, provisioned, statuses
 
 
 def test_the_state_machine_invokes_the_ingest_again_until_the_day_is_done(slow_run):
-    code, run, _, lakehouse, provisioned = slow_run
+    code, run, _, lakehouse, provisioned, statuses = slow_run
     assert code == 0, "airflow dags test failed: see e2e-ingest-incomplete.log in the stack dir"
     assert run["status"] == "SUCCEEDED", run.get("error")
+    assert {429, 503} <= set(statuses), statuses  # the faults were met
     invocations = [
-        i
+        i["outcome"]
         for i in lakehouse.lambda_invocations(run["execution_arn"])
         if i["function"] == provisioned.names.ingest_function
     ]
+    # the first was killed mid-page, then each stopped at its reserve until the day was done
+    assert invocations[0] == "TaskFailed", invocations
+    assert len(invocations) >= 3 and set(invocations[1:]) == {"TaskSucceeded"}, invocations
     pages = -(-EVENTS // PAGE_SIZE)
-    per_invocation = (TIMEOUT_S - RESERVE_S) / ANSWER_DELAY_S
-    assert len(invocations) >= pages / per_invocation, invocations
-    assert all(i["outcome"] == "TaskSucceeded" for i in invocations)
+    per_invocation = TIMEOUT_S * (1 - RESERVE_SHARE) / ANSWER_DELAY_S
+    assert len(invocations) - 1 >= pages / per_invocation, invocations
     stage = run["stages"]["ingest"]  # the last invocation's answer
     assert stage["status"] == "SUCCEEDED"
     events_day = next(d for d in stage["days"] if d["source"] == "fake_events")
@@ -69,7 +84,7 @@ def test_the_state_machine_invokes_the_ingest_again_until_the_day_is_done(slow_r
 
 
 def test_the_landed_pages_are_an_uninterrupted_ingestion_s_byte_for_byte(slow_run):
-    _, _, events, lakehouse, provisioned = slow_run
+    _, _, events, lakehouse, provisioned, _ = slow_run
     s3 = lakehouse.client("s3")
     bucket = provisioned.names.raw_bucket
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"events/dt={DAY}/")
@@ -92,7 +107,7 @@ def test_the_landed_pages_are_an_uninterrupted_ingestion_s_byte_for_byte(slow_ru
 
 
 def test_every_api_record_reaches_the_marts_exactly_once(slow_run):
-    _, run, events, lakehouse, _ = slow_run
+    _, run, events, lakehouse, _, _ = slow_run
     facts = lakehouse.table("fct_events")
     ids = facts.filter(pc.equal(facts["landed_on"], DAY.isoformat()))["event_id"].to_pylist()
     assert sorted(ids) == sorted(event["event_id"] for event in events)

@@ -228,3 +228,11 @@ def test_a_source_s_secret_is_its_environment_s(tmp_path):
         source.secret_id("lakehouse-prod/sources/") == "lakehouse-prod/sources/example_events_api"
     )
     assert _source(tmp_path, auth={"type": "none"}).secret_id("lakehouse-dev/sources/") is None
+
+
+def test_an_invocation_s_reserve_is_a_share_of_its_time_at_most_a_minute():
+    from dbt_runtime.handlers.ingest import RESERVE_S, RESERVE_SHARE, reserve_s
+
+    assert reserve_s(lambda: 900.0) == RESERVE_S == 60.0  # AWS: the function's 15 minutes
+    assert reserve_s(lambda: 10.0) == pytest.approx(10.0 * RESERVE_SHARE)
+    assert reserve_s(None) == RESERVE_S  # no context: nothing to measure

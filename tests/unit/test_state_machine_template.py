@@ -262,3 +262,15 @@ def test_compute_ecs_runs_the_stage_as_an_ecs_task_with_the_lambda_s_event(stage
         "$.error",
         failed,
     )
+
+
+def test_a_killed_ingest_invocation_is_invoked_again_but_a_dbt_one_is_not():
+    """The ingest keeps its pages and state in S3 as it goes, so a runtime kill (its timeout, its
+    memory) is resumed by invoking it again; a dbt stage's kill fails the run (a redrive)."""
+    states = definition()["States"]
+    killed = {"Sandbox.Timedout", "Lambda.Unknown"}
+    (retry,) = [r for r in states["Ingest"]["Retry"] if set(r["ErrorEquals"]) == killed]
+    assert 1 <= retry["MaxAttempts"] <= 3
+    for stage in ("DbtStaging", "DbtMarts", "DbtTests"):
+        retried = {e for r in states[stage].get("Retry", []) for e in r["ErrorEquals"]}
+        assert not retried & killed, stage

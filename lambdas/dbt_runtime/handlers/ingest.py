@@ -40,8 +40,16 @@ if TYPE_CHECKING:
 logger = Logger()
 DEFAULT_STATE_PREFIX = "_ingest"
 # Stop fetching when less than this is left of the invocation: enough to save the state and
-# return, so the next invocation resumes instead of the runtime killing this one mid-page.
+# return, so the next invocation resumes instead of the runtime killing this one mid-page. At
+# most RESERVE_S, and RESERVE_SHARE of what an invocation starts with, so a short timeout keeps
+# most of its time for fetching.
 RESERVE_S = 60.0
+RESERVE_SHARE = 0.15
+
+
+def reserve_s(time_left) -> float:
+    """The reserve of an invocation that has `time_left()` seconds when it starts."""
+    return RESERVE_S if time_left is None else min(RESERVE_S, RESERVE_SHARE * time_left())
 
 
 class IngestBusy(RuntimeError):
@@ -154,6 +162,7 @@ def _ingest(event: dict, context) -> dict:
     ledger = ledger_from_env()
     s3 = _client("s3")
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else None
+    reserve = reserve_s(time_left)
     # Per execution: a retried invocation of the same execution takes its own lease again.
     # Outside a state machine (no execution), per invocation.
     invocation = event.get("execution_id") or getattr(context, "aws_request_id", None)
@@ -181,7 +190,7 @@ def _ingest(event: dict, context) -> dict:
                     token=token,
                     secret=secret,
                     time_left_s=time_left,
-                    reserve_s=RESERVE_S,
+                    reserve_s=reserve,
                 )
             logger.info("ingested", extra=stats)
             days.append(stats)
