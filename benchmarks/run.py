@@ -133,10 +133,15 @@ def cosmos_parse_time(samples: int) -> dict:
     """
     target = REPO / "dist" / "bench" / "cosmos"
     project = REPO / "dbt_project"
+    # The vars a parse needs (the landing schema, the run options' defaults), as the runtime
+    # passes them.
+    sys.path.insert(0, str(REPO / "lambdas"))
+    from dbt_runtime.dbt_invocation import project_vars
+
     subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target", "local", "--target-path", str(target),
-         "--log-path", str(target / "logs")],
+         "--log-path", str(target / "logs"), "--vars", json.dumps(project_vars())],
         cwd=REPO, check=True, capture_output=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "lambdas"), str(REPO)])},
     )  # fmt: skip

@@ -4,30 +4,17 @@ The Lambda reads its project from DBT_PROJECT_DIR, as the image built from this 
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dbt_runtime import dbt_invocation
+
 REPO_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
-# The run options dbt reads, at the run request's defaults: what the dbt runtime passes a run
-# given none (dbt_project.yml has no default of its own for them).
-RUN_OPTION_DEFAULTS = {
-    name: spec["default"]
-    for name, spec in json.loads(
-        (REPO_PROJECT.parent / "contracts" / "run_request.json").read_text()
-    )["properties"].items()
-    if name in ("lookback_days", "max_bad_row_share")
-}
-# Every var dbt has no value of its own for, as the dbt runtime passes them: the run options
-# above and the landing schema (contracts/sources.json `datasets` and `timestamp`).
-_LANDING_SCHEMA = json.loads((REPO_PROJECT.parent / "contracts" / "sources.json").read_text())
-REQUIRED_VARS = {
-    **RUN_OPTION_DEFAULTS,
-    "raw_datasets": _LANDING_SCHEMA["datasets"],
-    "raw_timestamp": _LANDING_SCHEMA["timestamp"],
-}
+# Every var dbt has no value of its own for, as the dbt runtime passes them to a run given no
+# run options: the landing schema and the run options at the run request's defaults.
+REQUIRED_VARS = dbt_invocation.project_vars()
 
 
 def project_copy(tmp_path: Path) -> Path:

@@ -243,6 +243,24 @@ def release_local_database(settings: Settings) -> None:
     gc.collect()
 
 
+def project_vars() -> dict:
+    """The vars the project has no value of its own for and that no run changes the meaning of:
+    what a `dbt parse` needs besides a run's interval (a run overrides the run options).
+
+    The landing schema (contracts/sources.json `datasets` and `timestamp`): staging derives its
+    parse from it (macros/landing_schema.sql, raw_json.sql), so dbt holds no copy of its own.
+    The run options dbt reads, at the run request's defaults (dbt_project.yml has none).
+    """
+    from dbt_runtime import run_request, sources
+
+    return {
+        "raw_datasets": sources.raw_datasets(),
+        "raw_timestamp": sources.raw_timestamp(),
+        "lookback_days": run_request.option({}, "lookback_days"),
+        "max_bad_row_share": run_request.option({}, "max_bad_row_share"),
+    }
+
+
 def dbt_vars(
     settings: Settings,
     event: dict,
@@ -260,24 +278,12 @@ def dbt_vars(
     if settings.target == "local":
         # profiles.yml opens this run's own DuckDB file (Settings.for_run).
         values["duckdb_path"] = settings.duckdb_path
-    # The landing schema (contracts/sources.json `datasets` and `timestamp`): staging derives its
-    # parse from it (macros/landing_schema.sql, raw_json.sql), so dbt holds no copy of its own.
-    from dbt_runtime import sources
-
-    values["raw_datasets"] = sources.raw_datasets()
-    values["raw_timestamp"] = sources.raw_timestamp()
-    # The run options dbt reads (dbt_project.yml has no default for them): the event's values,
-    # validated, else the run request's defaults.
-    from dbt_runtime import run_request
-
-    values["lookback_days"] = (
-        run_request.option({}, "lookback_days") if lookback_days is None else lookback_days
-    )
-    values["max_bad_row_share"] = (
-        run_request.option({}, "max_bad_row_share")
-        if max_bad_row_share is None
-        else max_bad_row_share
-    )
+    values.update(project_vars())
+    # The run options dbt reads: the event's values, validated, where the caller has them.
+    if lookback_days is not None:
+        values["lookback_days"] = lookback_days
+    if max_bad_row_share is not None:
+        values["max_bad_row_share"] = max_bad_row_share
     return values
 
 
