@@ -1,15 +1,15 @@
-"""An ingest through everything an API and a runtime throw at it, through the real state
-machine: a slow API (each invocation stops between pages when its reserve is reached and answers
-INCOMPLETE; the state machine invokes it again), 429s with Retry-After, a burst of 503s, and a
-request that outlasts its invocation so the runtime kills it mid-page (Sandbox.Timedout; the
-state machine invokes it again and it resumes at the page it was fetching). The day's run then
-transforms it. The landed pages are what one clean ingestion writes, byte for byte, and every API
-record reaches fct_events exactly once."""
+"""An ingest of three days through everything an API and a runtime throw at it, through the
+real state machine: a slow API (each invocation stops between pages when its reserve is reached
+and answers INCOMPLETE; the state machine invokes it again), 429s with Retry-After, a burst of
+503s, and a request that outlasts its invocation so the runtime kills it mid-page
+(Sandbox.Timedout; the state machine invokes it again and it resumes at the page it was
+fetching). The run then transforms the days. The landed pages are what one clean ingestion
+writes, byte for byte, and every API record reaches fct_events exactly once."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow.compute as pc
 import pytest
@@ -20,13 +20,16 @@ from local.demo import run_dag_for_day
 from tests.api_sources import fake_api_sources
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(1)]
-DAY = date(2026, 11, 25)
+# One run of three days (the run's interval params), as a backfill chunk is.
+DAYS = [date(2026, 11, 25) + timedelta(days=n) for n in range(3)]
+INTERVAL = {"interval_start": DAYS[0].isoformat(),
+            "interval_end": (DAYS[-1] + timedelta(days=1)).isoformat()}  # fmt: skip
 TOKEN = "e2e-token"
-EVENTS = 1500
+EVENTS = 500  # a day's
 PAGE_SIZE = 100
 # Each answer takes ANSWER_DELAY_S, and an invocation stops once less than its reserve (a share
 # of TIMEOUT_S) is left: it fetches about TIMEOUT_S * (1 - RESERVE_SHARE) / ANSWER_DELAY_S
-# requests, far fewer than the day's.
+# requests, far fewer than the interval's.
 ANSWER_DELAY_S = 1.0
 TIMEOUT_S = 14
 # The third request outlasts the first invocation: the runtime kills it while it waits.
@@ -51,12 +54,14 @@ def slow_run(local_stack):
             api.faults.hung_requests, api.faults.hang_s = [HUNG_REQUEST], TIMEOUT_S + 5
             api.faults.rate_limit_every = RATE_LIMIT_EVERY
             api.faults.server_error_requests = SERVER_ERRORS
-            code = run_dag_for_day(stack, DAY, log_name="e2e-ingest-incomplete.log")
+            code = run_dag_for_day(
+                stack, DAYS[0], log_name="e2e-ingest-incomplete.log", conf=INTERVAL
+            )
         finally:
             functions.update_function_configuration(FunctionName=function, Timeout=timeout)
-        events = api.events(*ingestion.day_bounds(DAY.isoformat()))
+        events = {day: api.events(*ingestion.day_bounds(day.isoformat())) for day in DAYS}
         statuses = list(api.statuses)
-    run = next(r for r in lakehouse.runs() if r["interval_start"] == DAY.isoformat())
+    run = next(r for r in lakehouse.runs() if r["interval_start"] == INTERVAL["interval_start"])
     return code, run, events, lakehouse, provisioned, statuses
 
 
@@ -64,6 +69,7 @@ def test_the_state_machine_invokes_the_ingest_again_until_the_day_is_done(slow_r
     code, run, _, lakehouse, provisioned, statuses = slow_run
     assert code == 0, "airflow dags test failed: see e2e-ingest-incomplete.log in the stack dir"
     assert run["status"] == "SUCCEEDED", run.get("error")
+    assert run["interval_end"] == INTERVAL["interval_end"]
     assert {429, 503} <= set(statuses), statuses  # the faults were met
     invocations = [
         i["outcome"]
@@ -75,40 +81,48 @@ def test_the_state_machine_invokes_the_ingest_again_until_the_day_is_done(slow_r
     assert len(invocations) >= 3 and set(invocations[1:]) == {"TaskSucceeded"}, invocations
     pages = -(-EVENTS // PAGE_SIZE)
     per_invocation = TIMEOUT_S * (1 - RESERVE_SHARE) / ANSWER_DELAY_S
-    assert len(invocations) - 1 >= pages / per_invocation, invocations
+    assert len(invocations) - 1 >= len(DAYS) * pages / per_invocation, invocations
     stage = run["stages"]["ingest"]  # the last invocation's answer
     assert stage["status"] == "SUCCEEDED"
-    events_day = next(d for d in stage["days"] if d["source"] == "fake_events")
-    assert events_day["invocations"] >= 2 and events_day["pages"] == pages
-    assert events_day["records"] == EVENTS
+    events_days = {d["day"]: d for d in stage["days"] if d["source"] == "fake_events"}
+    assert sorted(events_days) == [day.isoformat() for day in DAYS]
+    for day in events_days.values():
+        assert (day["pages"], day["records"]) == (pages, EVENTS), day
+    # the first day's was killed mid-page and resumed by the next invocation
+    assert events_days[DAYS[0].isoformat()]["invocations"] >= 2
 
 
 def test_the_landed_pages_are_an_uninterrupted_ingestion_s_byte_for_byte(slow_run):
     _, _, events, lakehouse, provisioned, _ = slow_run
     s3 = lakehouse.client("s3")
     bucket = provisioned.names.raw_bucket
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"events/dt={DAY}/")
-    landed = {
-        o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-        for o in listing.get("Contents", [])
-    }
-    expected = {
-        f"events/dt={DAY}/fake_events-page-{n + 1:05d}.jsonl": ingestion.encode_page(
-            events[n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
-        )
-        for n in range(-(-len(events) // PAGE_SIZE))
-    }
-    assert landed == expected
-    staged = s3.list_objects_v2(Bucket=bucket, Prefix=f"_ingest/fake_events/dt={DAY}/")
-    keys = [o["Key"] for o in staged.get("Contents", [])]
-    assert keys == [f"_ingest/fake_events/dt={DAY}/state.json"], "nothing left staged"
-    state = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
-    assert state["status"] == "complete" and state["totals"]["invocations"] >= 2
+    for day in DAYS:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"events/dt={day}/")
+        landed = {
+            o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            for o in listing.get("Contents", [])
+        }
+        expected = {
+            f"events/dt={day}/fake_events-page-{n + 1:05d}.jsonl": ingestion.encode_page(
+                events[day][n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
+            )
+            for n in range(-(-len(events[day]) // PAGE_SIZE))
+        }
+        assert landed == expected, day
+        staged = s3.list_objects_v2(Bucket=bucket, Prefix=f"_ingest/fake_events/dt={day}/")
+        keys = [o["Key"] for o in staged.get("Contents", [])]
+        assert keys == [f"_ingest/fake_events/dt={day}/state.json"], "nothing left staged"
+        state = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+        assert state["status"] == "complete", day
+    first = f"_ingest/fake_events/dt={DAYS[0]}/state.json"
+    state = json.loads(s3.get_object(Bucket=bucket, Key=first)["Body"].read())
+    assert state["totals"]["invocations"] >= 2
 
 
 def test_every_api_record_reaches_the_marts_exactly_once(slow_run):
     _, run, events, lakehouse, _, _ = slow_run
     facts = lakehouse.table("fct_events")
-    ids = facts.filter(pc.equal(facts["landed_on"], DAY.isoformat()))["event_id"].to_pylist()
-    assert sorted(ids) == sorted(event["event_id"] for event in events)
-    assert len(set(ids)) == len(ids)
+    for day in DAYS:
+        ids = facts.filter(pc.equal(facts["landed_on"], day.isoformat()))["event_id"].to_pylist()
+        assert sorted(ids) == sorted(event["event_id"] for event in events[day]), day
+        assert len(set(ids)) == len(ids), day

@@ -13,7 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3.s3.transfer
@@ -182,9 +184,7 @@ def test_a_busy_recorded_port_is_a_one_line_error(stack):
     stack.up()
     port = stack.recorded_port()
     stack.down()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", port))
-        taken.listen()
+    with _listening(port):
         started = time.monotonic()
         result = _cli(stack.dir, "local.stack", "up")
     assert result.returncode == 2
@@ -192,10 +192,20 @@ def test_a_busy_recorded_port_is_a_one_line_error(stack):
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"port {port}" in result.stderr and "in use" in result.stderr
     with pytest.raises(StackError, match=f"port {port}"):
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", port))
-            taken.listen()
+        with _listening(port):
             stack.start()
+
+
+@contextmanager
+def _listening(port: int) -> Iterator[socket.socket]:
+    """Another program listening on the port. Bound as servers bind (SO_REUSEADDR): the stopped
+    emulator's closed connections may hold the port in TIME_WAIT for a minute, which only a bind
+    without the option is refused for."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        yield taken
 
 
 def test_a_second_emulator_on_the_same_folder_is_refused(stack):
