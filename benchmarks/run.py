@@ -30,6 +30,18 @@ REPO = Path(__file__).resolve().parent.parent
 FIRST = date(2026, 1, 1)
 
 
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """A benchmark's subprocess, its output captured; when it fails, the error carries the end
+    of what it printed (a bare CalledProcessError names only the command)."""
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command[:4])} ... exited {result.returncode}:\n"
+            + (result.stdout + result.stderr)[-3000:]
+        )
+    return result
+
+
 @dataclass(frozen=True)
 class Scale:
     e2e_events: int  # one day through the DAG
@@ -104,9 +116,7 @@ def generator_scaling(scale: Scale) -> dict:
             f"t=time.monotonic();sample_data.write_day(S3(),'b',date(2026,1,1),{events})\n"
             "print(time.monotonic()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.split()
+        out = _run([sys.executable, "-c", code], cwd=REPO).stdout.split()
         figures[events] = {"seconds": float(out[0]), "peak_rss_mb": int(out[1]) // 1024}
     return figures
 
@@ -118,10 +128,10 @@ def peak_memory(log: Path, function: str) -> int:
 
 def parse_time(samples: int) -> dict:
     out = REPO / "dist" / "bench" / "dag_parse.json"
-    subprocess.run(
+    _run(
         [str(REPO / ".venvs" / "airflow" / "bin" / "python"), "-m", "benchmarks.dag_parse",
          "--samples", str(max(samples, 3)), "--out", str(out)],
-        cwd=REPO, check=True, capture_output=True,
+        cwd=REPO,
     )  # fmt: skip
     return json.loads(out.read_text())
 
@@ -138,22 +148,22 @@ def cosmos_parse_time(samples: int) -> dict:
     sys.path.insert(0, str(REPO / "lambdas"))
     from dbt_runtime.dbt_invocation import project_vars
 
-    subprocess.run(
+    _run(
         [str(Path(sys.executable).parent / "dbt"), "parse", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target", "local", "--target-path", str(target),
          "--log-path", str(target / "logs"), "--vars", json.dumps(project_vars())],
-        cwd=REPO, check=True, capture_output=True,
+        cwd=REPO,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "lambdas"), str(REPO)])},
     )  # fmt: skip
     bench_python = REPO / ".venvs" / "bench" / "bin" / "python"
     if not bench_python.exists():
         raise RuntimeError("no .venvs/bench (Airflow + cosmos): make .venvs/bench/.installed")
     out = REPO / "dist" / "bench" / "cosmos_parse.json"
-    subprocess.run(
+    _run(
         [str(bench_python), "-m", "benchmarks.cosmos_compare",
          "--manifest", str(target / "manifest.json"), "--samples", str(max(samples, 3)),
          "--out", str(out)],
-        cwd=REPO, check=True, capture_output=True,
+        cwd=REPO,
     )  # fmt: skip
     return json.loads(out.read_text())
 
@@ -295,10 +305,10 @@ def run(scale: Scale, samples: int) -> dict:
 
     # 4. History: a daily run with history_days stored vs with 1 (its own stack).
     print("history ...", file=sys.stderr, flush=True)
-    history = subprocess.run(
+    history = _run(
         [sys.executable, "-m", "benchmarks.history", "--history-days", str(scale.history_days),
          "--events", str(min(scale.events_per_day, 2_000)), "--samples", str(samples)],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
     )  # fmt: skip
     results["history"] = json.loads(history.stdout)
 
