@@ -145,7 +145,8 @@ def cosmos_parse_time(samples: int) -> dict:
     project = REPO / "dbt_project"
     # The vars a parse needs (the landing schema, the run options' defaults), as the runtime
     # passes them.
-    sys.path.insert(0, str(REPO / "lambdas"))
+    if str(REPO / "lambdas") not in sys.path:
+        sys.path.insert(0, str(REPO / "lambdas"))
     from dbt_runtime.dbt_invocation import project_vars
 
     _run(
