@@ -1,24 +1,3 @@
-{#- The S3 patterns of a raw table's objects: everything under the interval's day folders (any
-    name, sub-folders included), or under every day's on a full refresh. -#}
-{% macro raw_file_patterns(table_name) -%}
-  {%- set days = ['*'] if flags.FULL_REFRESH else interval_days() -%}
-  {%- set patterns = [] -%}
-  {%- for day in days -%}
-    {%- do patterns.append("s3://" ~ var("raw_bucket") ~ "/" ~ table_name ~ "/dt=" ~ day ~ "/**") -%}
-  {%- endfor -%}
-  {{ return(patterns) }}
-{%- endmacro %}
-
-{#- Like an Athena partition without files, a day without files is zero rows (DuckDB's readers
-    fail on a pattern that matches nothing), so look first. -#}
-{% macro raw_files_exist(patterns) -%}
-  {%- if not execute -%}
-    {{ return(true) }}
-  {%- endif -%}
-  {%- set found = run_query("select count(*) from glob([" ~ ("'" ~ patterns | join("', '") ~ "'") ~ "])") -%}
-  {{ return(found.columns[0].values()[0] > 0) }}
-{%- endmacro %}
-
 {#- The partition predicate on dt (the day a raw file landed): the run's interval, or none on a
     full refresh. -#}
 {% macro raw_partition_filter() -%}
@@ -33,10 +12,8 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- DuckDB: the file patterns already name only the interval's partitions (raw_file_patterns), so
-    the predicate is redundant there; and any filter on a value taken from the file name made
-    DuckDB hold every raw file's text in memory at once (a 2M-event interval ran out of the
-    function's memory, the same read without it streams in 700 MB). -#}
+{#- DuckDB: the staged lines (macros/raw_lines.sql) are the interval's only, read from the
+    days' folders by the dbt-executor, so the predicate would be redundant there. -#}
 {% macro duckdb__raw_partition_filter() -%}
   1 = 1
 {%- endmacro %}

@@ -145,14 +145,14 @@ class Inventory:
         return listed
 
 
-def _s3(settings: Settings):
+def s3_client(settings: Settings):
     import boto3
 
     return boto3.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region)
 
 
 def _list(settings: Settings, interval: Interval, full_refresh: bool) -> list[RawObject]:
-    s3 = _s3(settings)
+    s3 = s3_client(settings)
     paginator = s3.get_paginator("list_objects_v2")
     sources = [
         prefix["Prefix"]
@@ -176,7 +176,7 @@ def _list(settings: Settings, interval: Interval, full_refresh: bool) -> list[Ra
 def inventory(settings: Settings, interval: Interval, full_refresh: bool) -> Inventory:
     """List the interval's raw objects and find those that cannot be read as text lines."""
     objects = _list(settings, interval, full_refresh)
-    s3 = _s3(settings)
+    s3 = s3_client(settings)
     unreadable = {}
     for o in objects:
         if not o.day:
@@ -203,7 +203,7 @@ def inventory(settings: Settings, interval: Interval, full_refresh: bool) -> Inv
 
 def count_lines(settings: Settings, objects: list[RawObject]) -> dict[str, int]:
     """The lines each object delivers (by URI), counted from its bytes, streamed."""
-    s3 = _s3(settings)
+    s3 = s3_client(settings)
     counts = {}
     for o in objects:
         counter = LineCounter()
@@ -253,7 +253,7 @@ def record(
     """Keep the parse's digest, delivered counts and accounting figures for its later stages."""
     bucket, key = _location(settings, run_key)
     body = {"raw_digest": value, "delivered": delivered_ or {}, "figures": figures}
-    _s3(settings).put_object(Bucket=bucket, Key=key, Body=json.dumps(body))
+    s3_client(settings).put_object(Bucket=bucket, Key=key, Body=json.dumps(body))
 
 
 def _recorded_parse(settings: Settings, run_key: str) -> dict | None:
@@ -261,7 +261,7 @@ def _recorded_parse(settings: Settings, run_key: str) -> dict | None:
 
     bucket, key = _location(settings, run_key)
     try:
-        body = _s3(settings).get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3_client(settings).get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
             return None

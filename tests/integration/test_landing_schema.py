@@ -44,6 +44,7 @@ def _staged(tmp_path, monkeypatch, names, run_key: str) -> dict[str, tuple]:
 
     from local.lambda_bootstrap import LambdaContext
 
+    tmp_path.mkdir(parents=True, exist_ok=True)  # a function's /tmp exists
     monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt_project"))
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

@@ -36,6 +36,7 @@ BASE_VARS = {
 # Other values of every runtime-only var (what differs between one run's invocations).
 OTHER_RUNTIME_VALUES = {
     "max_bad_row_share": 0.5,
+    "raw_lines": {"events": "/tmp/raw_lines-x/events.parquet"},
     "unreadable_objects": {
         "events_lines": [
             {

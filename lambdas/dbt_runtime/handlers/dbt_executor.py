@@ -13,6 +13,7 @@ machine). {"select": "cleanup"} drops the run's own relations once the run has s
 from __future__ import annotations
 
 import json
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from dbt_runtime import (
     dbt_invocation,
     merge_lock,
     raw_inputs,
+    raw_lines,
     selection,
 )
 from dbt_runtime.dbt_invocation import Interval, utc_now
@@ -246,11 +248,24 @@ def _run_stage(settings: Settings, event: dict) -> dict:
         # the parse has but the count has not: the accounting check fails the run).
         raw = raw_inputs.inventory(settings, interval, any(s.full_refresh for s in steps))
         dbt_vars["unreadable_objects"] = raw.unreadable_objects()
-        # The lines are counted from the bytes while dbt parses (I/O beside DuckDB's CPU).
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            counting = pool.submit(raw_inputs.count_lines, settings, raw.readable())
-            run_steps(steps)
-            delivered = raw_inputs.delivered(raw, counting.result())
+        if settings.target == "local":
+            # DuckDB reads the lines this streams out of raw (dbt_runtime.raw_lines), and the
+            # same bytes are counted on the way. The files live as long as the parse.
+            with tempfile.TemporaryDirectory(prefix="raw_lines-") as staged:
+                dbt_vars["raw_lines"], counts = raw_lines.stage(
+                    settings, raw.readable(), Path(staged)
+                )
+                try:
+                    run_steps(steps)
+                finally:
+                    del dbt_vars["raw_lines"]
+        else:
+            # Athena reads raw itself: the lines are counted from the bytes meanwhile.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                counting = pool.submit(raw_inputs.count_lines, settings, raw.readable())
+                run_steps(steps)
+                counts = counting.result()
+        delivered = raw_inputs.delivered(raw, counts)
         try:
             figures = accounting.staged(settings, dbt_vars, delivered)
         except accounting.AccountingError as exc:
