@@ -15,6 +15,32 @@ def _verdict(ok: bool | None) -> str:
     return "n/a at this scale" if ok is None else ("met" if ok else "**missed**")
 
 
+def _scaling_rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """raw -> curated over fewer of the same days, and the time per event as the run grows."""
+    scaling = {int(k): v for k, v in results.get("scaling", {}).items()}
+    if not scaling:
+        return []
+    sizes = sorted(scaling)
+    per_m = [scaling[n] / n * 1e6 for n in sizes]
+    growth = per_m[-1] / per_m[0]
+    return [
+        (
+            f"raw -> curated, 1 day x {sizes[0]:,} events",
+            "-",
+            f"{scaling[sizes[0]]:.1f} s",
+            "",
+        ),
+        (
+            "raw -> curated scaling: seconds per 1M events at "
+            + " / ".join(f"{n / 1e6:g}M" for n in sizes)
+            + " (linear: the same)",
+            "linear",
+            " / ".join(f"{s:.1f}" for s in per_m) + f" ({growth:.2f}x)",
+            _verdict(growth <= 1.3),
+        ),
+    ]
+
+
 def rows(results: dict) -> list[tuple[str, str, str, str]]:
     scale = results["scale"]
     full = all(scale[k] == v for k, v in FULL.items())
@@ -42,6 +68,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             f"{ours:.1f} s",
             _verdict(ours <= 60 if full else None),
         ),
+        *_scaling_rows(results),
         (
             "pandas Lambda-template on the same data / ours",
             ">= 10x",

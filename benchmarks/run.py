@@ -282,6 +282,23 @@ def run(scale: Scale, samples: int) -> dict:
                 ),
             }
 
+            # 2b. Scaling: the same files, 1 and 2 of the days in one run (the 5 days above),
+            # alternated. Only where there are more days than that (not the smoke test).
+            fewer = [n for n in (1, 2) if n < scale.days] if scale.days > 2 else []
+            by_days: dict[int, list[float]] = {n: [] for n in fewer}
+            for i in range(samples if fewer else 0):
+                for n in fewer:
+                    print(f"scaling {n} day(s) {i + 1}/{samples} ...", file=sys.stderr, flush=True)
+                    by_days[n].append(
+                        execute(lakehouse, days[0], days[n], f"bench-scaling-{n}-{i}")
+                    )
+            if fewer:
+                by_days[scale.days] = ours
+                results["scaling"] = {
+                    str(n * scale.events_per_day): statistics.median(runs)
+                    for n, runs in sorted(by_days.items())
+                }
+
             # Raw reads per run: the statements of each stage that read a raw source table.
             record = lakehouse.run("bench-transform-0")
             results["raw_reads_per_run"] = {

@@ -94,10 +94,11 @@ _NOT_PROJECT = ("target", "logs", "dbt_packages", ".user.yml")
 # Vars that only matter while a node is compiled or run, never while the project is parsed: no
 # config, alias, relation, ref/source or test argument reads them (tests/integration/
 # test_manifest_cache.py parses with other values of each and compares the manifests). They
-# differ between one run's invocations (the staging parse adds unreadable_objects and raw_lines; cleanup
-# passes the run options' defaults), so they stay out of the manifest cache's key. Every other
-# var is part of it: the run key above all (run-scoped relation names carry it), and
-# lookback_days, which a model's incremental_predicates config reads at parse time.
+# differ between one run's invocations (the staging parse adds unreadable_objects and
+# raw_lines; cleanup passes the run options' defaults), so they stay out of the manifest
+# cache's key. Every other var is part of it: the run key above all (run-scoped relation
+# names carry it), and lookback_days, which a model's incremental_predicates config reads at
+# parse time.
 RUNTIME_VARS = frozenset({"unreadable_objects", "raw_lines", "max_bad_row_share"})
 
 _ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([^'"]+)['"]""")

@@ -16,7 +16,7 @@ def memory_limit_bytes(conn) -> float:
     return float(value) * UNITS[unit]
 
 
-@pytest.mark.parametrize("function_mb, limit_mb", [("3008", 752), ("2048", 512), ("512", 256)])
+@pytest.mark.parametrize("function_mb, limit_mb", [("3008", 376), ("4096", 512), ("512", 256)])
 def test_duckdb_gets_a_share_of_the_function_memory(monkeypatch, tmp_path, function_mb, limit_mb):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function_mb)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -52,7 +52,7 @@ def test_the_merge_planning_connections_get_the_same_limit(monkeypatch, tmp_path
     iceberg.plan_merge(keys, pa.table({"k": ["b", "c"]}), ["k"], None)
     iceberg.kept_rows(keys, pa.table({"k": ["a"]}), ["k"])
     assert seen and all(
-        limit == pytest.approx(752e6, rel=0.01) and spill == str(tmp_path / "duckdb_spill")
+        limit == pytest.approx(376e6, rel=0.01) and spill == str(tmp_path / "duckdb_spill")
         for limit, spill in seen
     )
 
