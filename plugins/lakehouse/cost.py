@@ -3,6 +3,9 @@
 Usage comes from what AWS reports about the run, through the same calls on the local stack:
 - Lambda: each Lambda task of the execution's history (started -> ended) times the function's
   configured memory (GetFunctionConfiguration), and one request per task;
+- Fargate: each ECS task of the history (a stage run with `compute=ecs`, started -> ended, at
+  least Fargate's one-minute minimum) times the task definition's vCPU and memory
+  (DescribeTaskDefinition);
 - Step Functions: the states the execution entered (its history), each a billed transition;
 - Athena: the bytes each dbt model's statements scanned, recorded in its stage by the dbt
   runtime (the athena target only);
@@ -10,7 +13,8 @@ Usage comes from what AWS reports about the run, through the same calls on the l
 
 A figure nothing reports stays None, shown as "n/a", never as 0: locally DuckDB scans no Athena
 bytes, and the emulator's crawls report no DPU-hours. Lambda durations are the history's, which
-include the invocation's overhead, so they run slightly above Lambda's billed duration.
+include the invocation's overhead, so they run slightly above Lambda's billed duration; an ECS
+task's include its start-up, as Fargate's billing does (from the image pull on).
 """
 
 from __future__ import annotations
@@ -31,12 +35,16 @@ TB = 1024**4
 # record-only test step): the run's, not a stage's.
 OTHER = "other"
 _TASK_ENDS = ("TaskSucceeded", "TaskFailed", "TaskTimedOut")
+# Fargate bills per second with a one-minute minimum per task.
+FARGATE_MINIMUM_S = 60
 
 
 @dataclass
 class StageUsage:
     lambda_gb_s: float | None = None
     lambda_requests: int = 0
+    fargate_vcpu_hours: float | None = None
+    fargate_gb_hours: float | None = None
     athena_bytes: int | None = None
     crawler_dpu_hours: float | None = None
     unknown: list[str] = field(default_factory=list)
@@ -46,27 +54,54 @@ def _stamp(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def lambda_tasks(events: list[dict]) -> list[dict]:
-    """The Lambda tasks of an execution history: function, payload stage, seconds run."""
+def _tasks(events: list[dict], resource_type: str):
+    """(parameters, seconds run) of each task of `resource_type` in an execution history."""
     by_id = {event["id"]: event for event in events}
-    tasks = []
     for end in events:
         if end["type"] not in _TASK_ENDS:
             continue
         started = by_id.get(end.get("previousEventId"))
         scheduled = by_id.get(started.get("previousEventId")) if started else None
         details = (scheduled or {}).get("taskScheduledEventDetails") or {}
-        if not started or details.get("resourceType") != "lambda":
+        if not started or details.get("resourceType") != resource_type:
             continue
-        parameters = json.loads(details.get("parameters") or "{}")
+        seconds = (_stamp(end["timestamp"]) - _stamp(started["timestamp"])).total_seconds()
+        yield json.loads(details.get("parameters") or "{}"), seconds
+
+
+def lambda_tasks(events: list[dict]) -> list[dict]:
+    """The Lambda tasks of an execution history: function, payload stage, seconds run."""
+    tasks = []
+    for parameters, seconds in _tasks(events, "lambda"):
         payload = parameters.get("Payload") or {}
         tasks.append(
             {
                 "function": str(parameters.get("FunctionName", "")).split(":")[-1],
                 "stage": payload.get("stage") if isinstance(payload, dict) else None,
-                "seconds": (
-                    _stamp(end["timestamp"]) - _stamp(started["timestamp"])
-                ).total_seconds(),
+                "seconds": seconds,
+            }
+        )
+    return tasks
+
+
+def ecs_tasks(events: list[dict]) -> list[dict]:
+    """The ECS tasks of an execution history: task definition, the stage its event names (the
+    STAGE_EVENT override, lambdas/dbt_runtime/ecs_task.py), seconds run."""
+    tasks = []
+    for parameters, seconds in _tasks(events, "ecs"):
+        stage = None
+        for container in (parameters.get("Overrides") or {}).get("ContainerOverrides") or []:
+            for variable in container.get("Environment") or []:
+                if variable.get("Name") == "STAGE_EVENT":
+                    try:
+                        stage = json.loads(variable.get("Value") or "{}").get("stage")
+                    except (ValueError, AttributeError):
+                        stage = None
+        tasks.append(
+            {
+                "task_definition": str(parameters.get("TaskDefinition", "")),
+                "stage": stage,
+                "seconds": seconds,
             }
         )
     return tasks
@@ -110,9 +145,11 @@ def usage(
     events: list[dict],
     memory_mb_of,
     crawls: list[dict],
+    task_size_of=None,
 ) -> tuple[dict[str, StageUsage], int | None]:
     """Usage per stage of the ledger (`record`'s stages decoded) and the execution's
-    transitions. `memory_mb_of(function)` gives a function's configured memory."""
+    transitions. `memory_mb_of(function)` gives a function's configured memory,
+    `task_size_of(task definition)` an ECS task's (vCPU, memory GB)."""
     from lakehouse.run_record import STAGES
     from lakehouse.summary import stages as decoded_stages
 
@@ -123,6 +160,12 @@ def usage(
         gb_s = task["seconds"] * memory_mb_of(task["function"]) / 1024
         stage.lambda_gb_s = (stage.lambda_gb_s or 0.0) + gb_s
         stage.lambda_requests += 1
+    for task in ecs_tasks(events):
+        stage = per_stage[task["stage"] if task["stage"] in STAGES else OTHER]
+        vcpu, memory_gb = task_size_of(task["task_definition"])
+        hours = max(task["seconds"], FARGATE_MINIMUM_S) / 3600
+        stage.fargate_vcpu_hours = (stage.fargate_vcpu_hours or 0.0) + vcpu * hours
+        stage.fargate_gb_hours = (stage.fargate_gb_hours or 0.0) + memory_gb * hours
     for name, stage in recorded.items():
         if name not in per_stage:
             continue
@@ -137,9 +180,17 @@ def usage(
             if scanned is None:
                 per_stage[name].unknown.append("Athena bytes scanned")
     return (
-        {name: u for name, u in per_stage.items() if name in recorded or u.lambda_requests},
+        {
+            name: u
+            for name, u in per_stage.items()
+            if name in recorded or u.lambda_requests or u.fargate_vcpu_hours
+        },
         transitions(events) if events else None,
     )
+
+
+def _rounded(hours: float | None) -> float | None:
+    return None if hours is None else round(hours, 6)
 
 
 def _usd(quantity, unit_price) -> float | None:
@@ -164,6 +215,8 @@ def priced(
         parts = [
             _usd(used.lambda_gb_s, prices.get("lambda_usd_per_gb_second")),
             _usd(used.lambda_requests or None, prices.get("lambda_usd_per_request")),
+            _usd(used.fargate_vcpu_hours, prices.get("fargate_usd_per_vcpu_hour")),
+            _usd(used.fargate_gb_hours, prices.get("fargate_usd_per_gb_hour")),
             _usd(
                 None if used.athena_bytes is None else used.athena_bytes / TB,
                 prices.get("athena_usd_per_tb_scanned"),
@@ -177,6 +230,8 @@ def priced(
         stages[name] = {
             "lambda_gb_s": None if used.lambda_gb_s is None else round(used.lambda_gb_s, 3),
             "lambda_requests": used.lambda_requests,
+            "fargate_vcpu_hours": _rounded(used.fargate_vcpu_hours),
+            "fargate_gb_hours": _rounded(used.fargate_gb_hours),
             "athena_bytes": used.athena_bytes,
             "crawler_dpu_hours": used.crawler_dpu_hours,
             "usd": usd,
@@ -231,11 +286,21 @@ def collect(
             memory[function] = lam.get_function_configuration(FunctionName=function)["MemorySize"]
         return memory[function]
 
+    ecs = session.client("ecs", endpoint_url=endpoint_url)
+    sizes: dict[str, tuple[float, float]] = {}
+
+    def task_size_of(task_definition: str) -> tuple[float, float]:
+        # A Fargate task definition's cpu is in CPU units (1024 = 1 vCPU), its memory in MiB.
+        if task_definition not in sizes:
+            found = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+            sizes[task_definition] = (int(found["cpu"]) / 1024, int(found["memory"]) / 1024)
+        return sizes[task_definition]
+
     crawls: list[dict] = []
     if crawler_name:
         glue = session.client("glue", endpoint_url=endpoint_url)
         crawls = glue.list_crawls(CrawlerName=crawler_name).get("Crawls") or []
-    per_stage, state_transitions = usage(record, events, memory_mb_of, crawls)
+    per_stage, state_transitions = usage(record, events, memory_mb_of, crawls, task_size_of)
     return priced(per_stage, state_transitions, region, overrides)
 
 
@@ -257,6 +322,11 @@ def format_cost(cost: dict | None) -> list[str]:
         parts = [f"{money(stage.get('usd'))}"]
         if stage.get("lambda_requests"):
             parts.append(f"Lambda {gb_s:.1f} GB-s" if gb_s is not None else "Lambda n/a")
+        if stage.get("fargate_vcpu_hours") is not None:
+            parts.append(
+                f"Fargate {stage['fargate_vcpu_hours']:.4f} vCPU-h, "
+                f"{stage.get('fargate_gb_hours') or 0:.4f} GB-h"
+            )
         if name == "crawler":
             parts.append(f"crawl {dpu:.3f} DPU-h" if dpu is not None else "crawl DPU-h n/a")
         elif scanned is not None:

@@ -236,7 +236,8 @@ STAR_RESOURCE_ACTIONS = re.compile(
     r"^(logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|"
     r"ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|"
     r"xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|"
-    r"cloudwatch:PutMetricData|s3:GetAccountPublicAccessBlock|ecr:GetAuthorizationToken)$"
+    r"cloudwatch:PutMetricData|s3:GetAccountPublicAccessBlock|ecr:GetAuthorizationToken|"
+    r"ecs:DescribeTaskDefinition)$"
 )
 NO_WILDCARD_SERVICES = {"s3", "dynamodb", "glue", "athena", "states"}
 
@@ -360,6 +361,16 @@ def test_mwaa_role_reaches_only_its_resources():
         "glue:StartCrawler",
         "glue:GetCrawler",
     }
+    # A run's cost: its functions' memory, its crawls, its ECS task's size; nothing else.
+    assert _strings(statements["RunCostFunctions"]["actions"]) == [
+        "lambda:GetFunctionConfiguration"
+    ]
+    assert _strings(statements["RunCostFunctions"]["resources"]) == [
+        "${[for f in values(var.functions) : f.arn]}"
+    ]
+    assert _strings(statements["RunCostCrawls"]["actions"]) == ["glue:ListCrawls"]
+    assert _strings(statements["RunCostCrawls"]["resources"]) == ["${var.raw_crawler.arn}"]
+    assert _strings(statements["RunCostTaskSizes"]["actions"]) == ["ecs:DescribeTaskDefinition"]
     assert set(_strings(statements["RunLedger"]["actions"])) == {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",

@@ -118,6 +118,41 @@ def test_lambda_and_ecs_build_the_same_marts(builds):
         assert set(stage) == set(on_lambda["record"]["stages"][name])
 
 
+def test_the_ecs_stages_cost_fargate_hours_of_the_task_definitions_size(builds):
+    """A run's cost (what the DAG records when its execution ends) from the real history and
+    task definition: the dbt stages of an ECS build are Fargate vCPU- and GB-hours, at least
+    Fargate's minute each; the Lambda build's are Lambda GB-seconds."""
+    from lakehouse import cost
+
+    from local.provision import ECS_TASK
+
+    session = boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+    on_lambda, on_ecs = builds
+    documents = {}
+    for build_ in (on_lambda, on_ecs):
+        provisioned = build_["provisioned"]
+        documents[build_["record"]["compute"]] = cost.collect(
+            session,
+            build_["record"],
+            provisioned.names.raw_crawler,
+            endpoint_url=provisioned.endpoint_url,
+        )
+    vcpu, memory_gb = ECS_TASK["cpu"] / 1024, ECS_TASK["memory_mb"] / 1024
+    for name in ("dbt_staging", "dbt_marts"):
+        on_task = documents["ecs"]["stages"][name]
+        assert on_task["fargate_vcpu_hours"] >= vcpu * cost.FARGATE_MINIMUM_S / 3600 - 1e-6
+        assert on_task["fargate_gb_hours"] == pytest.approx(
+            on_task["fargate_vcpu_hours"] * memory_gb / vcpu, rel=1e-3
+        )
+        assert on_task["lambda_gb_s"] is None and on_task["usd"] > 0
+        in_lambda = documents["lambda"]["stages"][name]
+        assert in_lambda["fargate_vcpu_hours"] is None and in_lambda["lambda_gb_s"] > 0
+    shown = "\n".join(cost.format_cost(documents["ecs"]))
+    assert "Fargate" in shown and "vCPU-h" in shown
+
+
 def test_a_task_that_exits_non_zero_fails_the_run_with_its_cause(builds):
     _, on_ecs = builds
     lakehouse = on_ecs["lakehouse"]

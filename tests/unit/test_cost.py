@@ -123,3 +123,48 @@ def test_runs_show_prints_the_cost_or_says_it_is_not_recorded():
     document = cost.priced(per_stage, transitions, "us-east-1")
     shown = format_run({**base, "cost": json.dumps(document)})
     assert f"cost         ${document['total_usd']:.4f} USD" in shown
+
+
+def ecs_history(stage: str, seconds: float) -> list[dict]:
+    """An execution history with one ECS task (runTask.sync) running `stage` for `seconds`,
+    with the parameters the state machine's DbtStagingOnEcs/DbtMartsOnEcs states send."""
+    parameters = {
+        "Cluster": "arn:aws:ecs:us-east-1:1:cluster/c",
+        "TaskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/dbt:3",
+        "LaunchType": "FARGATE",
+        "Overrides": {"ContainerOverrides": [{"Name": "dbt", "Environment": [
+            {"Name": "STAGE_EVENT", "Value": json.dumps({"stage": stage, "select": "x"})},
+            {"Name": "STAGE_RESULT_S3", "Value": "s3://b/k.json"},
+        ]}]},
+    }  # fmt: skip
+    details = {"resourceType": "ecs", "resource": "runTask.sync",
+               "parameters": json.dumps(parameters)}  # fmt: skip
+    return [
+        {"id": 1, "type": "TaskStateEntered", "timestamp": T0, "previousEventId": None},
+        {"id": 2, "type": "TaskScheduled", "timestamp": T0, "previousEventId": 1,
+         "taskScheduledEventDetails": details},
+        {"id": 3, "type": "TaskStarted", "timestamp": T0, "previousEventId": 2},
+        {"id": 4, "type": "TaskSucceeded", "timestamp": T0 + timedelta(seconds=seconds),
+         "previousEventId": 3},
+    ]  # fmt: skip
+
+
+def task_size(task_definition: str) -> tuple[float, float]:
+    assert task_definition.endswith("task-definition/dbt:3")
+    return 2.0, 8.0  # 2 vCPU, 8 GB
+
+
+def test_a_stage_run_on_ecs_costs_fargate_vcpu_and_memory_hours_with_the_minimum():
+    per_stage, transitions = cost.usage(
+        record("local"), ecs_history("dbt_marts", 1800), MEMORY, [], task_size
+    )
+    marts = per_stage["dbt_marts"]
+    assert (marts.fargate_vcpu_hours, marts.fargate_gb_hours) == (1.0, 4.0)
+    assert marts.lambda_requests == 0 and marts.lambda_gb_s is None
+    document = cost.priced(per_stage, transitions, "us-east-1")
+    expected = 1.0 * PRICES["fargate_usd_per_vcpu_hour"] + 4.0 * PRICES["fargate_usd_per_gb_hour"]
+    assert document["stages"]["dbt_marts"]["usd"] == pytest.approx(expected, abs=1e-6)
+    assert "Fargate 1.0000 vCPU-h, 4.0000 GB-h" in "\n".join(cost.format_cost(document))
+    # Fargate bills at least a minute per task.
+    short, _ = cost.usage(record("local"), ecs_history("dbt_staging", 5), MEMORY, [], task_size)
+    assert short["dbt_staging"].fargate_vcpu_hours == pytest.approx(2.0 / 60)

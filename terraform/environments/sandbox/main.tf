@@ -175,6 +175,7 @@ module "orchestration" {
   subnet_ids         = local.create_vpc ? module.network[0].private_subnet_ids : var.private_subnet_ids
   security_group_ids = local.create_vpc ? [module.network[0].mwaa_security_group_id] : var.security_group_ids
   state_machine      = module.workflow.state_machine
+  functions          = module.workflow.functions
   raw_crawler        = module.catalog.raw_crawler
   runs_table         = module.metadata.runs_table
   lakehouse_config   = local.lakehouse_config

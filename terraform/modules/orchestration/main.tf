@@ -184,6 +184,27 @@ data "aws_iam_policy_document" "execution" {
     resources = [var.raw_crawler.arn]
   }
 
+  # What a run cost, recorded when its execution ends (plugins/lakehouse/cost.py): the memory
+  # of the functions it invoked, the crawler's crawls, and the size of an ECS task it ran.
+  statement {
+    sid       = "RunCostFunctions"
+    actions   = ["lambda:GetFunctionConfiguration"]
+    resources = [for f in values(var.functions) : f.arn]
+  }
+
+  statement {
+    sid       = "RunCostCrawls"
+    actions   = ["glue:ListCrawls"]
+    resources = [var.raw_crawler.arn]
+  }
+
+  # DescribeTaskDefinition has no resource-level permissions: it is granted on "*" or not at all.
+  statement {
+    sid       = "RunCostTaskSizes"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
   # The asset watcher's SQS trigger receives the raw bucket's notifications and deletes them
   # once they are asset events (the queue is encrypted with SQS-managed keys: no KMS grant).
   dynamic "statement" {

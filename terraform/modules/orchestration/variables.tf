@@ -108,6 +108,11 @@ variable "state_machine" {
   type        = object({ name = string, arn = string })
 }
 
+variable "functions" {
+  description = "modules/workflow's functions output (pass module.workflow.functions): the Lambda functions the state machine invokes. The DAG reads their configured memory to price a run (plugins/lakehouse/cost.py)."
+  type        = map(object({ arn = string }))
+}
+
 variable "raw_crawler" {
   description = "modules/catalog's raw_crawler output (pass module.catalog.raw_crawler): the crawler the DAG starts."
   type        = object({ arn = string })

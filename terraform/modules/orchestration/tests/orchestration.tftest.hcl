@@ -34,6 +34,10 @@ variables {
     name = "lakehouse-test-lakehouse-raw-to-curated"
     arn  = "arn:aws:states:us-east-1:123456789012:stateMachine:lakehouse-test-lakehouse-raw-to-curated"
   }
+  functions = {
+    dbt_executor  = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-dbt-executor" }
+    test_executor = { arn = "arn:aws:lambda:us-east-1:123456789012:function:lakehouse-test-test-executor" }
+  }
   raw_crawler = { arn = "arn:aws:glue:us-east-1:123456789012:crawler/lakehouse-test-raw" }
   runs_table  = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/lakehouse-test-runs" }
   lakehouse_config = {
