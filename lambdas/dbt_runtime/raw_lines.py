@@ -29,11 +29,14 @@ import pyarrow.parquet as pq
 from dbt_runtime.raw_inputs import LineCounter, RawObject, s3_client
 from dbt_runtime.settings import Settings
 
-CHUNK = 16 << 20
+CHUNK = 4 << 20
+# dt and source_file are one value per object: dictionary-encoded, they cost 4 bytes a line
+# (a file of empty lines would otherwise hold its name once per line).
+_ONE_VALUE = pa.dictionary(pa.int32(), pa.string())
 SCHEMA = pa.schema(
     [
-        ("dt", pa.string()),
-        ("source_file", pa.string()),
+        ("dt", _ONE_VALUE),
+        ("source_file", _ONE_VALUE),
         ("line_number", pa.int64()),
         ("line", pa.string()),
         ("decodable", pa.bool_()),
@@ -81,6 +84,11 @@ def _texts(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
         return pa.array(texts, pa.string()), pa.array(decodable, pa.bool_())
 
 
+def _repeated(value: str, n: int) -> pa.DictionaryArray:
+    zeros = pa.repeat(pa.scalar(0, pa.int32()), n)
+    return pa.DictionaryArray.from_arrays(zeros, pa.array([value], pa.string()))
+
+
 def _batches(obj: RawObject, chunks: Iterable[bytes]) -> Iterator[pa.RecordBatch]:
     number = 1
     for lines in split(chunks):
@@ -90,8 +98,8 @@ def _batches(obj: RawObject, chunks: Iterable[bytes]) -> Iterator[pa.RecordBatch
         text, decodable = _texts(lines)
         yield pa.RecordBatch.from_arrays(
             [
-                pa.repeat(pa.scalar(obj.day), n),
-                pa.repeat(pa.scalar(obj.uri), n),
+                _repeated(obj.day, n),
+                _repeated(obj.uri, n),
                 pa.array(range(number, number + n), pa.int64()),
                 text,
                 decodable,

@@ -34,6 +34,11 @@ COMPARED = {
 def run_interval(provisioned, lakehouse, run_id: str, params: dict) -> tuple[dict, dict]:
     """Start the state machine on the run's plan, as the DAG does, and wait for it to end;
     returns (the execution's description, the run's ledger record)."""
+    return wait(lakehouse, run_id, start_interval(provisioned, lakehouse, run_id, params))
+
+
+def start_interval(provisioned, lakehouse, run_id: str, params: dict) -> str:
+    """Record the run and start its execution on the run's plan, as the DAG does."""
     plan = plan_run(PIPELINE, run_id, None, None, params)
     session = boto3.Session(
         aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
@@ -43,12 +48,15 @@ def run_interval(provisioned, lakehouse, run_id: str, params: dict) -> tuple[dic
         dynamodb=session.resource("dynamodb", endpoint_url=provisioned.endpoint_url),
     )
     ledger.record_started(plan.as_dict(), triggered_by="test", run_type="manual")
-    sfn = lakehouse.client("stepfunctions")
-    arn = sfn.start_execution(
+    return lakehouse.client("stepfunctions").start_execution(
         stateMachineArn=provisioned.state_machine_arn,
         name=execution_name(plan.execution_name_base, 1),
         input=json.dumps(plan.state_machine_input()),
     )["executionArn"]
+
+
+def wait(lakehouse, run_id: str, arn: str) -> tuple[dict, dict]:
+    sfn = lakehouse.client("stepfunctions")
     deadline = time.monotonic() + 600
     while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline, f"execution {arn} still running after 10 minutes"
@@ -176,3 +184,41 @@ def test_a_task_that_exits_non_zero_fails_the_run_with_its_cause(builds):
     assert "exit=1" in log
     alert = lakehouse.alerts()
     assert any("no_such_model" in json.dumps(message) for message in alert)
+
+
+def test_a_task_killed_before_its_result_fails_the_run_and_a_rerun_builds_the_day(builds):
+    """A task that leaves no result (here stopped while its staging runs, as ECS stops one out
+    of memory or at its timeout) fails the run with EcsTaskFailed and how ECS saw it end; the
+    interval is then built by a rerun, with the marts a clean build gives."""
+    on_lambda, on_ecs = builds
+    lakehouse, provisioned = on_ecs["lakehouse"], on_ecs["provisioned"]
+    log = lakehouse.stack.dir / "logs" / "ecs-tasks.log"
+    seen = log.read_text()
+    params = {
+        "interval_start": DAY.isoformat(),
+        "interval_end": date.fromordinal(DAY.toordinal() + 1).isoformat(),
+        "compute": "ecs",
+    }
+    arn = start_interval(provisioned, lakehouse, "manual__ecs_killed", params)
+    deadline = time.monotonic() + 120
+    while not (started := [line for line in log.read_text()[len(seen) :].splitlines()
+                           if line.startswith("START ")]):  # fmt: skip
+        assert time.monotonic() < deadline, "the staging task never started"
+        time.sleep(0.2)
+    task_arn = started[0].split()[1]
+    stopped = lakehouse.client("ecs").stop_task(
+        cluster=task_arn.split("/")[1], task=task_arn, reason="stopped by the test"
+    )["task"]
+    assert stopped["lastStatus"] == "STOPPED"
+    execution, record = wait(lakehouse, "manual__ecs_killed", arn)
+    assert execution["status"] == "FAILED"
+    assert (record["status"], record["failed_stage"]) == ("FAILED", "dbt_staging")
+    assert record["error"] == "EcsTaskFailed"
+    assert record["cause"].startswith("the ECS task left no result at s3://")
+    assert "stopped by the test" in record["cause"] or "143" in record["cause"], record["cause"]
+    assert f"END {task_arn} exit=143" in log.read_text()  # SIGTERM: 128 + 15
+    rerun_execution, rerun = run_interval(
+        provisioned, lakehouse, "manual__ecs_killed_rerun", {**params, "compute": "lambda"}
+    )
+    assert rerun_execution["status"] == "SUCCEEDED" and rerun["status"] == "SUCCEEDED"
+    assert fingerprint(lakehouse, COMPARED) == on_lambda["marts"]
