@@ -44,6 +44,10 @@ SCHEMA = pa.schema(
 )
 
 
+class RawObjectGone(RuntimeError):
+    """A listed raw object could not be read: deleted or moved during the parse."""
+
+
 def split(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
     """The lines of a byte stream fed in chunks, one list per chunk that ends a line."""
     held: list[bytes] = []  # the start of a line not ended yet (a long line: many chunks)
@@ -129,7 +133,13 @@ def stage(
                     counter.feed(chunk)
                     yield chunk
 
-            body = s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+            try:
+                body = s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"]
+            except s3.exceptions.NoSuchKey as exc:
+                raise RawObjectGone(
+                    f"raw object {obj.uri} was listed for this parse but is gone: it was "
+                    "deleted or moved while the run read raw; rerun the interval"
+                ) from exc
             for batch in _batches(obj, chunks(body)):
                 if obj.source not in writers:
                     path = directory / f"{obj.source}.parquet"

@@ -102,3 +102,16 @@ def test_staged_objects_are_one_parquet_file_per_table_with_every_line(tmp_path,
     assert {r["dt"] for r in events} == {"2026-11-05"}
     assert [r["line"] for r in pq.read_table(files["users"]).to_pylist()] == ["u1", "u2"]
     assert counts == {f"s3://raw/{key}": len(body.splitlines()) for key, body in bodies.items()}
+
+
+def test_an_object_deleted_after_the_listing_is_a_readable_error(tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="raw")
+        monkeypatch.setattr(raw_lines, "s3_client", lambda _settings: s3)
+        gone = RawObject("raw", "events/dt=2026-11-05/a.jsonl", '"e"', 3)
+        with pytest.raises(raw_lines.RawObjectGone, match="a.jsonl was listed .* is gone"):
+            raw_lines.stage(None, [gone], tmp_path)

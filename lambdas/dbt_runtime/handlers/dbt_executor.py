@@ -252,9 +252,12 @@ def _run_stage(settings: Settings, event: dict) -> dict:
             # DuckDB reads the lines this streams out of raw (dbt_runtime.raw_lines), and the
             # same bytes are counted on the way. The files live as long as the parse.
             with tempfile.TemporaryDirectory(prefix="raw_lines-") as staged:
-                dbt_vars["raw_lines"], counts = raw_lines.stage(
-                    settings, raw.readable(), Path(staged)
-                )
+                try:
+                    dbt_vars["raw_lines"], counts = raw_lines.stage(
+                        settings, raw.readable(), Path(staged)
+                    )
+                except raw_lines.RawObjectGone as exc:
+                    raise DbtRunError(str(exc)) from exc
                 try:
                     run_steps(steps)
                 finally:
