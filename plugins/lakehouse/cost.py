@@ -60,10 +60,22 @@ def _tasks(events: list[dict], resource_type: str):
     for end in events:
         if end["type"] not in _TASK_ENDS:
             continue
-        started = by_id.get(end.get("previousEventId"))
-        scheduled = by_id.get(started.get("previousEventId")) if started else None
-        details = (scheduled or {}).get("taskScheduledEventDetails") or {}
-        if not started or details.get("resourceType") != resource_type:
+        # Back from the end to the task's start and schedule; a .sync task (ECS) has a
+        # TaskSubmitted between its start and its end.
+        started = scheduled = None
+        node = by_id.get(end.get("previousEventId"))
+        for _ in range(3):
+            if node is None or node["type"] not in ("TaskSubmitted", "TaskStarted"):
+                break
+            if node["type"] == "TaskStarted":
+                started = node
+                scheduled = by_id.get(node.get("previousEventId"))
+                break
+            node = by_id.get(node.get("previousEventId"))
+        if scheduled is None or scheduled["type"] != "TaskScheduled":
+            continue
+        details = scheduled.get("taskScheduledEventDetails") or {}
+        if details.get("resourceType") != resource_type:
             continue
         seconds = (_stamp(end["timestamp"]) - _stamp(started["timestamp"])).total_seconds()
         yield json.loads(details.get("parameters") or "{}"), seconds

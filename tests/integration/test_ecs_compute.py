@@ -73,6 +73,18 @@ def visited(lakehouse, execution_arn: str) -> list[str]:
     ]
 
 
+def run_cost(provisioned, record: dict) -> dict:
+    """The run's cost document, collected as the DAG does when its execution ends."""
+    from lakehouse import cost
+
+    session = boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+    return cost.collect(
+        session, record, provisioned.names.raw_crawler, endpoint_url=provisioned.endpoint_url
+    )
+
+
 def build(stacks: ExitStack, directory, compute: str) -> dict:
     """A fresh stack (stopped when `stacks` closes) with the day written, built once with
     `compute`."""
@@ -88,6 +100,7 @@ def build(stacks: ExitStack, directory, compute: str) -> dict:
     return {
         "execution": execution,
         "record": record,
+        "cost": run_cost(provisioned, record),
         "states": visited(lakehouse, execution["executionArn"]),
         "marts": fingerprint(lakehouse, COMPARED),
         "provisioned": provisioned,
@@ -134,19 +147,8 @@ def test_the_ecs_stages_cost_fargate_hours_of_the_task_definitions_size(builds):
 
     from local.provision import ECS_TASK
 
-    session = boto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
-    )
     on_lambda, on_ecs = builds
-    documents = {}
-    for build_ in (on_lambda, on_ecs):
-        provisioned = build_["provisioned"]
-        documents[build_["record"]["compute"]] = cost.collect(
-            session,
-            build_["record"],
-            provisioned.names.raw_crawler,
-            endpoint_url=provisioned.endpoint_url,
-        )
+    documents = {"lambda": on_lambda["cost"], "ecs": on_ecs["cost"]}
     vcpu, memory_gb = ECS_TASK["cpu"] / 1024, ECS_TASK["memory_mb"] / 1024
     for name in ("dbt_staging", "dbt_marts"):
         on_task = documents["ecs"]["stages"][name]

@@ -144,8 +144,10 @@ def ecs_history(stage: str, seconds: float) -> list[dict]:
         {"id": 2, "type": "TaskScheduled", "timestamp": T0, "previousEventId": 1,
          "taskScheduledEventDetails": details},
         {"id": 3, "type": "TaskStarted", "timestamp": T0, "previousEventId": 2},
-        {"id": 4, "type": "TaskSucceeded", "timestamp": T0 + timedelta(seconds=seconds),
-         "previousEventId": 3},
+        # .sync: the task is submitted, then the state waits for it to stop
+        {"id": 4, "type": "TaskSubmitted", "timestamp": T0, "previousEventId": 3},
+        {"id": 5, "type": "TaskSucceeded", "timestamp": T0 + timedelta(seconds=seconds),
+         "previousEventId": 4},
     ]  # fmt: skip
 
 
