@@ -31,6 +31,13 @@ COMPARED = {
 }
 
 
+def _session() -> boto3.Session:
+    """A session with the local stack's credentials, as Airflow's AWS connection has them."""
+    return boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+
+
 def run_interval(provisioned, lakehouse, run_id: str, params: dict) -> tuple[dict, dict]:
     """Start the state machine on the run's plan, as the DAG does, and wait for it to end;
     returns (the execution's description, the run's ledger record)."""
@@ -40,9 +47,7 @@ def run_interval(provisioned, lakehouse, run_id: str, params: dict) -> tuple[dic
 def start_interval(provisioned, lakehouse, run_id: str, params: dict) -> str:
     """Record the run and start its execution on the run's plan, as the DAG does."""
     plan = plan_run(PIPELINE, run_id, None, None, params)
-    session = boto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
-    )
+    session = _session()
     ledger = RunLedger(
         provisioned.names.runs_table,
         dynamodb=session.resource("dynamodb", endpoint_url=provisioned.endpoint_url),
@@ -77,11 +82,8 @@ def run_cost(provisioned, record: dict) -> dict:
     """The run's cost document, collected as the DAG does when its execution ends."""
     from lakehouse import cost
 
-    session = boto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
-    )
     return cost.collect(
-        session, record, provisioned.names.raw_crawler, endpoint_url=provisioned.endpoint_url
+        _session(), record, provisioned.names.raw_crawler, endpoint_url=provisioned.endpoint_url
     )
 
 

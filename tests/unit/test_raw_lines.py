@@ -73,26 +73,32 @@ def test_only_the_lines_with_invalid_bytes_are_not_decodable_and_they_show_their
     assert {(r["dt"], r["source_file"]) for r in rows} == {("2026-11-05", obj.uri)}
 
 
-def test_staged_objects_are_one_parquet_file_per_table_with_every_line(tmp_path, monkeypatch):
-    """Through S3: each table's objects in one file, numbered per object, counted alike."""
-    monkeypatch.setattr(raw_lines, "CHUNK", 5)  # every object spans many chunks
+@pytest.fixture
+def s3(monkeypatch):
+    """A moto S3 with the bucket `raw`, which the line reader reads through."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="raw")
+        monkeypatch.setattr(raw_lines, "s3_client", lambda _settings: client)
+        yield client
+
+
+def test_staged_objects_are_one_parquet_file_per_table_with_every_line(tmp_path, monkeypatch, s3):
+    """Through S3: each table's objects in one file, numbered per object, counted alike."""
+    monkeypatch.setattr(raw_lines, "CHUNK", 5)  # every object spans many chunks
     bodies = {
         "events/dt=2026-11-05/a.jsonl": b"e1\r\ne2\re3\n",
         "events/dt=2026-11-05/late/b.jsonl": b"e4\n\ne5",
         "events/dt=2026-11-06/c.jsonl": b"",
         "users/dt=2026-11-05/u.jsonl": b"u1\nu2\n",
     }
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="raw")
-        for key, body in bodies.items():
-            s3.put_object(Bucket="raw", Key=key, Body=body)
-        objects = [RawObject("raw", key, '"e"', len(body)) for key, body in bodies.items()]
-        monkeypatch.setattr(raw_lines, "s3_client", lambda _settings: s3)
-        files, counts = raw_lines.stage(None, objects, tmp_path)
+    for key, body in bodies.items():
+        s3.put_object(Bucket="raw", Key=key, Body=body)
+    objects = [RawObject("raw", key, '"e"', len(body)) for key, body in bodies.items()]
+    files, counts = raw_lines.stage(None, objects, tmp_path)
     assert set(files) == {"events", "users"}
     events = pq.read_table(files["events"]).to_pylist()
     assert [(r["source_file"].rsplit("/", 1)[-1], r["line_number"], r["line"]) for r in events] == [
@@ -104,14 +110,7 @@ def test_staged_objects_are_one_parquet_file_per_table_with_every_line(tmp_path,
     assert counts == {f"s3://raw/{key}": len(body.splitlines()) for key, body in bodies.items()}
 
 
-def test_an_object_deleted_after_the_listing_is_a_readable_error(tmp_path, monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="raw")
-        monkeypatch.setattr(raw_lines, "s3_client", lambda _settings: s3)
-        gone = RawObject("raw", "events/dt=2026-11-05/a.jsonl", '"e"', 3)
-        with pytest.raises(raw_lines.RawObjectGone, match="a.jsonl was listed .* is gone"):
-            raw_lines.stage(None, [gone], tmp_path)
+def test_an_object_deleted_after_the_listing_is_a_readable_error(tmp_path, s3):
+    gone = RawObject("raw", "events/dt=2026-11-05/a.jsonl", '"e"', 3)
+    with pytest.raises(raw_lines.RawObjectGone, match="a.jsonl was listed .* is gone"):
+        raw_lines.stage(None, [gone], tmp_path)
