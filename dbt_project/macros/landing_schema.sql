@@ -52,15 +52,22 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- Select-list items over raw_documents' `document`, for every field: <name>_kind (json_kind),
-    and <name>_text (a scalar's text) or <name> (an object's or array's JSON text). -#}
-{% macro landing_field_columns(fields) -%}
+{#- The select-list expression reading every declared member of raw_documents' `document` at
+    once (raw_json.sql's json_members); landing_field_columns reads its fields from it. -#}
+{% macro landing_members(fields) -%}
+  {{ json_members('document', fields | map(attribute='name') | list) }}
+{%- endmacro %}
+
+{#- Select-list items over `members` (landing_members), for every field: <name>_kind
+    (json_kind), and <name>_text (a scalar's text) or <name> (an object's or array's JSON text). -#}
+{% macro landing_field_columns(fields, members='members') -%}
+  {%- set keys = fields | map(attribute='name') | list -%}
   {%- for field in fields %}
-        {{ json_kind('document', field.name) }} as {{ field.name }}_kind,
+        {{ json_kind(members, keys, field.name) }} as {{ field.name }}_kind,
         {%- if field.kind in ('object', 'array') %}
-        {{ json_member_text('document', field.name) }} as {{ field.name }}
+        {{ json_member_text(members, keys, field.name) }} as {{ field.name }}
         {%- else %}
-        {{ json_scalar_text('document', field.name) }} as {{ field.name }}_text
+        {{ json_scalar_text(members, keys, field.name) }} as {{ field.name }}_text
         {%- endif %}{{ "," if not loop.last }}
   {%- endfor %}
 {%- endmacro %}

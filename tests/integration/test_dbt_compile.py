@@ -173,7 +173,8 @@ def test_athena_reads_raw_events_as_lines_and_validates_them_with_trino_json(tmp
     assert '"$path" as source_file, cast(null as bigint) as line_number' in lines
     # Trino's JSON functions, each guarded so that a bad line is a value, never a query error
     assert "try(json_parse(line))" in lines
-    assert "json_extract_scalar(document, '$.event_id')" in lines
+    assert "document as members" in lines  # Trino's document is parsed once already
+    assert "json_extract_scalar(members, '$.event_id')" in lines
     # times: one ISO-8601 profile checked by a pattern and rewritten before Trino's cast (its
     # from_iso8601_timestamp accepts more than DuckDB and keeps only milliseconds)
     assert "from_iso8601" not in lines
@@ -187,7 +188,8 @@ def test_athena_reads_raw_events_as_lines_and_validates_them_with_trino_json(tmp
     assert "< date_add('day', -2, cast(landed_on as date))" in lines
     assert "> date_add('day', 1, cast(landed_on as date))" in lines
     # strict JSON and line-level encoding checks, the same rule as DuckDB's (Java regex)
-    assert "regexp_like(line, ',\\s*[}\\]]|NaN|Infinity')" in lines
+    assert "strpos(line, 'NaN') > 0 or strpos(line, 'Infinity') > 0" in lines
+    assert "regexp_like(line, ',\\s*[}\\]]')" in lines
     assert "strpos(line, chr(65533)) = 0" in lines
     events = next(compiled.rglob("stg_raw_events.sql")).read_text()
     assert "where disposition = 'accepted'" in events

@@ -15,11 +15,15 @@
 {%- set required = fields | selectattr('required') | list -%}
 with strict as {{ raw_documents('users') }},
 
+members as (
+    select *, {{ landing_members(fields) }} as members from strict
+),
+
 fields as (
     select
         *,
         {{- landing_field_columns(fields) }}
-    from strict
+    from members
 ),
 
 typed as (
