@@ -156,7 +156,9 @@ select
     landed_on,
     source_file,
     line_number,
-    line,
+    -- Only a line that is not accepted keeps its text (quarantined_events shows it); an accepted
+    -- line is in its columns, and raw keeps it: two thirds less to write per run.
+    case when occurrence > 1 then line end as line,
     line_bytes,
     case when occurrence > 1 then 'quarantined' else 'accepted' end as disposition,
     case when occurrence > 1 then 'duplicate_event_id' end as reason,

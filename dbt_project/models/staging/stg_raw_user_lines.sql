@@ -79,7 +79,7 @@ select
     landed_on,
     source_file,
     line_number,
-    line,
+    case when reason is null then null else line end as line,  -- as for events: not accepted only
     line_bytes,
     case when reason is null then 'accepted' else 'quarantined' end as disposition,
     reason,
