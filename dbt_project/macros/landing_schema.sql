@@ -53,14 +53,15 @@
 {%- endmacro %}
 
 {#- The select-list expression reading every declared member of raw_documents' `document` at
-    once (raw_json.sql's json_members); landing_field_columns reads its fields from it. -#}
+    once (raw_json.sql's json_members): raw_documents' `members`. -#}
 {% macro landing_members(fields) -%}
   {{ json_members('document', fields | map(attribute='name') | list) }}
 {%- endmacro %}
 
-{#- Select-list items over `members` (landing_members), for every field: <name>_kind
-    (json_kind), and <name>_text (a scalar's text) or <name> (an object's or array's JSON text). -#}
-{% macro landing_field_columns(fields, members='members') -%}
+{#- Select-list items over raw_documents' `members`, for every field: <name>_kind (json_kind),
+    and <name>_text (a scalar's text) or <name> (an object's or array's JSON text). -#}
+{% macro landing_field_columns(fields) -%}
+  {%- set members = 'members' -%}
   {%- set keys = fields | map(attribute='name') | list -%}
   {%- for field in fields %}
         {{ json_kind(members, keys, field.name) }} as {{ field.name }}_kind,

@@ -1,8 +1,10 @@
 {#- A raw table's lines of the run's interval as JSON documents, the first half of staging that
     events and users share: landed_on, source_file, line_number, line (a leading UTF-8 byte
     order mark removed), decodable (no invalid bytes, no U+FFFD), line_bytes, json_violation
-    (why a line the engine parsed is still not RFC 8259 JSON) and document (the line when it is
-    a JSON object within max_record_bytes, else null). A subquery: `with x as {{ ... }}`. -#}
+    (why a line the engine parsed is still not RFC 8259 JSON), document (the line when it is
+    a JSON object within max_record_bytes, else null) and members (the landing schema's declared
+    members of the document, read at once: landing_field_columns reads them). A subquery:
+    `with x as {{ ... }}`. -#}
 {% macro raw_documents(table_name) -%}
 (
     with read_lines as (
@@ -32,12 +34,16 @@
                     then {{ json_object_or_null('line') }}
             end as parsed
         from lines
+    ),
+
+    documents as (
+        select
+            landed_on, source_file, line_number, line, decodable, line_bytes, json_violation,
+            case when json_violation is null then parsed end as document
+        from checked
     )
 
-    select
-        landed_on, source_file, line_number, line, decodable, line_bytes, json_violation,
-        case when json_violation is null then parsed end as document
-    from checked
+    select *, {{ landing_members(landing_fields(table_name)) }} as members from documents
 )
 {%- endmacro %}
 

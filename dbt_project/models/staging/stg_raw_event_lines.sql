@@ -52,15 +52,11 @@
 {%- set event_types = accepted_event_types() -%}
 with strict as {{ raw_documents('events') }},
 
-members as (
-    select *, {{ landing_members(fields) }} as members from strict
-),
-
 fields as (
     select
         *,
         {{- landing_field_columns(fields) }}
-    from members
+    from strict
 ),
 
 typed as (

@@ -15,15 +15,11 @@
 {%- set required = fields | selectattr('required') | list -%}
 with strict as {{ raw_documents('users') }},
 
-members as (
-    select *, {{ landing_members(fields) }} as members from strict
-),
-
 fields as (
     select
         *,
         {{- landing_field_columns(fields) }}
-    from members
+    from strict
 ),
 
 typed as (
