@@ -27,6 +27,16 @@ from local.stack import LocalStack
 FIRST = date(2026, 1, 1)
 
 
+def stage_medians(lakehouse: Lakehouse, run_ids: list[str]) -> dict[str, float]:
+    """Each stage's median duration_s over the runs, as their run records hold it."""
+    records = [lakehouse.run(run_id)["stages"] for run_id in run_ids]
+    return {
+        stage: round(statistics.median(float(r[stage]["duration_s"]) for r in records), 3)
+        for stage in records[0]
+        if all(r.get(stage, {}).get("duration_s") is not None for r in records)
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history-days", type=int, default=30)
@@ -55,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                 execute(lakehouse, last, last + timedelta(days=1), f"many-{i}")
                 for i in range(args.samples)
             ]
+            stages = {
+                label: stage_medians(lakehouse, [f"{label}-{i}" for i in range(args.samples)])
+                for label in ("one", "many")
+            }
         finally:
             stack.down()
     result = {
@@ -65,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         f"daily_run_s_with_{args.history_days}_days": statistics.median(with_n),
         "ratio": statistics.median(with_n) / statistics.median(with_one),
         "raw": {"one": with_one, "many": with_n},
+        # Where the difference goes: each stage's median seconds (the run records' duration_s).
+        "stage_s": stages,
     }
     out = Path("dist/bench/history.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,13 @@ def configure(conn: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def iceberg_commit(database: str, table: str, parquet_path: str, options_json: str) -> str:
+def iceberg_commit(
+    database: str,
+    table: str,
+    parquet_path: str,
+    options_json: str,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> str:
     options = json.loads(options_json)
     unique_key = options.get("unique_key")
     if isinstance(unique_key, str):
@@ -84,6 +90,7 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
             unique_across_table=bool(options.get("unique_across_table")),
             delete_condition=options.get("delete_condition"),
             insert_condition=options.get("insert_condition"),
+            duckdb_connection=connection,
         )
     finally:
         os.unlink(parquet_path)
@@ -91,9 +98,13 @@ def iceberg_commit(database: str, table: str, parquet_path: str, options_json: s
 
 
 def _register_udf(conn: duckdb.DuckDBPyConnection) -> None:
+    def commit(database: str, table: str, parquet_path: str, options_json: str) -> str:
+        # The merge reads the stored keys on a cursor of this connection's database.
+        return iceberg_commit(database, table, parquet_path, options_json, conn)
+
     conn.create_function(
         "lakehouse_iceberg_commit",
-        iceberg_commit,
+        commit,
         ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"],
         "VARCHAR",
         side_effects=True,

@@ -238,6 +238,51 @@ def matching_rows(
     return _rows_by_key(current, incoming, unique_key, among=True)
 
 
+def stored_matches(
+    iceberg_table,
+    row_filter,
+    columns: list[str],
+    incoming: pa.Table,
+    unique_key: list[str],
+    duckdb_connection=None,
+) -> pa.Table:
+    """`columns` of the stored rows of `row_filter` whose key is among `incoming`'s.
+
+    A match across the whole table (unique_across_table) reads the key columns of every data
+    file, the part of a daily run that grows with the days stored. DuckDB's iceberg_scan of the
+    current snapshot reads them about twice as fast as pyiceberg's scan (185 files from the
+    local S3: 1.5 s against 3.2 s). Given `duckdb_connection` (the run's dbt connection, whose
+    UDF is committing), it runs on a cursor of that database: its extensions and S3 secret are
+    loaded, and the files the run's models already read (fct_events_moves scans the same key
+    columns) are in its file cache. A bounded match reads only the window's files and stays
+    with pyiceberg's scan, whose row filter is the window's expression.
+    """
+    if isinstance(row_filter, AlwaysTrue) and iceberg_table.current_snapshot() is not None:
+        import duckdb
+
+        if duckdb_connection is not None:
+            con = duckdb_connection.cursor()
+        else:
+            # Imported here: the plugin registers this module's writer with dbt's DuckDB.
+            from dbt_runtime.duckdb_plugin import configure
+
+            con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
+            configure(con)
+        try:
+            con.register("lakehouse_incoming_keys", incoming.select(unique_key))
+            selected = ", ".join(f"target.{_quote(c)}" for c in columns)
+            on = " AND ".join(f"target.{_quote(k)} = keys.{_quote(k)}" for k in unique_key)
+            return con.execute(
+                f"SELECT {selected} FROM iceberg_scan(?) AS target WHERE EXISTS "
+                f"(SELECT 1 FROM lakehouse_incoming_keys AS keys WHERE {on})",
+                [iceberg_table.metadata_location],
+            ).to_arrow_table()
+        finally:
+            con.close()
+    scan = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(columns))
+    return matching_rows(scan.to_arrow_batch_reader(), incoming, unique_key)
+
+
 def kept_rows(current: pa.RecordBatchReader | pa.Table, replaced: pa.Table, unique_key: list[str]):
     """The current rows whose key is not in `replaced`, streamed through DuckDB."""
     return _rows_by_key(current, replaced, unique_key, among=False)
@@ -328,6 +373,7 @@ def merge_into(
     *,
     delete_condition: str | None = None,
     insert_condition: str | None = None,
+    duckdb_connection=None,
 ) -> int:
     """Merge `incoming` into the rows of `row_filter` (see plan_merge) in one commit.
 
@@ -342,13 +388,14 @@ def merge_into(
     needed = dict.fromkeys(
         [*unique_key, *_target_columns(conditions, schema.names), *(partitions or [])]
     )
-    scan = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(needed))
-    current_keys = matching_rows(scan.to_arrow_batch_reader(), incoming, unique_key)
+    current_keys = stored_matches(
+        iceberg_table, row_filter, list(needed), incoming, unique_key, duckdb_connection
+    )
     plan = plan_merge(
         current_keys, incoming, unique_key, update_condition, partitions or [],
         delete_condition=delete_condition, insert_condition=insert_condition,
     )  # fmt: skip
-    del current_keys, scan
+    del current_keys
     if partitions:
         touched = plan.replaced.select(partitions).group_by(partitions).aggregate([]).to_pylist()
         filters = [And(row_filter, _partition_filter(partitions, values)) for values in touched]
@@ -381,6 +428,7 @@ def write(
     unique_across_table: bool = False,
     delete_condition: str | None = None,
     insert_condition: str | None = None,
+    duckdb_connection=None,
 ) -> dict:
     """Write `data` in one commit and return the operation, rows written and metadata location.
 
@@ -421,6 +469,7 @@ def write(
             rows = merge_into(
                 iceberg_table, data, unique_key, update_condition, row_filter,
                 delete_condition=delete_condition, insert_condition=insert_condition,
+                duckdb_connection=duckdb_connection,
             )  # fmt: skip
             operation = "merge"
         else:

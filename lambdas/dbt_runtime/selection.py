@@ -93,3 +93,10 @@ def max_bad_row_share(event: dict) -> float:
 def lookback_days(event: dict) -> int:
     """The event's lookback, or the run request's default."""
     return run_request.option(event, "lookback_days")
+
+
+def tests_read_whole_tables(event: dict) -> bool:
+    """Whether the tests stage reads whole marts: after a full refresh of any of them every row
+    was written again; otherwise a test scoped to the merge window reads only that window
+    (dbt_project/macros/test_scope.sql)."""
+    return bool(event.get("full_refresh") or event.get("full_refresh_models"))

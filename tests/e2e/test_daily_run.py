@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -177,11 +178,35 @@ def test_elementary_has_one_passing_row_per_test_of_the_run(daily_run):
     }
 
 
+def plant_outside_every_window(lakehouse, event_id: str) -> None:
+    """A row of fct_events no run could write (an unknown event type), in a partition weeks
+    before this module's days: outside the merge window of every daily run here."""
+    from pyiceberg.expressions import EqualTo
+
+    table = lakehouse.iceberg_table("fct_events")
+    row = table.scan(limit=1).to_arrow().to_pylist()[0]
+    row.update(event_id=event_id, event_type="not_an_event_type",
+               event_date=date(2026, 10, 1), landed_on="2026-10-01")  # fmt: skip
+    table.append(pa.Table.from_pylist([row], schema=table.schema().as_arrow()))
+    assert table.scan(row_filter=EqualTo("event_id", event_id)).to_arrow().num_rows == 1
+
+
 def test_a_day_whose_raw_partition_never_landed_warns_and_the_run_succeeds(daily_run, local_stack):
+    """Also: a daily run's mart tests read the partitions of its merge window alone (the cost
+    of its tests does not grow with the days stored), so a bad row planted weeks before it is
+    not read; a full refresh's tests read whole tables (test_dbt_compile)."""
+    from pyiceberg.expressions import EqualTo
+
     stack, *_ = local_stack
     *_, lakehouse = daily_run
     missing = DAY + timedelta(days=1)  # no raw file written for it
-    assert run_dag_for_day(stack, missing, log_name="e2e-missing-day.log") == 0
+    plant_outside_every_window(lakehouse, "planted-outside-the-window")
+    try:
+        assert run_dag_for_day(stack, missing, log_name="e2e-missing-day.log") == 0
+    finally:
+        lakehouse.iceberg_table("fct_events").delete(
+            EqualTo("event_id", "planted-outside-the-window")
+        )
     run = next(r for r in lakehouse.runs() if r["interval_start"] == missing.isoformat())
     assert run["status"] == "SUCCEEDED"
     tests_stage = run["stages"]["tests"]
@@ -195,6 +220,8 @@ def test_a_day_whose_raw_partition_never_landed_warns_and_the_run_succeeds(daily
     fresh = next(r for r in results if r["test_name"] == "raw_freshness")
     assert (fresh["severity"], fresh["failures"]) == ("WARN", 1)
     assert {r["status"] for r in results if r["test_name"] not in ANOMALY_TESTS} == {"pass"}
+    assert any(r["test_name"] == "accepted_values" and "fct_events" in r["test_unique_id"]
+               for r in results)  # fmt: skip
 
 
 def test_full_refresh_rebuilds_the_marts_from_every_raw_day(daily_run, local_stack):

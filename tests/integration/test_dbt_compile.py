@@ -64,6 +64,29 @@ def test_every_model_compiles_for_athena_and_staging_prunes_raw_partitions(tmp_p
         assert '"awsdatacatalog"' in sql  # the Glue table the crawler maintains
 
 
+def test_a_daily_runs_mart_tests_read_its_merge_window_and_the_anomaly_tests_their_days(tmp_path):
+    """Daily run of 2026-11-20, lookback 3: fct_events' row tests read the partitions of the
+    merge window (11-17..11-21) and nothing else; the anomaly tests bound landed_on as ISO
+    text (files outside are skipped by their bounds); with test_whole_tables (after a full
+    refresh, and by default) the same tests read the whole table."""
+    window = "event_date >= date '2026-11-17' and event_date < date '2026-11-22'"
+    daily = compile_athena(tmp_path / "daily", lookback_days=3, test_whole_tables=False)
+    whole = compile_athena(tmp_path / "whole", lookback_days=3)
+    row_tests = sorted(
+        p.name for p in (daily / "marts" / "fct_events.yml").glob("*.sql")
+        if not p.name.startswith("volume_anomaly")
+    )  # fmt: skip
+    assert len(row_tests) == 7  # not_null x5, unique, accepted_values
+    for name in row_tests:
+        assert window in (daily / "marts" / "fct_events.yml" / name).read_text(), name
+        assert "event_date >=" not in (whole / "marts" / "fct_events.yml" / name).read_text()
+    for compiled in (daily, whole):
+        volume = next((compiled / "marts" / "fct_events.yml").glob("volume_anomaly*.sql"))
+        assert "cast(landed_on as varchar) >= '2026-11-06'" in volume.read_text()
+        freshness = next((compiled / "staging").rglob("raw_freshness*.sql"))
+        assert "cast(landed_on as varchar) >= '2026-11-13'" in freshness.read_text()
+
+
 def test_full_refresh_reads_every_raw_partition(tmp_path):
     compiled = compile_athena(tmp_path, "--full-refresh")
     sql = next(compiled.rglob("stg_raw_event_lines.sql")).read_text()

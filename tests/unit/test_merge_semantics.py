@@ -95,6 +95,21 @@ def test_a_partial_full_refresh_is_two_dbt_invocations_per_stage():
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("event", "whole"),
+    [
+        ({}, False),
+        ({"full_refresh": False, "full_refresh_models": []}, False),
+        ({"full_refresh": True}, True),
+        ({"full_refresh": False, "full_refresh_models": ["fct_events"]}, True),
+    ],
+)
+def test_the_tests_read_whole_marts_only_after_a_full_refresh(event, whole):
+    """A daily run's mart tests read its merge window (macros/test_scope.sql); after a full
+    refresh of any mart every row was written again, and they read the whole tables."""
+    assert selection.tests_read_whole_tables(event) is whole
+
+
 def test_only_incremental_models_can_be_named_for_a_full_refresh():
     project = REPO / "dbt_project"
     assert selection.refreshable_models(project) == [

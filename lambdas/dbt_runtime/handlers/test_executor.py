@@ -96,7 +96,12 @@ def run_tests(settings: Settings, event: dict) -> dict:
             settings,
             # The gates ran with the models they guard (dbt_executor, selection.GATES).
             ["test", "--exclude", *selection.GATES.values()],
-            dbt_invocation.dbt_vars(settings, event, interval, selection.lookback_days(event)),
+            {
+                **dbt_invocation.dbt_vars(
+                    settings, event, interval, selection.lookback_days(event)
+                ),
+                "test_whole_tables": selection.tests_read_whole_tables(event),
+            },
         )
     finally:
         dbt_invocation.release_local_database(settings)
