@@ -49,11 +49,11 @@ from dbt_runtime import duckdb_plugin
 # dbt runs models on worker threads, which a profiler of the main thread does not see: the
 # Iceberg commit (our Python, called from DuckDB) is profiled on its own thread, per call.
 commits, original = [], duckdb_plugin.iceberg_commit
-def profiled_commit(database, table, parquet_path, options_json):
+def profiled_commit(database, table, parquet_path, options_json, connection=None):
     profiler = Profiler(interval=0.005)
     started = time.monotonic()
     with profiler:
-        result = original(database, table, parquet_path, options_json)
+        result = original(database, table, parquet_path, options_json, connection)
     commits.append((table, time.monotonic() - started, profiler))
     return result
 duckdb_plugin.iceberg_commit = profiled_commit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import hashlib
 import json
@@ -230,18 +232,34 @@ def run(
 
 
 def release_local_database(settings: Settings) -> None:
-    """Let go of the local target's DuckDB file at the end of an invocation.
+    """Let go of the local target's DuckDB file at the end of an invocation, and of the memory
+    the invocation freed (release_memory).
 
     Both functions open the same DuckDB file locally and DuckDB allows one process at a time;
     dbt-duckdb keeps its handle for the life of the process, which in a warm execution
-    environment outlives the invocation. (Athena has nothing to release.)
+    environment outlives the invocation. (Athena has no database to release.)
     """
-    if settings.target != "local":
-        return
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    if settings.target == "local":
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    DuckDBConnectionManager.close_all_connections()
+        DuckDBConnectionManager.close_all_connections()
+    release_memory()
+
+
+def release_memory() -> None:
+    """Give the memory an invocation freed back to the system.
+
+    A warm execution environment otherwise keeps it in its allocators' caches (pyarrow's pool,
+    glibc's arenas), so every later invocation's peak starts from the previous one's: the
+    marts of a 1M-event day left 700 MB resident for the light cleanup invocation after them.
+    """
     gc.collect()
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    # glibc only (the Lambda runtime's and this machine's); elsewhere there is nothing to trim.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def project_vars() -> dict:
