@@ -211,6 +211,21 @@ def plan_merge(
     return MergePlan(winners=winners, replaced=replaced)
 
 
+def _semi_join(
+    con, target: str, keys: pa.Table, unique_key: list[str], *, among: bool, params=()
+) -> pa.Table:
+    """The rows of `target` (a relation or a parenthesised query of `con`) whose key is
+    (`among`) or is not among `keys`' rows."""
+    con.register("lakehouse_keys", keys.select(unique_key))
+    on = " AND ".join(f"target.{_quote(k)} = keys.{_quote(k)}" for k in unique_key)
+    exists = "EXISTS" if among else "NOT EXISTS"
+    return con.execute(
+        f"SELECT target.* FROM {target} AS target "
+        f"WHERE {exists} (SELECT 1 FROM lakehouse_keys AS keys WHERE {on})",
+        list(params),
+    ).to_arrow_table()
+
+
 def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool) -> pa.Table:
     """The current rows whose key is (`among`) or is not among `keys`' rows, streamed through
     DuckDB: `current` may be a batch reader, read batch by batch and never held whole."""
@@ -218,13 +233,8 @@ def _rows_by_key(current, keys: pa.Table, unique_key: list[str], *, among: bool)
 
     con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
     try:
-        con.register("target", current)
-        con.register("keys", keys.select(unique_key))
-        on = " AND ".join(f"target.{_quote(k)} = keys.{_quote(k)}" for k in unique_key)
-        exists = "EXISTS" if among else "NOT EXISTS"
-        return con.execute(
-            f"SELECT target.* FROM target WHERE {exists} (SELECT 1 FROM keys WHERE {on})"
-        ).to_arrow_table()
+        con.register("current_rows", current)
+        return _semi_join(con, "current_rows", keys, unique_key, among=among)
     finally:
         con.close()
 
@@ -269,14 +279,12 @@ def stored_matches(
             con = duckdb.connect(config=duckdb_memory.settings(in_memory=True))
             configure(con)
         try:
-            con.register("lakehouse_incoming_keys", incoming.select(unique_key))
-            selected = ", ".join(f"target.{_quote(c)}" for c in columns)
-            on = " AND ".join(f"target.{_quote(k)} = keys.{_quote(k)}" for k in unique_key)
-            return con.execute(
-                f"SELECT {selected} FROM iceberg_scan(?) AS target WHERE EXISTS "
-                f"(SELECT 1 FROM lakehouse_incoming_keys AS keys WHERE {on})",
-                [iceberg_table.metadata_location],
-            ).to_arrow_table()
+            selected = ", ".join(_quote(c) for c in columns)
+            stored = f"(SELECT {selected} FROM iceberg_scan(?))"
+            return _semi_join(
+                con, stored, incoming, unique_key, among=True,
+                params=[iceberg_table.metadata_location],
+            )  # fmt: skip
         finally:
             con.close()
     scan = iceberg_table.scan(row_filter=row_filter, selected_fields=tuple(columns))
